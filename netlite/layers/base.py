@@ -1,0 +1,117 @@
+"""The base class that every layer derives from, and the input checks they share.
+
+A layer is a small object with two methods:
+
+- ``forward(X)`` computes the output and keeps what the backward pass needs;
+- ``backward(grad_output)`` receives dLoss/dOutput, stores dLoss/dParameter in
+  ``self.grads`` and returns dLoss/dInput.
+
+Trainable parameters live in the dict ``self.params`` and their gradients under
+the same names in ``self.grads``, so an optimizer updates every layer the same
+way. Non-trainable state that must be saved with the model (BatchNorm's running
+statistics) lives in ``self.buffers``.
+"""
+
+import numpy as np
+
+
+class Layer:
+    """Base class of all layers: parameters, gradients, mode and shape checks."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+        self.training = True
+        # Subclasses set what forward() keeps for backward() here; None means
+        # that forward() has not run yet.
+        self.cache = None
+
+    def forward(self, X):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(X)")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(grad_output)")
+
+    def output_shape(self, input_shape):
+        """Return the output shape for an input of ``input_shape`` (without the batch axis)."""
+        return tuple(input_shape)
+
+    def train(self):
+        """Switch to training mode (Dropout drops, BatchNorm uses batch statistics)."""
+        self.training = True
+        return self
+
+    def eval(self):
+        """Switch to evaluation mode (Dropout is the identity, BatchNorm uses running statistics)."""
+        self.training = False
+        return self
+
+    def astype(self, dtype):
+        """Cast parameters and buffers to ``dtype`` in place (float64 for gradient checks)."""
+        for name, value in self.params.items():
+            self.params[name] = value.astype(dtype)
+            self.grads[name] = np.zeros_like(self.params[name])
+        for name, value in self.buffers.items():
+            self.buffers[name] = value.astype(dtype)
+        return self
+
+    @property
+    def n_params(self):
+        return sum(value.size for value in self.params.values())
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    # -- checks shared by the layers -----------------------------------------
+
+    def _check_input(self, X, ndim, expected_shape=None, dtype=None):
+        """Check the input of forward() and return it as a float array.
+
+        ``ndim`` is the expected number of axes including the batch axis, or
+        None for layers that take any shape.
+        ``expected_shape`` describes the axes for the error message, e.g.
+        ``"(batch, 400)"``. Integer and boolean inputs are converted to
+        ``dtype`` (float32 by default); complex, object and string arrays raise
+        TypeError because they cannot be meant as network input.
+        """
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{self!r}: expected a real-valued numeric array, got dtype {X.dtype}; "
+                f"convert the input with np.asarray(X, dtype=np.float32)"
+            )
+        if ndim is not None and X.ndim != ndim:
+            raise ValueError(
+                f"{self!r}: expected input of shape {expected_shape or ndim_words(ndim)}, "
+                f"got {X.shape}"
+            )
+        if dtype is None:
+            dtype = X.dtype if X.dtype.kind == "f" else np.float32
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        return X
+
+    def _require_cache(self):
+        """Return what forward() kept for backward(), or raise if forward() has not run."""
+        if self.cache is None:
+            raise RuntimeError(
+                f"{self!r}: backward() called before forward(); run forward() on a batch first"
+            )
+        return self.cache
+
+    def _check_grad_output(self, grad_output, expected_shape):
+        """Check that backward() gets a gradient of the shape of the last forward output."""
+        grad_output = np.asarray(grad_output)
+        if grad_output.shape != tuple(expected_shape):
+            raise ValueError(
+                f"{self!r}: expected grad_output of shape {tuple(expected_shape)} "
+                f"(the shape of the last forward output), got {grad_output.shape}"
+            )
+        return grad_output
+
+
+def ndim_words(ndim):
+    """Describe an expected number of axes in the shape vocabulary used in messages."""
+    names = {2: "(batch, features)", 4: "(batch, height, width, channels)"}
+    return names.get(ndim, f"with {ndim} axes")

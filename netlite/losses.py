@@ -1,0 +1,168 @@
+"""Loss functions: a number that says how wrong the network's output is.
+
+Each loss has ``forward(output, target)``, which returns the mean loss over
+the batch, and ``backward()``, which returns dLoss/dOutput of that mean. The
+optimizer's ``step`` multiplies the mean by the batch size so that the
+``loss`` it returns is summed over the batch, while the gradient of the mean
+keeps the learning rate independent of the batch size.
+"""
+
+import numpy as np
+
+
+class Loss:
+    """Base class: input checks, ``forward``/``backward`` and the metric hooks."""
+
+    # True when the loss expects raw scores (logits); the network then skips a
+    # final Softmax layer during training.
+    takes_logits = False
+
+    def __init__(self):
+        self.cache = None
+
+    def __call__(self, output, target):
+        return self.forward(output, target)
+
+    def forward(self, output, target):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(output, target)")
+
+    def backward(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward()")
+
+    def _require_cache(self):
+        if self.cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward(); compute the loss first")
+        return self.cache
+
+    def _check_regression_pair(self, output, target):
+        """Check a regression output and target of the same shape, both as float arrays."""
+        output = np.asarray(output)
+        target = np.asarray(target)
+        for name, value in (("output", output), ("target", target)):
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{self!r}: expected a real-valued numeric {name}, got dtype {value.dtype}")
+        if output.ndim != 2:
+            raise ValueError(f"{self!r}: expected output of shape (batch, outputs), got {output.shape}")
+        if target.shape != output.shape:
+            hint = ""
+            if target.shape == output.shape[:1] and output.shape[1] == 1:
+                hint = "; reshape the targets with y.reshape(-1, 1)"
+            raise ValueError(
+                f"{self!r}: expected target of shape {output.shape} (the output's shape), "
+                f"got {target.shape}{hint}"
+            )
+        dtype = output.dtype if output.dtype.kind == "f" else np.float32
+        return output.astype(dtype, copy=False), target.astype(dtype, copy=False)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class MseLoss(Loss):
+    """Mean squared error: ``mean((output - target) ** 2)`` over outputs, averaged over the batch.
+
+    output, target: (N, D) float arrays of the same shape.
+    """
+
+    def forward(self, output, target):
+        output, target = self._check_regression_pair(output, target)
+        error = output - target
+        self.cache = error
+        return float(np.mean(error * error))
+
+    def backward(self):
+        """Return dLoss/dOutput = 2 (output - target) / (N * D), of shape (N, D)."""
+        error = self._require_cache()
+        return 2 * error / error.size
+
+
+class HuberLoss(Loss):
+    """The Huber loss: quadratic for small errors, linear for large ones.
+
+    For an error e = output - target: ``0.5 * e**2`` where ``|e| <= delta``,
+    else ``delta * (|e| - 0.5 * delta)``. Outliers pull on a fit with a force
+    of at most ``delta``, where the squared error would pull with ``|e|``.
+    Averaged over outputs and the batch, like MseLoss.
+    """
+
+    def __init__(self, delta=1.0):
+        super().__init__()
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta!r}")
+        self.delta = delta
+
+    def forward(self, output, target):
+        output, target = self._check_regression_pair(output, target)
+        error = output - target
+        self.cache = error
+        abs_error = np.abs(error)
+        quadratic = 0.5 * error * error
+        linear = self.delta * (abs_error - 0.5 * self.delta)
+        return float(np.mean(np.where(abs_error <= self.delta, quadratic, linear)))
+
+    def backward(self):
+        """Return dLoss/dOutput = clip(error, -delta, delta) / (N * D)."""
+        error = self._require_cache()
+        return np.clip(error, -self.delta, self.delta) / error.size
+
+    def __repr__(self):
+        return f"HuberLoss(delta={self.delta})"
+
+
+class CrossEntropyLoss(Loss):
+    """Cross-entropy of integer class labels under the softmax of the logits.
+
+    output: (N, C) logits (raw scores, no softmax applied); target: (N,)
+    integer labels in [0, C). The softmax is folded into the loss:
+    ``loss_i = logsumexp(z_i) - z_i[y_i]``, computed with the row maximum
+    subtracted so that exp() cannot overflow, and its gradient is simply
+    ``softmax(z) - onehot(y)``. Computing log(softmax(z)) in two steps
+    instead would give log(0) = -inf once a probability underflows.
+    """
+
+    takes_logits = True
+
+    def forward(self, output, target):
+        logits, labels = self._check_classification_pair(output, target)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_sum_exp = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = shifted - log_sum_exp
+        self.cache = (log_probs, labels)
+        rows = np.arange(len(labels))
+        return float(-log_probs[rows, labels].mean())
+
+    def backward(self):
+        """Return dLoss/dLogits = (softmax(z) - onehot(y)) / N, of shape (N, C)."""
+        log_probs, labels = self._require_cache()
+        grad = np.exp(log_probs)
+        grad[np.arange(len(labels)), labels] -= 1
+        return grad / len(labels)
+
+    def _check_classification_pair(self, output, target):
+        output = np.asarray(output)
+        target = np.asarray(target)
+        if output.dtype.kind not in "biuf":
+            raise TypeError(f"{self!r}: expected real-valued logits, got dtype {output.dtype}")
+        if output.ndim != 2:
+            raise ValueError(f"{self!r}: expected logits of shape (batch, classes), got {output.shape}")
+        n_samples, n_classes = output.shape
+        if target.ndim == 2 and target.shape[1] == 1:
+            target = target[:, 0]
+        if target.dtype.kind not in "iu":
+            raise TypeError(
+                f"{self!r}: expected integer class labels, got dtype {target.dtype}; "
+                f"for one-hot targets pass y.argmax(axis=1), for float labels y.astype(int)"
+            )
+        if target.shape != (n_samples,):
+            raise ValueError(
+                f"{self!r}: expected labels of shape ({n_samples},) for logits of shape "
+                f"{output.shape}, got {target.shape}"
+            )
+        if n_samples and (target.min() < 0 or target.max() >= n_classes):
+            bad = target[(target < 0) | (target >= n_classes)][0]
+            raise ValueError(
+                f"{self!r}: label {bad} is outside the class range [0, {n_classes - 1}] "
+                f"of logits with {n_classes} classes; check the labels or the size of the last layer"
+            )
+        dtype = output.dtype if output.dtype.kind == "f" else np.float32
+        return output.astype(dtype, copy=False), target

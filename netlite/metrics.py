@@ -1,0 +1,24 @@
+"""Counting correct predictions, the accuracy metric that ``optimizer.step`` reports."""
+
+import numpy as np
+
+
+def count_correct(output, target):
+    """Return how many samples of the batch the network got right.
+
+    - One output per sample (a sigmoid unit): the prediction is ``output > 0.5``
+      and the target counts as class 1 when it is above 0.5.
+    - Several outputs with integer labels of shape (N,): argmax of the output.
+    - Several outputs with one-hot or score targets of shape (N, C): the argmax
+      of the output must equal the argmax of the target.
+    """
+    output = np.asarray(output)
+    target = np.asarray(target)
+    if output.ndim == 2 and output.shape[1] == 1:
+        return int(np.sum((output[:, 0] > 0.5) == (target.reshape(len(output)) > 0.5)))
+    predicted = output.argmax(axis=1)
+    if target.ndim == 2 and target.shape[1] == 1:
+        target = target[:, 0]
+    if target.ndim == 2:
+        target = target.argmax(axis=1)
+    return int(np.sum(predicted == target))

@@ -1,0 +1,274 @@
+"""The network: an ordered list of layers, run forward and backward in turn."""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .layers.activations import Softmax
+from .layers.base import Layer
+
+MODEL_FORMAT = "netlite-model"
+MODEL_FORMAT_VERSION = 1
+
+
+class NeuralNetwork:
+    """A feed-forward network built from a list of layers.
+
+    ``forward(X)`` runs every layer and ``backward(grad)`` runs them in
+    reverse. For training with a loss that takes logits (CrossEntropyLoss),
+    ``forward(X, logits=True)`` stops before a final Softmax layer, and the
+    following ``backward`` starts below it.
+
+    The first layer is told that nothing needs the gradient with respect to
+    the network's input (``compute_input_grad = False`` where the layer
+    supports it, as ConvolutionalLayer does), which saves the most expensive
+    part of a convolution's backward pass. Set it back to True on
+    ``model.layers[0]`` to inspect input gradients (saliency maps).
+    """
+
+    def __init__(self, layers=()):
+        self.layers = []
+        self._n_layers_run = None
+        for layer in layers:
+            self.add_layer(layer)
+
+    def add_layer(self, layer):
+        """Append a layer to the end of the network."""
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
+                f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
+            )
+        self.layers.append(layer)
+        first = self.layers[0]
+        if hasattr(first, "compute_input_grad"):
+            first.compute_input_grad = False
+        return self
+
+    # -- running the network -------------------------------------------------
+
+    def forward(self, X, logits=False):
+        """Run every layer on X and return the output.
+
+        With ``logits=True`` a final Softmax layer is skipped, so the output
+        is the logits that CrossEntropyLoss expects.
+        """
+        if not self.layers:
+            raise ValueError("NeuralNetwork: the network has no layers; add some with add_layer()")
+        layers = self.layers
+        if logits and isinstance(layers[-1], Softmax):
+            layers = layers[:-1]
+        for layer in layers:
+            X = layer.forward(X)
+        self._n_layers_run = len(layers)
+        return X
+
+    def backward(self, grad):
+        """Run backward through the layers of the last forward pass, last layer first.
+
+        Returns the gradient with respect to the network's input, or None
+        when the first layer skips it (see the class docstring).
+        """
+        if self._n_layers_run is None:
+            raise RuntimeError("NeuralNetwork: backward() called before forward(); run forward() on a batch first")
+        for layer in reversed(self.layers[: self._n_layers_run]):
+            grad = layer.backward(grad)
+        return grad
+
+    def predict(self, X, batchsize=256):
+        """Return the network's output for X in evaluation mode, batch by batch."""
+        was_training = self.is_training
+        self.eval()
+        try:
+            outputs = [self.forward(X[start : start + batchsize]) for start in range(0, len(X), batchsize)]
+        finally:
+            if was_training:
+                self.train()
+        return np.concatenate(outputs)
+
+    # -- modes and parameters ------------------------------------------------
+
+    def train(self):
+        """Put every layer in training mode (Dropout active, BatchNorm on batch statistics)."""
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        """Put every layer in evaluation mode (Dropout off, BatchNorm on running statistics)."""
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    @property
+    def is_training(self):
+        return any(layer.training for layer in self.layers)
+
+    def astype(self, dtype):
+        """Cast every layer's parameters to ``dtype`` (float32 to train, float64 to check gradients)."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    @property
+    def n_params(self):
+        return sum(layer.n_params for layer in self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    # -- summary -------------------------------------------------------------
+
+    def summary(self, input_shape=None):
+        """Return a table of the layers with their output shapes and parameter counts.
+
+        ``input_shape`` is the shape of one sample, without the batch axis,
+        e.g. ``(32, 32, 1)``; without it only the shapes that do not depend on
+        the input size are shown.
+        """
+        rows = [("#", "layer", "output shape", "parameters")]
+        shape = tuple(input_shape) if input_shape is not None else None
+        for index, layer in enumerate(self.layers):
+            if shape is not None:
+                try:
+                    shape = tuple(layer.output_shape(shape))
+                except (ValueError, TypeError, IndexError):
+                    shape = None
+            if shape is None and hasattr(layer, "n_outputs"):
+                shape = (layer.n_outputs,)
+            shape_text = str(("batch",) + shape).replace("'", "") if shape is not None else "?"
+            rows.append((str(index), repr(layer), shape_text, f"{layer.n_params:,}"))
+        widths = [max(len(row[column]) for row in rows) for column in range(4)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+        rule = "-" * len(max(lines, key=len))
+        lines.insert(1, rule)
+        lines.extend([rule, f"total parameters: {self.n_params:,}"])
+        return Summary("\n".join(lines))
+
+    def __repr__(self):
+        return f"NeuralNetwork({len(self.layers)} layers, {self.n_params:,} parameters)"
+
+    # -- saving and loading --------------------------------------------------
+
+    def save(self, path):
+        """Write every layer's parameters and buffers to ``path`` (a NumPy .npz file).
+
+        The file contains only arrays and a JSON description, never a pickle,
+        so loading a model from someone else cannot run code. It is written
+        to a temporary file first and renamed when complete, so an interrupted
+        save never leaves a half-written model behind.
+        """
+        path = os.fspath(path)
+        arrays = {"__netlite__": np.array(json.dumps(self._description()))}
+        for index, layer in enumerate(self.layers):
+            for kind, values in (("params", layer.params), ("buffers", layer.buffers)):
+                for name, value in values.items():
+                    arrays[f"{index}/{kind}/{name}"] = value
+
+        folder = os.path.dirname(os.path.abspath(path))
+        handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                np.savez(file, **arrays)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary_path, path)
+        except BaseException:
+            os.unlink(temporary_path)
+            raise
+
+    def load(self, path):
+        """Load parameters saved by ``save`` into this network, which must have the same layers.
+
+        Raises ValueError naming the file and the first layer or array that
+        does not fit; the network is changed only when the whole file fits.
+        """
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            raise ValueError(
+                f"{path}: not a NetLite model file ({error}); save one with model.save(path)"
+            ) from None
+
+        if "__netlite__" not in arrays:
+            raise ValueError(f"{path}: not a NetLite model file (no '__netlite__' entry); save one with model.save(path)")
+        saved = json.loads(str(arrays.pop("__netlite__")))
+        if saved.get("format") != MODEL_FORMAT or saved.get("version") != MODEL_FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: unsupported model format {saved.get('format')!r} version {saved.get('version')!r}, "
+                f"expected {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION}"
+            )
+        self._check_fits(path, saved["layers"], arrays)
+
+        for key, value in arrays.items():
+            index, kind, name = key.split("/")
+            layer = self.layers[int(index)]
+            store = layer.params if kind == "params" else layer.buffers
+            store[name] = value.astype(store[name].dtype)
+        return self
+
+    def _description(self):
+        layers = [
+            {
+                "type": type(layer).__name__,
+                "repr": repr(layer),
+                "params": {name: list(value.shape) for name, value in layer.params.items()},
+                "buffers": {name: list(value.shape) for name, value in layer.buffers.items()},
+            }
+            for layer in self.layers
+        ]
+        return {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "layers": layers}
+
+    def _check_fits(self, path, saved_layers, arrays):
+        expected_layers = self._description()["layers"]
+        if len(saved_layers) != len(expected_layers):
+            raise ValueError(
+                f"{path}: the file holds {len(saved_layers)} layers, this network has {len(expected_layers)}; "
+                f"build the same architecture as the saved model before loading"
+            )
+        for index, (saved, expected) in enumerate(zip(saved_layers, expected_layers)):
+            if saved["type"] != expected["type"]:
+                raise ValueError(
+                    f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network"
+                )
+            for kind in ("params", "buffers"):
+                for name, shape in expected[kind].items():
+                    key = f"{index}/{kind}/{name}"
+                    if key not in arrays:
+                        raise ValueError(f"{path}: layer {index} ({expected['repr']}) has no array '{name}' in the file")
+                    if list(arrays[key].shape) != shape:
+                        raise ValueError(
+                            f"{path}: layer {index} ({expected['repr']}): '{name}' has shape "
+                            f"{arrays[key].shape} in the file, expected {tuple(shape)}"
+                        )
+                    if arrays[key].dtype.kind != "f":
+                        raise ValueError(
+                            f"{path}: layer {index} ({expected['repr']}): '{name}' has dtype "
+                            f"{arrays[key].dtype} in the file, expected a float array"
+                        )
+        expected_keys = {
+            f"{index}/{kind}/{name}"
+            for index, layer in enumerate(expected_layers)
+            for kind in ("params", "buffers")
+            for name in layer[kind]
+        }
+        unexpected = sorted(set(arrays) - expected_keys)
+        if unexpected:
+            raise ValueError(f"{path}: unexpected arrays in the file: {unexpected}; was it saved from another network?")
+
+
+class Summary(str):
+    """The text of ``NeuralNetwork.summary``; shown as a table, not a quoted string, in notebooks."""
+
+    def __repr__(self):
+        return str(self)

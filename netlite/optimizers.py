@@ -1,0 +1,152 @@
+"""Optimizers: one training step (forward, loss, backward) and the parameter update.
+
+All optimizers share ``Optimizer.step``; each subclass only says how one
+parameter array is updated from its gradient (``update_parameter``). The
+update rules, for a parameter p with gradient g and learning rate lr:
+
+- SGD:       p <- p - lr * g
+- Momentum:  v <- beta * v + g;  p <- p - lr * v
+- ADAM:      see OptimizerADAM
+"""
+
+import numpy as np
+
+from .losses import Loss
+from .metrics import count_correct
+
+
+class Optimizer:
+    """Base class: runs a training step and applies ``update_parameter`` to every parameter."""
+
+    def __init__(self, loss_func, learning_rate):
+        if not isinstance(loss_func, Loss):
+            raise TypeError(
+                f"{type(self).__name__}: loss_func must be a loss such as nl.CrossEntropyLoss(), "
+                f"got {type(loss_func).__name__}"
+            )
+        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
+        self.loss_func = loss_func
+        self.learning_rate = learning_rate
+        self.n_steps = 0
+        # Per-parameter state (velocities, moments), keyed by (id(layer), name).
+        self.state = {}
+
+    def step(self, model, X, y, forward_only=False):
+        """Run one training step on a batch and return ``(loss, metrics)``.
+
+        ``loss`` is the loss summed over the batch (divide an epoch's sum by
+        the number of samples for the mean); ``metrics['n_correct']`` is the
+        number of correct predictions (see ``netlite.metrics.count_correct``).
+        The gradient is that of the batch's mean loss.
+
+        With ``forward_only=True`` the model runs in evaluation mode and
+        nothing is updated: use it for validation and test data.
+        """
+        if len(X) != len(y):
+            raise ValueError(
+                f"{type(self).__name__}.step: X and y must have the same number of samples, "
+                f"got {len(X)} inputs and {len(y)} targets"
+            )
+        if forward_only:
+            return self._evaluate(model, X, y)
+
+        output = model.forward(X, logits=self.loss_func.takes_logits)
+        loss = self.loss_func.forward(output, y)
+        metrics = {"n_correct": count_correct(output, y)}
+        model.backward(self.loss_func.backward())
+
+        self.n_steps += 1
+        for layer in model.layers:
+            for name, param in layer.params.items():
+                state = self.state.setdefault((id(layer), name), {})
+                self.update_parameter(param, layer.grads[name], state)
+        return loss * len(X), metrics
+
+    def _evaluate(self, model, X, y):
+        was_training = model.is_training
+        model.eval()
+        try:
+            output = model.forward(X, logits=self.loss_func.takes_logits)
+            loss = self.loss_func.forward(output, y)
+        finally:
+            if was_training:
+                model.train()
+        return loss * len(X), {"n_correct": count_correct(output, y)}
+
+    def update_parameter(self, param, grad, state):
+        """Update ``param`` in place from ``grad``; ``state`` is this parameter's own dict."""
+        raise NotImplementedError(f"{type(self).__name__} must implement update_parameter(param, grad, state)")
+
+    def __repr__(self):
+        return f"{type(self).__name__}(loss_func={self.loss_func!r}, learning_rate={self.learning_rate})"
+
+
+class OptimizerSGD(Optimizer):
+    """Plain stochastic gradient descent: ``p <- p - lr * g``."""
+
+    def update_parameter(self, param, grad, state):
+        param -= self.learning_rate * grad
+
+
+class OptimizerMomentum(Optimizer):
+    """SGD with classical (heavy-ball) momentum, the variant PyTorch's SGD uses.
+
+    ``v <- beta * v + g``, then ``p <- p - lr * v``, with v starting at 0.
+    Some textbooks use an exponential average ``v <- beta * v + (1 - beta) * g``
+    instead; it is the same rule with the learning rate scaled by (1 - beta).
+    """
+
+    def __init__(self, loss_func, learning_rate, beta=0.9):
+        super().__init__(loss_func, learning_rate)
+        if not 0 <= beta < 1:
+            raise ValueError(f"OptimizerMomentum: beta must be in [0, 1), got {beta!r}")
+        self.beta = beta
+
+    def update_parameter(self, param, grad, state):
+        if "velocity" not in state:
+            state["velocity"] = np.zeros_like(param)
+        velocity = state["velocity"]
+        velocity *= self.beta
+        velocity += grad
+        param -= self.learning_rate * velocity
+
+
+class OptimizerADAM(Optimizer):
+    """ADAM (Kingma and Ba, 2015, Algorithm 1), with bias correction.
+
+    With step counter t starting at 1:
+    ``m <- beta1 * m + (1 - beta1) * g`` and ``v <- beta2 * v + (1 - beta2) * g**2``
+    are running averages of the gradient and its square. Both start at 0, so
+    they are biased towards 0 in the first steps; dividing by (1 - beta**t)
+    removes that bias: ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``.
+    Then ``p <- p - lr * m_hat / (sqrt(v_hat) + eps)``. The stored m and v
+    stay uncorrected, as in the paper.
+    """
+
+    def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(loss_func, learning_rate)
+        for name, value in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= value < 1:
+                raise ValueError(f"OptimizerADAM: {name} must be in [0, 1), got {value!r}")
+        if not eps > 0:
+            raise ValueError(f"OptimizerADAM: eps must be positive, got {eps!r}")
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+
+    def update_parameter(self, param, grad, state):
+        if "m" not in state:
+            state["m"] = np.zeros_like(param)
+            state["v"] = np.zeros_like(param)
+        m, v = state["m"], state["v"]
+        t = self.n_steps
+
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        v += (1 - self.beta2) * grad * grad
+
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
+        param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
