@@ -1,0 +1,26 @@
+"""Shared pytest set-up: a headless plotting backend, the MNIST folder and a fresh seed per test."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+# Figures are drawn off screen in tests; notebooks set their own backend.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The canonical MNIST files sit beside the repository on the development and
+# CI machines; a user's own NETLITE_DATA_DIR wins.
+_SHARED_MNIST = REPOSITORY.parent / "shared" / "data" / "mnist"
+if "NETLITE_DATA_DIR" not in os.environ and _SHARED_MNIST.is_dir():
+    os.environ["NETLITE_DATA_DIR"] = str(_SHARED_MNIST)
+
+
+@pytest.fixture(autouse=True)
+def _reseed_netlite():
+    """Start every test from the same package seed, so tests do not depend on their order."""
+    import netlite
+
+    netlite.seed(1234)
+    yield

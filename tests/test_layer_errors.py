@@ -1,0 +1,91 @@
+"""Bad input to layers: each error names the layer, the expected and the actual value."""
+
+import numpy as np
+import pytest
+
+import netlite as nl
+
+
+def test_fully_connected_wrong_width():
+    layer = nl.FullyConnectedLayer(400, 120)
+    with pytest.raises(ValueError) as error:
+        layer.forward(np.zeros((32, 256), dtype=np.float32))
+    assert str(error.value) == "FullyConnectedLayer(400 -> 120): expected input of shape (batch, 400), got (32, 256)"
+
+
+def test_fully_connected_image_input_suggests_flatten_shape():
+    with pytest.raises(ValueError, match=r"FullyConnectedLayer\(400 -> 120\): expected input of shape \(batch, 400\), got \(2, 5, 5, 16\)"):
+        nl.FullyConnectedLayer(400, 120).forward(np.zeros((2, 5, 5, 16)))
+
+
+@pytest.mark.parametrize("bad", [np.array([["a", "b"]]), np.zeros((1, 2), dtype=complex), np.array([[None, 1]], dtype=object)])
+def test_non_numeric_input(bad):
+    with pytest.raises(TypeError, match=r"FullyConnectedLayer\(2 -> 1\): expected a real-valued numeric array, got dtype"):
+        nl.FullyConnectedLayer(2, 1).forward(bad)
+
+
+def test_integer_input_is_converted_to_float32():
+    output = nl.FullyConnectedLayer(2, 1).forward(np.array([[0, 1]]))
+    assert output.dtype == np.float32
+
+
+def test_backward_before_forward_names_layer():
+    with pytest.raises(RuntimeError, match=r"Sigmoid\(\): backward\(\) called before forward\(\)"):
+        nl.Sigmoid().backward(np.ones((1, 1)))
+
+
+def test_backward_wrong_gradient_shape():
+    layer = nl.FullyConnectedLayer(3, 2)
+    layer.forward(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"expected grad_output of shape \(4, 2\).*got \(4, 3\)"):
+        layer.backward(np.zeros((4, 3)))
+
+
+def test_convolution_wrong_channels():
+    with pytest.raises(ValueError, match=r"ConvolutionalLayer\(5x5, 1 -> 6\).*got \(2, 32, 32, 3\)"):
+        nl.ConvolutionalLayer(5, 1, 6).forward(np.zeros((2, 32, 32, 3), dtype=np.float32))
+
+
+def test_convolution_image_smaller_than_kernel():
+    with pytest.raises(ValueError, match=r"ConvolutionalLayer\(5x5, 1 -> 6\).*\(1, 4, 4, 1\)"):
+        nl.ConvolutionalLayer(5, 1, 6).forward(np.zeros((1, 4, 4, 1), dtype=np.float32))
+
+
+def test_convolution_missing_channel_axis():
+    with pytest.raises(ValueError, match=r"ConvolutionalLayer\(5x5, 1 -> 6\).*got \(2, 32, 32\)"):
+        nl.ConvolutionalLayer(5, 1, 6).forward(np.zeros((2, 32, 32), dtype=np.float32))
+
+
+def test_softmax_needs_two_axes():
+    with pytest.raises(ValueError, match=r"Softmax\(\): expected input of shape \(batch, classes\), got \(3,\)"):
+        nl.Softmax().forward(np.zeros(3))
+
+
+def test_batchnorm_wrong_feature_count():
+    with pytest.raises(ValueError, match=r"BatchNorm\(4\): expected input of shape \(batch, 4\).*got \(2, 3\)"):
+        nl.BatchNorm(4).forward(np.zeros((2, 3)))
+
+
+def test_batchnorm_single_value_in_training_mode():
+    with pytest.raises(ValueError, match="use a larger batch or call model.eval"):
+        nl.BatchNorm(3).forward(np.zeros((1, 3)))
+
+
+def test_batchnorm_single_value_in_evaluation_mode_works():
+    output = nl.BatchNorm(3).eval().forward(np.ones((1, 3)))
+    assert output.shape == (1, 3)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.FullyConnectedLayer(0, 3), "n_inputs must be a positive integer, got 0"),
+        (lambda: nl.FullyConnectedLayer(3, 2.5), "n_outputs must be a positive integer, got 2.5"),
+        (lambda: nl.Dropout(1.0), r"p \(the probability of dropping a value\) must be in \[0, 1\), got 1.0"),
+        (lambda: nl.LeakyReLU(-0.1), r"alpha must be in \[0, 1\), got -0.1"),
+        (lambda: nl.BatchNorm(3, momentum=0), r"momentum must be in \(0, 1\], got 0"),
+    ],
+)
+def test_invalid_hyperparameters(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -1,0 +1,94 @@
+"""Every layer's backward pass against central differences, in float64."""
+
+import numpy as np
+import pytest
+
+import netlite as nl
+
+# A correct backward pass gives a relative error of about 1e-9 in float64
+# with a step of 1e-6; 1e-6 leaves room for rounding, not for a bug.
+TOLERANCE = 1e-6
+
+
+def random_input(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+LAYER_CASES = [
+    ("fully connected", lambda: nl.FullyConnectedLayer(5, 3), (4, 5)),
+    ("fully connected batch 1", lambda: nl.FullyConnectedLayer(3, 2), (1, 3)),
+    ("relu", lambda: nl.ReLU(), (3, 4, 4, 2)),
+    ("leaky relu", lambda: nl.LeakyReLU(0.2), (5, 6)),
+    ("sigmoid", lambda: nl.Sigmoid(), (4, 3)),
+    ("tanh", lambda: nl.Tanh(), (4, 3)),
+    ("softmax", lambda: nl.Softmax(), (4, 6)),
+    ("flatten", lambda: nl.Flatten(), (2, 3, 3, 2)),
+    ("batchnorm features training", lambda: nl.BatchNorm(4), (6, 4)),
+    ("batchnorm images training", lambda: nl.BatchNorm(3), (2, 4, 5, 3)),
+    ("batchnorm evaluation", lambda: nl.BatchNorm(4).eval(), (6, 4)),
+    ("dropout training", lambda: nl.Dropout(0.4), (5, 7)),
+    ("dropout evaluation", lambda: nl.Dropout(0.4).eval(), (5, 7)),
+    ("convolution 5x5", lambda: nl.ConvolutionalLayer(5, 2, 3), (2, 7, 8, 2)),
+    ("convolution 1x1", lambda: nl.ConvolutionalLayer(1, 3, 2), (1, 3, 3, 3)),
+    ("convolution 3x3 one channel", lambda: nl.ConvolutionalLayer(3, 1, 1), (1, 5, 4, 1)),
+    ("max pooling", lambda: nl.MaxPoolingLayer(), (2, 4, 6, 3)),
+    ("max pooling odd size", lambda: nl.MaxPoolingLayer(), (1, 5, 5, 2)),
+    ("average pooling", lambda: nl.AvgPoolingLayer(), (2, 4, 6, 3)),
+    ("average pooling odd size", lambda: nl.AvgPoolingLayer(), (1, 5, 3, 2)),
+    ("global average pooling", lambda: nl.GlobalAvgPoolingLayer(), (2, 3, 5, 4)),
+]
+
+
+@pytest.mark.parametrize("name, make_layer, shape", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
+def test_layer_gradient(name, make_layer, shape):
+    layer = make_layer()
+    records = nl.gradient_check_details(layer, random_input(shape))
+    for record in records:
+        assert record.relative_error < TOLERANCE, f"{layer!r} {record}"
+    expected_arrays = {"input"} | set(layer.params)
+    assert {record.name for record in records} == expected_arrays
+
+
+def test_layer_gradient_leaves_layer_unchanged():
+    layer = nl.FullyConnectedLayer(3, 2)
+    weights_before = layer.params["W"].copy()
+    nl.gradient_check(layer, random_input((4, 3)))
+    assert layer.params["W"].dtype == np.float32
+    np.testing.assert_array_equal(layer.params["W"], weights_before)
+
+
+def test_network_gradient_lenet_like():
+    model = nl.NeuralNetwork(
+        [
+            nl.ConvolutionalLayer(3, 1, 2),
+            nl.ReLU(),
+            nl.AvgPoolingLayer(),
+            nl.BatchNorm(2),
+            nl.Flatten(),
+            nl.FullyConnectedLayer(8, 3),
+            nl.Tanh(),
+            nl.FullyConnectedLayer(3, 2),
+            nl.Softmax(),
+        ]
+    )
+    error = nl.gradient_check(model, random_input((3, 6, 6, 1)))
+    assert error < TOLERANCE
+
+
+def test_gradient_check_detects_wrong_backward():
+    class BrokenTanh(nl.Tanh):
+        def backward(self, grad_output):
+            Y = self._require_cache()
+            return grad_output * (1 - Y)  # missing square
+
+    error = nl.gradient_check(BrokenTanh(), random_input((3, 4)))
+    assert error > 1e-2
+
+
+def test_gradient_check_verbose_names_arrays(capsys):
+    nl.gradient_check(nl.FullyConnectedLayer(2, 2), random_input((3, 2)), verbose=True)
+    printed = capsys.readouterr().out
+    assert "FullyConnectedLayer(2 -> 2)" in printed
+    assert "input: relative error" in printed
+    assert "W: relative error" in printed
+    assert "b: relative error" in printed

@@ -1,0 +1,106 @@
+"""Losses: gradients, values computed by hand, numerical stability and bad input."""
+
+import numpy as np
+import pytest
+
+import netlite as nl
+
+TOLERANCE = 1e-6
+
+
+def test_mse_gradient():
+    rng = np.random.default_rng(0)
+    assert nl.gradient_check(nl.MseLoss(), rng.standard_normal((5, 3)), rng.standard_normal((5, 3))) < TOLERANCE
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.0, 5.0])
+def test_huber_gradient_both_regions(delta):
+    rng = np.random.default_rng(1)
+    output = rng.standard_normal((6, 2)) * 3
+    target = rng.standard_normal((6, 2))
+    error = np.abs(output - target)
+    # Keep away from the kink at |error| = delta, where the derivative jumps.
+    output[np.abs(error - delta) < 1e-3] += 0.01
+    assert nl.gradient_check(nl.HuberLoss(delta), output, target) < TOLERANCE
+
+
+def test_cross_entropy_gradient():
+    rng = np.random.default_rng(2)
+    labels = np.array([0, 3, 1, 2, 3])
+    assert nl.gradient_check(nl.CrossEntropyLoss(), rng.standard_normal((5, 4)), labels) < TOLERANCE
+
+
+def test_mse_value_by_hand():
+    loss = nl.MseLoss()
+    # errors 1, -2 / 0, 3: mean of squares over 4 entries = (1 + 4 + 0 + 9) / 4
+    value = loss(np.array([[1.0, 0.0], [2.0, 3.0]]), np.array([[0.0, 2.0], [2.0, 0.0]]))
+    assert value == pytest.approx(3.5)
+    np.testing.assert_allclose(loss.backward(), 2 * np.array([[1.0, -2.0], [0.0, 3.0]]) / 4)
+
+
+def test_huber_value_by_hand():
+    loss = nl.HuberLoss(delta=1.0)
+    # error 0.5 -> 0.125 (quadratic); error -3 -> 1 * (3 - 0.5) = 2.5 (linear)
+    value = loss(np.array([[0.5], [-3.0]]), np.array([[0.0], [0.0]]))
+    assert value == pytest.approx((0.125 + 2.5) / 2)
+    np.testing.assert_allclose(loss.backward(), np.array([[0.5], [-1.0]]) / 2)
+
+
+def test_cross_entropy_value_by_hand():
+    loss = nl.CrossEntropyLoss()
+    logits = np.array([[0.0, np.log(3.0)]])  # softmax = (1/4, 3/4)
+    assert loss(logits, np.array([1])) == pytest.approx(-np.log(0.75))
+    np.testing.assert_allclose(loss.backward(), [[0.25, -0.25]])
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4, 1e30])
+def test_cross_entropy_stable_for_huge_logits(scale):
+    loss = nl.CrossEntropyLoss()
+    logits = np.array([[scale, -scale, 0.0], [0.0, scale, -scale]], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        value = loss(logits, np.array([1, 1]))
+        grad = loss.backward()
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(grad))
+    assert grad.dtype == np.float32
+
+
+def test_cross_entropy_float32_in_float32_out():
+    loss = nl.CrossEntropyLoss()
+    loss(np.zeros((2, 3), dtype=np.float32), np.array([0, 2]))
+    assert loss.backward().dtype == np.float32
+
+
+def test_cross_entropy_label_out_of_range():
+    with pytest.raises(ValueError, match=r"label 10 is outside the class range \[0, 9\]"):
+        nl.CrossEntropyLoss()(np.zeros((2, 10)), np.array([3, 10]))
+
+
+def test_cross_entropy_negative_label():
+    with pytest.raises(ValueError, match="label -1"):
+        nl.CrossEntropyLoss()(np.zeros((2, 10)), np.array([-1, 0]))
+
+
+def test_cross_entropy_float_labels():
+    with pytest.raises(TypeError, match="expected integer class labels, got dtype float64"):
+        nl.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
+
+
+def test_cross_entropy_label_count_mismatch():
+    with pytest.raises(ValueError, match=r"expected labels of shape \(3,\).*got \(2,\)"):
+        nl.CrossEntropyLoss()(np.zeros((3, 4)), np.array([0, 1]))
+
+
+def test_mse_target_shape_mismatch_hint():
+    with pytest.raises(ValueError, match=r"reshape the targets with y.reshape\(-1, 1\)"):
+        nl.MseLoss()(np.zeros((4, 1)), np.zeros(4))
+
+
+def test_loss_backward_before_forward():
+    with pytest.raises(RuntimeError, match="backward\\(\\) called before forward"):
+        nl.MseLoss().backward()
+
+
+def test_huber_rejects_nonpositive_delta():
+    with pytest.raises(ValueError, match="delta must be positive, got 0"):
+        nl.HuberLoss(0)

@@ -1,0 +1,206 @@
+"""NeuralNetwork: forward/backward bookkeeping, summary, modes, save and load."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import netlite as nl
+
+
+def small_model():
+    return nl.NeuralNetwork(
+        [
+            nl.ConvolutionalLayer(3, 1, 2),
+            nl.ReLU(),
+            nl.MaxPoolingLayer(),
+            nl.BatchNorm(2),
+            nl.Flatten(),
+            nl.FullyConnectedLayer(8, 3),
+            nl.Dropout(0.2),
+            nl.Softmax(),
+        ]
+    )
+
+
+def test_summary_lists_shapes_and_parameters():
+    model = small_model()
+    text = model.summary(input_shape=(6, 6, 1))
+    assert "ConvolutionalLayer(3x3, 1 -> 2)" in text
+    assert "(batch, 4, 4, 2)" in text
+    assert "(batch, 2, 2, 2)" in text
+    assert "(batch, 8)" in text
+    assert "(batch, 3)" in text
+    conv_params = 3 * 3 * 1 * 2 + 2
+    total = conv_params + 2 * 2 + 8 * 3 + 3
+    assert f"total parameters: {total}" in text
+    assert model.n_params == total
+
+
+def test_summary_without_input_shape_uses_known_sizes():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(400, 120), nl.ReLU(), nl.FullyConnectedLayer(120, 10)])
+    text = model.summary()
+    assert "(batch, 120)" in text
+    assert "(batch, 10)" in text
+    assert "48,120" in text  # 400 * 120 + 120
+
+
+def test_add_layer_and_type_check():
+    model = nl.NeuralNetwork()
+    model.add_layer(nl.FullyConnectedLayer(2, 2))
+    assert len(model) == 1
+    with pytest.raises(TypeError, match="did you forget the parentheses"):
+        model.add_layer(nl.ReLU)
+
+
+def test_first_convolution_skips_input_gradient():
+    model = small_model()
+    assert model.layers[0].compute_input_grad is False
+    X = np.random.default_rng(0).standard_normal((2, 6, 6, 1)).astype(np.float32)
+    output = model.forward(X, logits=True)
+    assert output.shape == (2, 3)
+    assert model.backward(np.ones_like(output)) is None
+
+
+def test_forward_logits_skips_only_final_softmax():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.Softmax()])
+    X = np.ones((2, 3), dtype=np.float32)
+    probabilities = model.forward(X)
+    logits = model.forward(X, logits=True)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(nl.Softmax().forward(logits), probabilities, rtol=1e-6)
+
+
+def test_backward_before_forward():
+    with pytest.raises(RuntimeError, match="NeuralNetwork: backward\\(\\) called before forward"):
+        nl.NeuralNetwork([nl.ReLU()]).backward(np.ones((1, 1)))
+
+
+def test_train_and_eval_modes():
+    model = small_model()
+    model.eval()
+    assert not any(layer.training for layer in model.layers)
+    model.train()
+    assert all(layer.training for layer in model.layers)
+
+
+def test_predict_restores_training_mode_and_covers_all_samples():
+    model = small_model()
+    X = np.random.default_rng(1).standard_normal((7, 6, 6, 1)).astype(np.float32)
+    probabilities = model.predict(X, batchsize=3)
+    assert probabilities.shape == (7, 3)
+    assert model.is_training
+
+
+def test_save_load_round_trip(tmp_path):
+    model = small_model()
+    X = np.random.default_rng(2).standard_normal((4, 6, 6, 1)).astype(np.float32)
+    optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), 0.01)
+    for _ in range(3):
+        optimizer.step(model, X, np.array([0, 1, 2, 0]))
+    model.eval()
+    expected = model.forward(X)
+
+    path = tmp_path / "model.npz"
+    model.save(path)
+    nl.seed(99)
+    copy = small_model().load(path).eval()
+
+    np.testing.assert_array_equal(copy.forward(X), expected)
+    np.testing.assert_array_equal(copy.layers[3].buffers["running_mean"], model.layers[3].buffers["running_mean"])
+    assert copy.layers[0].params["W"].dtype == np.float32
+
+
+def test_save_keeps_the_given_file_name(tmp_path):
+    path = tmp_path / "weights.netlite"
+    small_model().save(path)
+    assert path.exists()
+    assert sorted(os.listdir(tmp_path)) == ["weights.netlite"]
+
+
+def test_saved_file_contains_no_pickle(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            header = archive.read(name)[:128]
+            assert b"'descr': '|O'" not in header, f"{name} is an object (pickled) array"
+    with np.load(path, allow_pickle=False) as archive:
+        assert len(archive.files) > 1
+
+
+def test_load_rejects_pickled_file(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, __netlite__=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="evil.npz: not a NetLite model file"):
+        small_model().load(path)
+
+
+def test_load_rejects_other_architecture(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    other = nl.NeuralNetwork([nl.FullyConnectedLayer(8, 3)])
+    with pytest.raises(ValueError, match="the file holds 8 layers, this network has 1"):
+        other.load(path)
+
+
+def test_load_rejects_other_layer_size(tmp_path):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([nl.FullyConnectedLayer(8, 3)]).save(path)
+    other = nl.NeuralNetwork([nl.FullyConnectedLayer(8, 4)])
+    weights_before = other.layers[0].params["W"].copy()
+    with pytest.raises(ValueError, match=r"'W' has shape \(8, 3\) in the file, expected \(8, 4\)"):
+        other.load(path)
+    np.testing.assert_array_equal(other.layers[0].params["W"], weights_before)
+
+
+def test_load_rejects_other_layer_type(tmp_path):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([nl.ReLU()]).save(path)
+    with pytest.raises(ValueError, match="layer 0 is ReLU\\(\\) in the file but Sigmoid\\(\\) in this network"):
+        nl.NeuralNetwork([nl.Sigmoid()]).load(path)
+
+
+def test_load_rejects_non_zip_and_truncated_file(tmp_path):
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.txt: not a NetLite model file"):
+        small_model().load(text_file)
+
+    good = tmp_path / "model.npz"
+    small_model().save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated.npz: not a NetLite model file"):
+        small_model().load(truncated)
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        small_model().load(tmp_path / "missing.npz")
+
+
+def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    model = small_model()
+    model.save(path)
+    original_bytes = path.read_bytes()
+
+    def fail_midway(file, **arrays):
+        file.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", fail_midway)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(path)
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+    assert path.read_bytes() == original_bytes
+
+
+def test_model_is_reproducible_with_seed():
+    nl.seed(5)
+    first = small_model().layers[0].params["W"].copy()
+    nl.seed(5)
+    second = small_model().layers[0].params["W"].copy()
+    np.testing.assert_array_equal(first, second)

@@ -1,0 +1,149 @@
+"""Optimizers against PyTorch's trajectories and against values worked out by hand."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netlite as nl
+
+REFERENCE = json.loads((Path(__file__).parent / "reference" / "optimizer_reference.json").read_text())
+
+
+class ScriptedGradient(nl.Layer):
+    """An identity layer with one parameter whose gradients are given in advance.
+
+    It lets a test drive ``optimizer.step`` through the real forward,
+    backward and update path while choosing the gradient of every step.
+    """
+
+    def __init__(self, start, gradients):
+        super().__init__()
+        self.params["p"] = np.array(start, dtype=np.float64)
+        self.grads["p"] = np.zeros_like(self.params["p"])
+        self.gradients = iter(gradients)
+
+    def forward(self, X):
+        self.cache = X
+        return X
+
+    def backward(self, grad_output):
+        self.grads["p"] = np.array(next(self.gradients), dtype=np.float64)
+        return grad_output
+
+
+def run_steps(optimizer, start, gradients):
+    layer = ScriptedGradient(start, gradients)
+    model = nl.NeuralNetwork([layer])
+    X = np.zeros((2, 1))
+    trajectory = []
+    for _ in gradients:
+        optimizer.step(model, X, X)
+        trajectory.append(layer.params["p"].copy())
+    return trajectory
+
+
+@pytest.mark.parametrize("case", REFERENCE["cases"], ids=[f"{c['optimizer']}-{i}" for i, c in enumerate(REFERENCE["cases"])])
+def test_optimizer_matches_pytorch(case):
+    optimizer_class = getattr(nl, case["optimizer"])
+    optimizer = optimizer_class(nl.MseLoss(), **case["settings"])
+    trajectory = run_steps(optimizer, case["start"], case["gradients"])
+    for step, (actual, expected) in enumerate(zip(trajectory, case["expected"]), start=1):
+        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-14, err_msg=f"after step {step}")
+
+
+def test_sgd_step_by_hand():
+    optimizer = nl.OptimizerSGD(nl.MseLoss(), learning_rate=0.5)
+    (after,) = run_steps(optimizer, [1.0, -2.0], [[0.2, -4.0]])
+    np.testing.assert_allclose(after, [1.0 - 0.1, -2.0 + 2.0])
+
+
+def test_momentum_two_steps_by_hand():
+    optimizer = nl.OptimizerMomentum(nl.MseLoss(), learning_rate=0.1, beta=0.9)
+    first, second = run_steps(optimizer, [0.0], [[1.0], [1.0]])
+    # v1 = 1, p1 = -0.1; v2 = 0.9 * 1 + 1 = 1.9, p2 = -0.1 - 0.19
+    np.testing.assert_allclose(first, [-0.1])
+    np.testing.assert_allclose(second, [-0.29])
+
+
+def test_adam_first_step_is_learning_rate_times_sign():
+    # After bias correction m_hat = g and v_hat = g**2 in step 1, so every
+    # parameter moves by lr * g / (|g| + eps), whatever the gradient's size.
+    optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
+    (after,) = run_steps(optimizer, [1.0, 1.0, 1.0], [[1e-4, -3.0, 250.0]])
+    np.testing.assert_allclose(after, [0.99, 1.01, 0.99], rtol=1e-9)
+
+
+def test_adam_keeps_float32_parameters():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2), nl.Softmax()])
+    optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), 0.01)
+    optimizer.step(model, np.ones((4, 3), dtype=np.float32), np.array([0, 1, 0, 1]))
+    assert model.layers[0].params["W"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate=0), "learning_rate must be a positive number, got 0"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate=-1.0), "got -1.0"),
+        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=1.0), "beta must be in \\[0, 1\\), got 1.0"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta2=1.5), "beta2 must be in \\[0, 1\\), got 1.5"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=0), "eps must be positive, got 0"),
+    ],
+)
+def test_optimizer_rejects_bad_hyperparameters(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_optimizer_rejects_non_loss():
+    with pytest.raises(TypeError, match="loss_func must be a loss such as nl.CrossEntropyLoss\\(\\), got type"):
+        nl.OptimizerSGD(nl.MseLoss, 0.1)
+
+
+def test_step_returns_summed_loss_and_correct_count():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    y = np.array([0, 1, 2, 0])
+    logits = model.forward(X)
+    expected_mean = nl.CrossEntropyLoss()(logits, y)
+    expected_correct = int(np.sum(logits.argmax(axis=1) == y))
+
+    loss, metrics = optimizer.step(model, X, y, forward_only=True)
+
+    assert loss == pytest.approx(4 * expected_mean, rel=1e-6)
+    assert metrics["n_correct"] == expected_correct
+
+
+def test_forward_only_changes_nothing_and_uses_evaluation_mode():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 4), nl.Dropout(0.5), nl.FullyConnectedLayer(4, 2)])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.ones((3, 4), dtype=np.float32)
+    y = np.array([0, 1, 1])
+    weights_before = [layer.params["W"].copy() for layer in (model[0], model[2])]
+
+    first, _ = optimizer.step(model, X, y, forward_only=True)
+    second, _ = optimizer.step(model, X, y, forward_only=True)
+
+    assert first == second  # no dropout noise in evaluation mode
+    for layer, before in zip((model[0], model[2]), weights_before):
+        np.testing.assert_array_equal(layer.params["W"], before)
+    assert model.is_training  # the previous mode is restored
+
+
+def test_step_skips_final_softmax_for_cross_entropy():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.Softmax()])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0])
+    logits = model.layers[0].forward(X)
+    loss, _ = optimizer.step(model, X, y, forward_only=True)
+    assert loss == pytest.approx(5 * nl.CrossEntropyLoss()(logits, y), rel=1e-6)
+
+
+def test_step_length_mismatch():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    with pytest.raises(ValueError, match="got 4 inputs and 3 targets"):
+        nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.zeros((4, 2)), np.zeros((3, 1)))
