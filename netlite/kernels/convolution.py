@@ -1,0 +1,89 @@
+"""Fast im2col and col2im, the data movement around the convolution's matrix products.
+
+``ConvolutionalLayer`` turns the convolution into one matrix product: im2col
+copies every K x K x C patch into a row, and ``patches @ W.reshape(-1, C_out)``
+computes all outputs at once with BLAS. col2im is the adjoint of im2col, which
+the backward pass needs for dL/dX. ``reference.py`` has the same functions as
+plain loops.
+
+The numba versions run in parallel over the images of a batch. To step
+through them in a debugger, run Python with ``NUMBA_DISABLE_JIT=1``; they then
+execute as ordinary Python loops. Without numba the numpy versions below run.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .jit import kernel
+
+prange = range  # numba.prange once numba is loaded, see jit.Kernel
+
+
+def _patch_view(X, K):
+    """Return a read-only strided view of X: (N, H, W, C) -> (N, OH, OW, K, K, C), no copy."""
+    N, H, W, C = X.shape
+    sN, sH, sW, sC = X.strides
+    shape = (N, H - K + 1, W - K + 1, K, K, C)
+    return as_strided(X, shape=shape, strides=(sN, sH, sW, sH, sW, sC), writeable=False)
+
+
+def _im2col_numpy(X, kernel_size):
+    N, H, W, C = X.shape
+    K = kernel_size
+    return _patch_view(X, K).reshape(N * (H - K + 1) * (W - K + 1), K * K * C)
+
+
+def _col2im_numpy(patches, input_shape, kernel_size):
+    N, H, W, C = input_shape
+    K = kernel_size
+    OH, OW = H - K + 1, W - K + 1
+    patches = patches.reshape(N, OH, OW, K, K, C)
+    dX = np.zeros(input_shape, dtype=patches.dtype)
+    for kh in range(K):
+        for kw in range(K):
+            dX[:, kh : kh + OH, kw : kw + OW, :] += patches[:, :, :, kh, kw, :]
+    return dX
+
+
+@kernel(fallback=_im2col_numpy, parallel=True)
+def im2col(X, kernel_size):
+    """Copy every K x K patch of X into one row of a matrix.
+
+    X: (N, H, W, C), C-contiguous -> patches: (N * OH * OW, K * K * C), rows in
+    (n, i, j) order, columns in (kh, kw, c) order like ``W.reshape(-1, C_out)``.
+    """
+    N, H, W, C = X.shape
+    K = kernel_size
+    OH, OW = H - K + 1, W - K + 1
+    row_length = K * C
+    # One image row is W * C contiguous numbers. A patch row (kh fixed) is
+    # the contiguous slice of K * C of them that starts at pixel j.
+    rows = X.reshape(N, H, W * C)
+    patches = np.empty((N, OH, OW, K, row_length), dtype=X.dtype)
+    for n in prange(N):
+        for i in range(OH):
+            for j in range(OW):
+                for kh in range(K):
+                    patches[n, i, j, kh, :] = rows[n, i + kh, j * C : j * C + row_length]
+    return patches.reshape(N * OH * OW, K * row_length)
+
+
+@kernel(fallback=_col2im_numpy, parallel=True)
+def col2im(patches, input_shape, kernel_size):
+    """Add every row of ``patches`` back onto the pixels its patch came from (the adjoint of im2col).
+
+    patches: (N * OH * OW, K * K * C), C-contiguous, input_shape: (N, H, W, C)
+    -> dX: (N, H, W, C). A pixel in several patches receives the sum of their entries.
+    """
+    N, H, W, C = input_shape
+    K = kernel_size
+    OH, OW = H - K + 1, W - K + 1
+    row_length = K * C
+    patch_rows = patches.reshape(N, OH, OW, K, row_length)
+    dX = np.zeros((N, H, W * C), dtype=patches.dtype)
+    for n in prange(N):
+        for i in range(OH):
+            for j in range(OW):
+                for kh in range(K):
+                    dX[n, i + kh, j * C : j * C + row_length] += patch_rows[n, i, j, kh, :]
+    return dX.reshape(N, H, W, C)

@@ -1,0 +1,129 @@
+"""The numba plumbing: compile a kernel on its first call, never at import.
+
+Importing numba takes about 0.4 s, so ``import netlite`` does not import it.
+A function decorated with ``@kernel(fallback=...)`` stays a plain Python
+function until it is first called. The first call imports numba and compiles
+the function with ``cache=True``, so a restarted process loads the machine code
+from ``__pycache__`` instead of compiling again.
+
+Three situations change what runs:
+
+- ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
+  unchanged, so the loops run as ordinary, slow Python that a debugger can step
+  through (``prange`` becomes ``range``). Results are the same.
+- numba is not installed: the kernel calls its numpy ``fallback`` instead, and
+  one RuntimeWarning reports it.
+- no cache folder is writable: the kernel is compiled without the cache, in
+  every new process again.
+"""
+
+import importlib
+import os
+import threading
+import warnings
+
+_numba = None  # the numba module after the first successful import
+_numba_missing = False  # True after an import of numba failed
+_lock = threading.Lock()
+
+
+def load_numba():
+    """Import numba on first use and return it, or return None if it is not installed.
+
+    Warns once per process when numba is missing.
+    """
+    global _numba, _numba_missing
+    if _numba is not None:
+        return _numba
+    if _numba_missing:
+        return None
+    with _lock:
+        if _numba is None and not _numba_missing:
+            try:
+                _numba = importlib.import_module("numba")
+            except ImportError as error:
+                _numba_missing = True
+                warnings.warn(
+                    f"netlite: numba could not be imported ({error}); convolution and pooling "
+                    f"use slower numpy code instead. Install numba for the fast kernels.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+    return _numba
+
+
+def jit_disabled():
+    """Return True when ``NUMBA_DISABLE_JIT=1`` turns kernels into plain Python."""
+    return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
+class Kernel:
+    """A function compiled with numba on its first call.
+
+    ``py_func`` is written in the subset of Python that numba compiles.
+    ``fallback`` has the same signature and uses numpy only; it runs when numba
+    is not installed. ``parallel=True`` is only for functions with a ``prange``
+    loop, because numba warns on stderr when a parallel function has none.
+    """
+
+    def __init__(self, py_func, fallback, parallel):
+        self.py_func = py_func
+        self.fallback = fallback
+        self.parallel = parallel
+        self._compiled = None
+        self.__name__ = py_func.__name__
+        self.__doc__ = py_func.__doc__
+        self.__wrapped__ = py_func
+
+    def __call__(self, *args):
+        if self._compiled is None:
+            self._compiled = self._compile()
+        return self._compiled(*args)
+
+    def _compile(self):
+        numba = load_numba()
+        if numba is None:
+            return self.fallback
+        if self.parallel:
+            # Kernel modules define ``prange = range`` so that they import
+            # without numba; numba only parallelises loops over numba.prange.
+            self.py_func.__globals__["prange"] = numba.prange
+        options = dict(parallel=self.parallel, error_model="numpy", nogil=True)
+        try:
+            return numba.njit(cache=True, **options)(self.py_func)
+        except (RuntimeError, OSError):
+            # numba raises RuntimeError("cannot cache function ...: no locator
+            # available") at decoration when neither __pycache__ beside the
+            # source, NUMBA_CACHE_DIR nor the user cache folder is writable.
+            return numba.njit(cache=False, **options)(self.py_func)
+
+    def __repr__(self):
+        return f"<netlite kernel {self.__name__}>"
+
+
+def kernel(fallback, parallel=False):
+    """Decorate a numba-compilable function; see :class:`Kernel`."""
+
+    def decorate(py_func):
+        return Kernel(py_func, fallback, parallel)
+
+    return decorate
+
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for the numba kernels and for BLAS (numpy's matrix products).
+
+    The kernels and BLAS never run at the same time, so both may use all
+    cores. Set 1 to measure single-core speed. Returns the threadpoolctl
+    limiter, whose BLAS limit lasts until ``.restore_original_limits()``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    numba = load_numba()
+    if numba is not None and not jit_disabled():
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return threadpool_limits(limits=n, user_api="blas")

@@ -1,0 +1,121 @@
+"""The 2D convolutional layer, computed as one matrix product per pass (im2col).
+
+The forward pass copies every K x K x C_in patch of the input into one row of
+a matrix (``im2col``), so the whole convolution becomes
+
+    Y = patches @ W.reshape(K * K * C_in, C_out) + b
+
+and the backward pass is three more matrix expressions:
+
+    dW = patches.T @ dY            (one sum over all pixels of all images)
+    db = dY summed over all pixels
+    dX = col2im(dY @ W_matrix.T)   (add each patch gradient back onto its pixels)
+
+im2col and col2im live in ``netlite/kernels/convolution.py`` (compiled with
+numba). ``netlite/kernels/reference.py`` computes the same convolution with
+plain loops straight from the definition, to read side by side.
+"""
+
+import numpy as np
+
+from .. import kernels
+from ..seeding import default_rng
+from .base import Layer
+
+
+class ConvolutionalLayer(Layer):
+    """A 2D convolution with stride 1 and no padding on (N, H, W, C) images.
+
+    A 32 x 32 input and a 5 x 5 kernel give a 28 x 28 output. Like every
+    deep-learning library, it computes a cross-correlation (the kernel is not
+    flipped).
+
+    Parameters: ``W`` of shape (K, K, C_in, C_out), drawn with He (MSRA)
+    initialisation, a normal distribution with std sqrt(2 / (K * K * C_in)).
+    ``b`` of shape (C_out,), initialised to zero. The weights come from ``rng``
+    if given, else from the package's generator ``netlite.seeding.default_rng()``.
+
+    Set ``compute_input_grad = False`` on the first layer of a network: then
+    ``backward`` skips dL/dX, which nothing needs for the input images, and
+    returns None.
+    """
+
+    def __init__(self, kernel_size, in_channels, out_channels, rng=None, dtype=np.float32):
+        super().__init__()
+        for name, value in (
+            ("kernel_size", kernel_size),
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"ConvolutionalLayer: {name} must be a positive integer, got {value!r}")
+        self.kernel_size = int(kernel_size)
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.compute_input_grad = True
+
+        rng = rng if rng is not None else default_rng()
+        K, C_in, C_out = self.kernel_size, self.in_channels, self.out_channels
+        std = np.sqrt(2.0 / (K * K * C_in))
+        self.params["W"] = (rng.standard_normal((K, K, C_in, C_out)) * std).astype(dtype)
+        self.params["b"] = np.zeros(C_out, dtype=dtype)
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        self.grads["b"] = np.zeros_like(self.params["b"])
+
+    def forward(self, X):
+        """Convolve the batch with every kernel and add the bias.
+
+        X: (N, H, W, C_in) -> returns (N, H - K + 1, W - K + 1, C_out), in the
+        parameters' dtype. Keeps the input shape and the im2col patch matrix
+        (N * OH * OW, K * K * C_in) for the backward pass.
+        """
+        W, b = self.params["W"], self.params["b"]
+        X = self._check_input(X, 4, f"(batch, height, width, {self.in_channels})", dtype=W.dtype)
+        N, H, W_in, C_in = X.shape
+        K = self.kernel_size
+        if C_in != self.in_channels:
+            raise ValueError(
+                f"{self!r}: expected input of shape (batch, height, width, {self.in_channels}), got {X.shape}"
+            )
+        if H < K or W_in < K:
+            raise ValueError(
+                f"{self!r}: expected images of at least {K}x{K} pixels, got {H}x{W_in} "
+                f"(input shape {X.shape}); use a smaller kernel or larger images"
+            )
+        OH, OW = H - K + 1, W_in - K + 1
+
+        patches = kernels.im2col(np.ascontiguousarray(X), K)  # (N * OH * OW, K * K * C_in)
+        Y = patches @ W.reshape(K * K * C_in, self.out_channels)  # (N * OH * OW, C_out)
+        Y += b
+        self.cache = (X.shape, patches)
+        return Y.reshape(N, OH, OW, self.out_channels)
+
+    def backward(self, grad_output):
+        """Store dL/dW and dL/db, and return dL/dX (None if ``compute_input_grad`` is False).
+
+        grad_output: (N, OH, OW, C_out) -> returns (N, H, W, C_in).
+        """
+        input_shape, patches = self._require_cache()
+        N, H, W_in, C_in = input_shape
+        K, C_out = self.kernel_size, self.out_channels
+        expected_shape = (N, H - K + 1, W_in - K + 1, C_out)
+        grad_output = self._check_grad_output(grad_output, expected_shape)
+        W = self.params["W"]
+        grad_rows = np.ascontiguousarray(grad_output, dtype=W.dtype).reshape(-1, C_out)  # (N * OH * OW, C_out)
+
+        self.grads["W"] = (patches.T @ grad_rows).reshape(W.shape)
+        self.grads["b"] = grad_rows.sum(axis=0)
+        if not self.compute_input_grad:
+            return None
+
+        grad_patches = grad_rows @ W.reshape(K * K * C_in, C_out).T  # (N * OH * OW, K * K * C_in)
+        return kernels.col2im(grad_patches, input_shape, K)
+
+    def output_shape(self, input_shape):
+        H, W_in, _ = input_shape
+        K = self.kernel_size
+        return (H - K + 1, W_in - K + 1, self.out_channels)
+
+    def __repr__(self):
+        K = self.kernel_size
+        return f"ConvolutionalLayer({K}x{K}, {self.in_channels} -> {self.out_channels})"

@@ -1,0 +1,307 @@
+"""The fast kernels against the naive loops in netlite/kernels/reference.py, and the numba plumbing.
+
+Every kernel is checked twice: the numba version (what training runs) and
+its numpy fallback (what runs without numba). The subprocess tests cover how
+the package behaves with NUMBA_DISABLE_JIT=1, without numba, without a
+writable cache folder, and what ``import netlite`` loads.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netlite import kernels
+from netlite.kernels import reference
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# (N, H, W, C, K): batch 1, one channel, odd and non-square sizes, kernel 1, 3, 5,
+# and a kernel as large as the image (a 1x1 output).
+CONV_SHAPES = [
+    (1, 5, 5, 1, 5),
+    (1, 7, 9, 1, 3),
+    (2, 6, 6, 3, 1),
+    (3, 11, 8, 2, 3),
+    (2, 9, 13, 4, 5),
+    (4, 12, 12, 6, 5),
+]
+# (N, H, W, C): even, odd height, odd width, both odd, the 2x2 and 3x3 minimum, one channel.
+POOL_SHAPES = [(1, 2, 2, 1), (2, 3, 3, 1), (3, 8, 8, 4), (2, 7, 6, 3), (2, 6, 9, 2), (1, 11, 13, 5), (4, 28, 28, 6)]
+
+TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def implementations(fast_kernel):
+    """Return the numba kernel and its numpy fallback, labelled for test ids."""
+    return [pytest.param(fast_kernel, id="numba"), pytest.param(fast_kernel.fallback, id="numpy")]
+
+
+def random_array(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# -- im2col and col2im ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", CONV_SHAPES)
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+def test_im2col_matches_reference(implementation, shape, dtype):
+    N, H, W, C, K = shape
+    rng = np.random.default_rng(1)
+    X = random_array(rng, (N, H, W, C), dtype)
+    im2col = kernels.im2col if implementation == "numba" else kernels.im2col.fallback
+
+    patches = im2col(X, K)
+
+    expected = reference.im2col(X, K)
+    assert patches.shape == (N * (H - K + 1) * (W - K + 1), K * K * C)
+    assert patches.dtype == dtype
+    # im2col only copies numbers, so the result must be exact.
+    np.testing.assert_array_equal(patches, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", CONV_SHAPES)
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+def test_col2im_matches_reference(implementation, shape, dtype):
+    N, H, W, C, K = shape
+    rng = np.random.default_rng(2)
+    patches = random_array(rng, (N * (H - K + 1) * (W - K + 1), K * K * C), dtype)
+    col2im = kernels.col2im if implementation == "numba" else kernels.col2im.fallback
+
+    dX = col2im(patches, (N, H, W, C), K)
+
+    expected = reference.col2im(patches, (N, H, W, C), K)
+    assert dX.shape == (N, H, W, C)
+    assert dX.dtype == dtype
+    np.testing.assert_allclose(dX, expected, **TOLERANCE[dtype])
+
+
+def test_col2im_is_adjoint_of_im2col():
+    # <im2col(X), P> == <X, col2im(P)> for all X and P defines the adjoint.
+    rng = np.random.default_rng(3)
+    N, H, W, C, K = 2, 9, 7, 3, 3
+    X = rng.standard_normal((N, H, W, C))
+    P = rng.standard_normal((N * 7 * 5, K * K * C))
+
+    left = np.sum(kernels.im2col(X, K) * P)
+    right = np.sum(X * kernels.col2im(P, X.shape, K))
+
+    assert left == pytest.approx(right, rel=1e-12)
+
+
+def test_reference_convolution_matches_hand_computed_values():
+    # One 3x3 image, one 2x2 kernel of ones: each output is the sum of a 2x2 window plus the bias.
+    X = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
+    W = np.ones((2, 2, 1, 1))
+    b = np.array([0.5])
+
+    Y = reference.conv2d_forward(X, W, b)
+
+    np.testing.assert_array_equal(Y[0, :, :, 0], [[0 + 1 + 3 + 4 + 0.5, 1 + 2 + 4 + 5 + 0.5], [3 + 4 + 6 + 7 + 0.5, 4 + 5 + 7 + 8 + 0.5]])
+
+
+# -- pooling --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+@pytest.mark.parametrize("forward", implementations(kernels.avgpool2x2_forward))
+def test_avgpool_forward_matches_reference(forward, shape, dtype):
+    X = random_array(np.random.default_rng(4), shape, dtype)
+
+    Y = forward(X)
+
+    N, H, W, C = shape
+    assert Y.shape == (N, H // 2, W // 2, C)
+    assert Y.dtype == dtype
+    np.testing.assert_allclose(Y, reference.avgpool2x2_forward(X), **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+@pytest.mark.parametrize("backward", implementations(kernels.avgpool2x2_backward))
+def test_avgpool_backward_matches_reference(backward, shape, dtype):
+    N, H, W, C = shape
+    grad_output = random_array(np.random.default_rng(5), (N, H // 2, W // 2, C), dtype)
+
+    dX = backward(grad_output, shape)
+
+    assert dX.shape == shape
+    assert dX.dtype == dtype
+    np.testing.assert_allclose(dX, reference.avgpool2x2_backward(grad_output, shape), **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+@pytest.mark.parametrize("forward", implementations(kernels.maxpool2x2_forward))
+def test_maxpool_forward_matches_reference(forward, shape, dtype):
+    X = random_array(np.random.default_rng(6), shape, dtype)
+
+    Y, argmax = forward(X)
+
+    expected_Y, expected_argmax = reference.maxpool2x2_forward(X)
+    assert Y.dtype == dtype
+    assert argmax.dtype == np.uint8
+    np.testing.assert_array_equal(Y, expected_Y)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+
+
+@pytest.mark.parametrize("forward", implementations(kernels.maxpool2x2_forward))
+def test_maxpool_ties_pick_first_in_row_major_order(forward):
+    # Window values (top-left, top-right, bottom-left, bottom-right) and the expected argmax.
+    windows = [((1, 1, 1, 1), 0), ((0, 2, 2, 2), 1), ((0, 1, 3, 3), 2), ((-1, -1, -1, 0), 3)]
+    X = np.zeros((1, 2, 2 * len(windows), 1), dtype=np.float32)
+    for index, (values, _) in enumerate(windows):
+        X[0, :, 2 * index : 2 * index + 2, 0] = np.reshape(values, (2, 2))
+
+    _, argmax = forward(X)
+
+    np.testing.assert_array_equal(argmax[0, 0, :, 0], [position for _, position in windows])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+@pytest.mark.parametrize("backward", implementations(kernels.maxpool2x2_backward))
+def test_maxpool_backward_matches_reference(backward, shape, dtype):
+    rng = np.random.default_rng(7)
+    N, H, W, C = shape
+    grad_output = random_array(rng, (N, H // 2, W // 2, C), dtype)
+    argmax = rng.integers(0, 4, size=grad_output.shape).astype(np.uint8)
+
+    dX = backward(grad_output, argmax, shape)
+
+    assert dX.dtype == dtype
+    np.testing.assert_array_equal(dX, reference.maxpool2x2_backward(grad_output, argmax, shape))
+
+
+# -- numba plumbing, in fresh processes ------------------------------------------------
+
+CHECK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    import numpy as np
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import netlite as nl
+        from netlite.kernels import reference
+        rng = np.random.default_rng(0)
+        layer = nl.ConvolutionalLayer(3, 2, 4, rng=rng)
+        X = rng.standard_normal((2, 7, 6, 2)).astype(np.float32)
+        Y = layer.forward(X)
+        G = rng.standard_normal(Y.shape).astype(np.float32)
+        dX = layer.backward(G)
+        ref_dX, ref_dW, ref_db = reference.conv2d_backward(X, layer.params["W"], G)
+        pooled, argmax = nl.kernels.maxpool2x2_forward(Y)
+        averaged = nl.MaxPoolingLayer().forward(Y), nl.AvgPoolingLayer().forward(Y)
+        errors = {
+            "forward": float(np.abs(Y - reference.conv2d_forward(X, layer.params["W"], layer.params["b"])).max()),
+            "dX": float(np.abs(dX - ref_dX).max()),
+            "dW": float(np.abs(layer.grads["W"] - ref_dW).max()),
+            "maxpool": float(np.abs(pooled - reference.maxpool2x2_forward(Y)[0]).max()),
+            "avgpool": float(np.abs(averaged[1] - reference.avgpool2x2_forward(Y)).max()),
+        }
+    print(json.dumps({
+        "errors": errors,
+        "warnings": [str(w.message) for w in caught],
+        "numba_loaded": "numba" in sys.modules,
+    }))
+    """
+)
+
+BLOCK_NUMBA = textwrap.dedent(
+    """
+    import sys
+    class BlockNumba:
+        def find_spec(self, name, path=None, target=None):
+            if name == "numba" or name.startswith("numba."):
+                raise ImportError("numba is blocked for this test")
+            return None
+    sys.meta_path.insert(0, BlockNumba())
+    """
+)
+
+
+def run_python(code, env_changes=None, cwd=PROJECT_ROOT):
+    """Run ``code`` in a fresh interpreter of this environment; return (stdout JSON, stderr)."""
+    env = dict(os.environ)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    env.update(env_changes or {})
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
+    assert result.returncode == 0, f"subprocess failed:\n{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def assert_small_errors(errors):
+    for name, error in errors.items():
+        assert error < 1e-5, f"{name}: maximum deviation from the reference {error}"
+
+
+def test_import_loads_neither_numba_nor_matplotlib():
+    report, stderr = run_python(
+        "import json, sys, netlite; "
+        "print(json.dumps({name: name in sys.modules for name in ('numba', 'matplotlib', 'llvmlite')}))"
+    )
+    assert report == {"numba": False, "matplotlib": False, "llvmlite": False}
+    assert stderr == ""
+
+
+def test_kernels_run_without_stderr_output():
+    report, stderr = run_python(CHECK_SCRIPT)
+    assert_small_errors(report["errors"])
+    assert report["warnings"] == []
+    assert report["numba_loaded"]
+    assert stderr == ""
+
+
+def test_disable_jit_gives_same_results():
+    report, _ = run_python(CHECK_SCRIPT, {"NUMBA_DISABLE_JIT": "1"})
+    assert_small_errors(report["errors"])
+    assert report["warnings"] == []
+
+
+def test_without_numba_uses_numpy_and_warns_once():
+    report, _ = run_python(BLOCK_NUMBA + CHECK_SCRIPT)
+    assert_small_errors(report["errors"])
+    assert not report["numba_loaded"]
+    assert len(report["warnings"]) == 1
+    assert "numba could not be imported" in report["warnings"][0]
+
+
+def test_unwritable_cache_still_runs(tmp_path):
+    # No folder that numba tries can be created: a copy of the package has a
+    # file named __pycache__ where numba would put its cache beside the
+    # sources, and HOME, XDG_CACHE_HOME and NUMBA_CACHE_DIR lie below a
+    # regular file. Unlike read-only permissions, this also stops root.
+    package_copy = tmp_path / "site"
+    shutil.copytree(PROJECT_ROOT / "netlite", package_copy / "netlite", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in [package_copy / "netlite", *(package_copy / "netlite").rglob("*")]:
+        if folder.is_dir():
+            (folder / "__pycache__").write_text("a file, so no cache folder can be created here")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file, so no folder can be created below it")
+    code = f"import sys; sys.path.insert(0, {str(package_copy)!r})\n" + CHECK_SCRIPT
+    code += f"\nassert nl.__file__.startswith({str(package_copy)!r}), nl.__file__\n"
+    environment = {
+        "HOME": str(blocker / "home"),
+        "XDG_CACHE_HOME": str(blocker / "cache"),
+        "NUMBA_CACHE_DIR": str(blocker / "numba"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+    report, stderr = run_python(code, environment, cwd=tmp_path)
+
+    assert_small_errors(report["errors"])
+    assert report["numba_loaded"]
+    assert report["warnings"] == []
+    assert stderr == ""
