@@ -1,0 +1,175 @@
+"""Download data set files from a list of mirrors, verified by the sha256 of their content.
+
+For each mirror in turn, ``download_file`` fetches ``<mirror>/<name>.gz`` into a ``.part`` file in
+the target folder, with a tqdm progress bar and a socket timeout. It checks that the body is as
+long as the Content-Length header declares, decompresses it, and compares the sha256 of the
+decompressed content with the expected value. Only then is the ``.part`` file renamed to its final
+name. The checksum covers the decompressed content because each mirror compresses the files
+differently. Any failure, including KeyboardInterrupt, removes the ``.part`` file, and the next
+mirror is tried.
+
+A mirror that sends the file uncompressed is accepted too, and the file is then stored without the
+``.gz`` suffix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import tempfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from .idx import GZIP_SIGNATURE
+
+__all__ = ["DOWNLOAD_TIMEOUT_SECONDS", "DownloadError", "download_file", "mirrors_from_env"]
+
+logger = logging.getLogger(__name__)
+
+# Seconds without any data from the server before one mirror counts as failed.
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
+
+CHUNK_BYTES = 1 << 16
+
+
+class DownloadError(OSError):
+    """A file could not be downloaded from any mirror; the message lists each mirror's failure."""
+
+
+def mirrors_from_env(env_var: str) -> list[str] | None:
+    """Return the mirror URLs in an environment variable (separated by commas or spaces), or None."""
+    value = os.environ.get(env_var, "")
+    mirrors = value.replace(",", " ").split()
+    return mirrors or None
+
+
+def download_file(
+    file_name: str,
+    dest_dir: str | os.PathLike,
+    mirrors: Sequence[str],
+    sha256: str,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
+    progress: bool = True,
+) -> Path:
+    """Download one file from the first mirror that delivers it with the right content.
+
+    Parameters
+    ----------
+    file_name : str
+        The uncompressed file name, e.g. ``"train-images-idx3-ubyte"``; ``<mirror>/<file_name>.gz``
+        is fetched.
+    dest_dir : str or path
+        Folder to store the file in; it is created if missing.
+    mirrors : sequence of str
+        Base URLs (``http://`` or ``https://``), tried in order.
+    sha256 : str
+        Expected sha256 hex digest of the decompressed content.
+    timeout : float
+        Socket timeout in seconds for connecting and for each read.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    Path of the stored file: ``<dest_dir>/<file_name>.gz``, or ``<dest_dir>/<file_name>`` when the
+    mirror sent the file uncompressed.
+
+    Raises
+    ------
+    DownloadError
+        If every mirror failed; the message lists the URL and the failure of each.
+    """
+    if not mirrors:
+        raise DownloadError(f"No mirrors to download {file_name} from.")
+    dest_dir = Path(dest_dir)
+    # Imported here so that importing netlite does not pay for it.
+    import http.client
+
+    failures = []
+    for mirror in mirrors:
+        url = f"{mirror.rstrip('/')}/{file_name}.gz"
+        try:
+            return _download_from(url, file_name, dest_dir, sha256, timeout, progress)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # urllib's URLError, HTTPError and socket timeouts are OSErrors, a checksum mismatch is
+            # a ValueError, and a malformed HTTP response is an HTTPException.
+            logger.warning("Download of %s failed: %s", url, exc)
+            failures.append(f"  {url}: {exc}")
+    raise DownloadError(f"Could not download {file_name} from any mirror:\n" + "\n".join(failures))
+
+
+def _download_from(
+    url: str, file_name: str, dest_dir: Path, sha256: str, timeout: float, progress: bool
+) -> Path:
+    """Fetch one URL into a ``.part`` file, verify it, and rename it; remove the ``.part`` on failure."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"mirror URL must start with https:// or http://, got {url!r}")
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    part_fd, part_name = tempfile.mkstemp(dir=dest_dir, prefix=f"{file_name}.", suffix=".part")
+    part_path = Path(part_name)
+    try:
+        with os.fdopen(part_fd, "wb") as part_file:
+            _fetch(url, part_file, timeout, progress)
+        content = part_path.read_bytes()
+        compressed = content.startswith(GZIP_SIGNATURE)
+        _check_sha256(_decompress(content) if compressed else content, sha256)
+        final_path = dest_dir / (f"{file_name}.gz" if compressed else file_name)
+        os.replace(part_path, final_path)
+        return final_path
+    finally:
+        # Reached with the .part file still present only on failure or interrupt.
+        part_path.unlink(missing_ok=True)
+
+
+def _fetch(url: str, out_file, timeout: float, progress: bool) -> None:
+    """Stream the body of ``url`` into ``out_file`` and check its length against Content-Length."""
+    # Imported here so that importing netlite does not pay for urllib's and tqdm's imports.
+    import urllib.request
+
+    from tqdm.auto import tqdm
+
+    request = urllib.request.Request(url, headers={"User-Agent": "netlite"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length_header = response.headers.get("Content-Length")
+        expected_bytes = int(length_header) if length_header is not None else None
+        received_bytes = 0
+        with tqdm(
+            total=expected_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=url.rsplit("/", 1)[-1],
+            disable=not progress,
+        ) as bar:
+            while chunk := response.read(CHUNK_BYTES):
+                out_file.write(chunk)
+                received_bytes += len(chunk)
+                bar.update(len(chunk))
+
+    # http.client returns a short body without an error when the server closes the connection early.
+    if expected_bytes is not None and received_bytes != expected_bytes:
+        raise OSError(
+            f"transfer interrupted: received {received_bytes} of {expected_bytes} bytes "
+            f"announced by Content-Length"
+        )
+
+
+def _decompress(content: bytes) -> bytes:
+    try:
+        return gzip.decompress(content)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise OSError(f"downloaded file is not a valid gzip stream ({exc})") from exc
+
+
+def _check_sha256(content: bytes, expected: str) -> None:
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected:
+        raise ValueError(
+            f"sha256 of the decompressed content is {actual}, expected {expected}; "
+            f"the mirror serves a different or damaged file"
+        )
