@@ -1,0 +1,279 @@
+"""Downloads from a real HTTP server on 127.0.0.1: success, mirror fallback, cut transfers, checksums."""
+
+import gzip
+import hashlib
+import socket
+import threading
+
+import numpy as np
+import pytest
+from datasets_helpers import (  # noqa: F401  (fixtures are used by name)
+    IMAGE_FILES,
+    LABEL_FILES,
+    TINY_COUNTS,
+    Route,
+    isolated_search_path,
+    refused_url,
+    server,
+    tiny_files,
+    tiny_mnist_spec,
+    tiny_split,
+)
+
+from netlite.datasets import DATA_DIR_ENV, DatasetNotFoundError, DownloadError, load_mnist
+from netlite.datasets import download as download_module
+
+NAME = IMAGE_FILES["test"]
+
+
+def _serve_tiny(server, prefix="/mirror", compress=True):
+    """Serve the four tiny files under ``prefix`` and return the mirror URL."""
+    for name, content in tiny_files().items():
+        body = gzip.compress(content) if compress else content
+        server.routes[f"{prefix}/{name}.gz"] = Route(body)
+    return f"{server.url}{prefix}/"
+
+
+def _expected_sha256(name):
+    return hashlib.sha256(tiny_files()[name]).hexdigest()
+
+
+def _leftovers(folder):
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_file_success(tmp_path, server):
+    mirror = _serve_tiny(server)
+
+    path = download_module.download_file(
+        NAME, tmp_path / "dest", [mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert path == tmp_path / "dest" / f"{NAME}.gz"
+    assert gzip.decompress(path.read_bytes()) == tiny_files()[NAME]
+    assert _leftovers(tmp_path / "dest") == [f"{NAME}.gz"]
+    assert server.requests == [f"/mirror/{NAME}.gz"]
+
+
+def test_download_file_uncompressed_body(tmp_path, server):
+    mirror = _serve_tiny(server, compress=False)
+
+    path = download_module.download_file(
+        NAME, tmp_path, [mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert path == tmp_path / NAME
+    assert path.read_bytes() == tiny_files()[NAME]
+
+
+def test_load_downloads_missing_files(tmp_path, server, tiny_mnist_spec):
+    mirror = _serve_tiny(server)
+    images, labels = tiny_split("train")
+
+    X, y = load_mnist("train", data_dir=tmp_path, mirrors=[mirror])
+
+    assert X.shape == (TINY_COUNTS["train"], 32, 32, 1)
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_array_equal(X[:, 2:30, 2:30, 0] * 255, images)
+    assert _leftovers(tmp_path / "mnist") == [f"{IMAGE_FILES['train']}.gz", f"{LABEL_FILES['train']}.gz"]
+
+
+def test_load_second_call_uses_local_files(tmp_path, server, tiny_mnist_spec):
+    mirror = _serve_tiny(server)
+    load_mnist("test", data_dir=tmp_path, mirrors=[mirror])
+    server.requests.clear()
+
+    load_mnist("test", data_dir=tmp_path, mirrors=[mirror])
+
+    assert server.requests == []
+
+
+def test_load_mirrors_from_env(tmp_path, monkeypatch, server, tiny_mnist_spec):
+    mirror = _serve_tiny(server, prefix="/from-env")
+    monkeypatch.setenv("NETLITE_MNIST_MIRRORS", f"{refused_url()}/ , {mirror}")
+
+    X, _ = load_mnist("test", data_dir=tmp_path)
+
+    assert len(X) == TINY_COUNTS["test"]
+    assert f"/from-env/{IMAGE_FILES['test']}.gz" in server.requests
+
+
+def test_download_default_folder_is_home_cache(server, tiny_mnist_spec, isolated_search_path):
+    mirror = _serve_tiny(server)
+
+    load_mnist("test", mirrors=[mirror])
+
+    cache = isolated_search_path / ".cache" / "netlite" / "mnist"
+    assert _leftovers(cache) == [f"{IMAGE_FILES['test']}.gz", f"{LABEL_FILES['test']}.gz"]
+
+
+def test_first_mirror_404_then_second(tmp_path, server):
+    mirror = _serve_tiny(server, prefix="/good")
+
+    path = download_module.download_file(
+        NAME, tmp_path, [f"{server.url}/missing/", mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert path.is_file()
+    assert server.requests == [f"/missing/{NAME}.gz", f"/good/{NAME}.gz"]
+
+
+def test_first_mirror_refused_then_second(tmp_path, server):
+    mirror = _serve_tiny(server)
+
+    path = download_module.download_file(
+        NAME, tmp_path, [refused_url(), mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert gzip.decompress(path.read_bytes()) == tiny_files()[NAME]
+
+
+def test_first_mirror_server_error_then_second(tmp_path, server):
+    mirror = _serve_tiny(server, prefix="/good")
+    server.routes[f"/broken/{NAME}.gz"] = Route(status=503)
+
+    path = download_module.download_file(
+        NAME, tmp_path, [f"{server.url}/broken", mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert path.is_file()
+
+
+def test_interrupted_transfer(tmp_path, server):
+    body = gzip.compress(tiny_files()[NAME])
+    server.routes[f"/cut/{NAME}.gz"] = Route(body, cut_after=len(body) // 2)
+
+    with pytest.raises(DownloadError) as info:
+        download_module.download_file(
+            NAME, tmp_path, [f"{server.url}/cut"], _expected_sha256(NAME), progress=False
+        )
+
+    message = str(info.value)
+    assert "interrupted" in message
+    assert f"received {len(body) // 2} of {len(body)} bytes" in message
+    assert f"{server.url}/cut/{NAME}.gz" in message
+    assert _leftovers(tmp_path) == []
+
+
+def test_interrupted_transfer_then_good_mirror(tmp_path, server):
+    mirror = _serve_tiny(server, prefix="/good")
+    body = gzip.compress(tiny_files()[NAME])
+    server.routes[f"/cut/{NAME}.gz"] = Route(body, cut_after=10)
+
+    path = download_module.download_file(
+        NAME, tmp_path, [f"{server.url}/cut", mirror], _expected_sha256(NAME), progress=False
+    )
+
+    assert _leftovers(tmp_path) == [path.name]
+
+
+def test_wrong_checksum(tmp_path, server):
+    other = tiny_files()[IMAGE_FILES["train"]]
+    server.routes[f"/wrong/{NAME}.gz"] = Route(gzip.compress(other))
+
+    with pytest.raises(DownloadError) as info:
+        download_module.download_file(
+            NAME, tmp_path, [f"{server.url}/wrong"], _expected_sha256(NAME), progress=False
+        )
+
+    message = str(info.value)
+    assert "sha256" in message
+    assert _expected_sha256(NAME) in message
+    assert hashlib.sha256(other).hexdigest() in message
+    assert _leftovers(tmp_path) == []
+
+
+def test_corrupt_gzip_body(tmp_path, server):
+    server.routes[f"/bad/{NAME}.gz"] = Route(b"\x1f\x8b" + b"\x00" * 50)
+
+    with pytest.raises(DownloadError, match="not a valid gzip stream"):
+        download_module.download_file(
+            NAME, tmp_path, [f"{server.url}/bad"], _expected_sha256(NAME), progress=False
+        )
+    assert _leftovers(tmp_path) == []
+
+
+def test_timeout(tmp_path):
+    # A server that accepts the connection but never responds.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(DownloadError, match="timed out"):
+            download_module.download_file(
+                NAME, tmp_path, [f"http://127.0.0.1:{port}"], "0" * 64, timeout=0.3, progress=False
+            )
+    finally:
+        listener.close()
+    assert _leftovers(tmp_path) == []
+
+
+def test_keyboard_interrupt_removes_part_file(tmp_path, monkeypatch, server):
+    mirror = _serve_tiny(server)
+    part_seen = threading.Event()
+
+    def interrupted_fetch(url, out_file, timeout, progress):
+        out_file.write(b"partial data")
+        out_file.flush()
+        if any(path.suffix == ".part" for path in tmp_path.iterdir()):
+            part_seen.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download_module, "_fetch", interrupted_fetch)
+
+    with pytest.raises(KeyboardInterrupt):
+        download_module.download_file(NAME, tmp_path, [mirror], _expected_sha256(NAME))
+
+    assert part_seen.is_set()
+    assert _leftovers(tmp_path) == []
+
+
+def test_non_http_mirror_rejected(tmp_path):
+    with pytest.raises(DownloadError, match="must start with https:// or http://"):
+        download_module.download_file(NAME, tmp_path, ["ftp://example.invalid/"], "0" * 64)
+
+
+def test_no_mirrors(tmp_path):
+    with pytest.raises(DownloadError, match="No mirrors"):
+        download_module.download_file(NAME, tmp_path, [], "0" * 64)
+
+
+def test_no_network_message(tmp_path, tiny_mnist_spec):
+    mirrors = [refused_url(), refused_url()]
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, mirrors=mirrors)
+
+    message = str(info.value)
+    assert f"missing {IMAGE_FILES['train']}[.gz], {LABEL_FILES['train']}[.gz]" in message
+    assert f"Put the files (gzip-compressed or plain) into {tmp_path / 'mnist'}" in message
+    assert DATA_DIR_ENV in message
+    for mirror in mirrors:
+        assert f"{mirror}/{IMAGE_FILES['train']}.gz" in message
+    assert _leftovers(tmp_path / "mnist") == []
+
+
+def test_partial_download_lists_only_missing(tmp_path, server, tiny_mnist_spec):
+    mirror = _serve_tiny(server)
+    del server.routes[f"/mirror/{LABEL_FILES['train']}.gz"]
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, mirrors=[mirror])
+
+    message = str(info.value)
+    assert f"missing {LABEL_FILES['train']}[.gz]." in message
+    assert f"{IMAGE_FILES['train']}[.gz]" not in message
+    assert _leftovers(tmp_path / "mnist") == [f"{IMAGE_FILES['train']}.gz"]
+
+
+def test_mirrors_from_env_parsing(monkeypatch):
+    monkeypatch.setenv("NETLITE_TEST_MIRRORS", " https://a/ ,https://b/  https://c/ ")
+    assert download_module.mirrors_from_env("NETLITE_TEST_MIRRORS") == [
+        "https://a/",
+        "https://b/",
+        "https://c/",
+    ]
+
+    monkeypatch.setenv("NETLITE_TEST_MIRRORS", " , ")
+    assert download_module.mirrors_from_env("NETLITE_TEST_MIRRORS") is None
