@@ -1,0 +1,410 @@
+"""Generate the students' exercise notebooks from the instructors' solution notebooks.
+
+The format is described in ``docs/course-format.md``. In short, for every notebook in ``solutions/``:
+
+- solution cells lose the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, which
+  become ``raise NotImplementedError("<grade_id>: <hint>")`` at the indentation of the fence;
+- check cells lose the lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``;
+- solution, check and ``uses-exercise`` cells lose their outputs and execution counts, and get the
+  tag ``raises-exception`` so that nbval and "Run All" expect them to fail in the unsolved notebook.
+
+A malformed solution notebook raises ``CourseFormatError`` naming the file, the cell and what to fix.
+``nbformat`` is imported on first use, because importing it takes seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "### END HIDDEN TESTS"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+
+HINT_PREFIX = "# Hint:"
+DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
+USES_EXERCISE_TAG = "uses-exercise"
+RAISES_EXCEPTION_TAG = "raises-exception"
+KERNEL_NAME = "python3"
+
+SOLUTIONS_DIR = "solutions"
+EXERCISES_DIR = "exercises"
+
+
+class CourseFormatError(ValueError):
+    """A solution notebook or course folder does not follow docs/course-format.md."""
+
+
+@dataclass
+class CheckCell:
+    """One graded check cell of a solution notebook, with its hidden tests."""
+
+    grade_id: str
+    points: float
+    index: int
+    cell: dict
+
+
+@dataclass
+class StaleReport:
+    """Differences between ``exercises/`` on disk and the notebooks built from ``solutions/``."""
+
+    missing: list[str] = field(default_factory=list)
+    outdated: dict[str, str] = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.missing or self.outdated or self.extra)
+
+    def describe(self) -> str:
+        lines = []
+        for name in self.missing:
+            lines.append(f"  {name}: missing from {EXERCISES_DIR}/")
+        for name, difference in self.outdated.items():
+            lines.append(f"  {name}: out of date ({difference})")
+        for name in self.extra:
+            lines.append(f"  {name}: has no notebook of that name in {SOLUTIONS_DIR}/")
+        return "\n".join(lines)
+
+
+# -- reading and writing notebooks ---------------------------------------------
+
+
+def read_notebook(path: Path):
+    """Read a notebook with nbformat, raising CourseFormatError when it is not valid JSON."""
+    import nbformat
+
+    try:
+        return nbformat.read(os.fspath(path), as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as error:
+        raise CourseFormatError(f"{path}: not a readable notebook ({error})") from None
+
+
+def notebook_text(notebook) -> str:
+    """Serialize a notebook the way Jupyter saves it (indent 1, sorted keys, final newline)."""
+    import nbformat
+
+    return nbformat.writes(notebook) + "\n"
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def list_notebooks(folder: Path) -> list[Path]:
+    """Return the notebooks directly in ``folder``, sorted by name (the course order)."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.glob("*.ipynb") if not path.name.startswith("."))
+
+
+def solutions_folder(root: Path) -> Path:
+    folder = Path(root) / SOLUTIONS_DIR
+    if not folder.is_dir():
+        raise CourseFormatError(
+            f"no {SOLUTIONS_DIR}/ folder in {Path(root).resolve()}; run the command from the course "
+            f"repository or pass --root"
+        )
+    return folder
+
+
+# -- cells ---------------------------------------------------------------------
+
+
+def source_text(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def nbgrader_metadata(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_solution_cell(cell) -> bool:
+    return bool(nbgrader_metadata(cell).get("solution", False))
+
+
+def is_check_cell(cell) -> bool:
+    return bool(nbgrader_metadata(cell).get("grade", False))
+
+
+def cell_tags(cell) -> list:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def uses_exercise(cell) -> bool:
+    return USES_EXERCISE_TAG in cell_tags(cell)
+
+
+def describe_cell(index: int, cell) -> str:
+    grade_id = nbgrader_metadata(cell).get("grade_id")
+    return f"cell {index}" + (f" ({grade_id!r})" if grade_id else "")
+
+
+def _marker_on_line(line: str) -> str | None:
+    stripped = line.strip()
+    for marker in MARKERS:
+        if stripped == marker:
+            return marker
+    return None
+
+
+def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
+    """Return ``(begin_index, end_index)`` of every fence in ``lines``; raise on unbalanced fences."""
+    blocks = []
+    start = None
+    for number, line in enumerate(lines):
+        marker = _marker_on_line(line)
+        if marker == begin:
+            if start is not None:
+                raise CourseFormatError(
+                    f"{where}: line {number + 1} opens {begin!r} while the one on line {start + 1} is still open; "
+                    f"add {end!r} before it"
+                )
+            start = number
+        elif marker == end:
+            if start is None:
+                raise CourseFormatError(f"{where}: line {number + 1} has {end!r} without {begin!r} before it")
+            blocks.append((start, number))
+            start = None
+    if start is not None:
+        raise CourseFormatError(f"{where}: {begin!r} on line {start + 1} is never closed; add {end!r}")
+    return blocks
+
+
+def _python_string(text: str) -> str:
+    # json.dumps output is a valid Python string literal in double quotes.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def strip_solution(source: str, grade_id: str, where: str) -> str:
+    """Replace every solution fence by a ``raise NotImplementedError`` with the hint, at the fence's indentation."""
+    lines = source.split("\n")
+    blocks = fenced_blocks(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+    if not blocks:
+        raise CourseFormatError(
+            f"{where}: a solution cell must contain {BEGIN_SOLUTION!r} ... {END_SOLUTION!r}; "
+            f"fence the solution lines or remove '\"solution\": true' from the cell's nbgrader metadata"
+        )
+    result = []
+    previous_end = -1
+    for begin, end in blocks:
+        result.extend(lines[previous_end + 1 : begin])
+        indentation = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+        hint = DEFAULT_HINT
+        if begin + 1 < end and lines[begin + 1].strip().startswith(HINT_PREFIX):
+            hint = lines[begin + 1].strip()[len(HINT_PREFIX) :].strip() or DEFAULT_HINT
+        result.append(f"{indentation}raise NotImplementedError({_python_string(f'{grade_id}: {hint}')})")
+        previous_end = end
+    result.extend(lines[previous_end + 1 :])
+    return "\n".join(result)
+
+
+def strip_hidden_tests(source: str, where: str) -> str:
+    """Remove every hidden-test fence and the lines inside it."""
+    lines = source.split("\n")
+    blocks = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
+    removed = set()
+    for begin, end in blocks:
+        removed.update(range(begin, end + 1))
+    return "\n".join(line for number, line in enumerate(lines) if number not in removed)
+
+
+def _clear_outputs(cell) -> None:
+    if cell.get("cell_type") == "code":
+        cell["outputs"] = []
+        cell["execution_count"] = None
+
+
+def _add_tag(cell, tag: str) -> None:
+    tags = cell_tags(cell)
+    if tag not in tags:
+        tags.append(tag)
+    cell.setdefault("metadata", {})["tags"] = tags
+
+
+# -- validating and building one notebook --------------------------------------
+
+
+def validate_solution(notebook, path: Path) -> None:
+    """Raise CourseFormatError for anything in a solution notebook that the build or grader cannot handle."""
+    kernel_name = notebook.get("metadata", {}).get("kernelspec", {}).get("name")
+    if kernel_name != KERNEL_NAME:
+        raise CourseFormatError(
+            f"{path}: kernelspec name is {kernel_name!r}, expected {KERNEL_NAME!r}; "
+            f"choose the 'Python 3 (ipykernel)' kernel and save the notebook again"
+        )
+    seen = {}
+    for index, cell in enumerate(notebook.cells):
+        where = f"{path}, {describe_cell(index, cell)}"
+        metadata = nbgrader_metadata(cell)
+        solution, check = is_solution_cell(cell), is_check_cell(cell)
+        source = source_text(cell)
+        if solution or check:
+            grade_id = metadata.get("grade_id")
+            if not isinstance(grade_id, str) or not grade_id.strip():
+                raise CourseFormatError(f"{where}: an nbgrader cell needs a non-empty 'grade_id' in metadata.nbgrader")
+            if grade_id in seen:
+                raise CourseFormatError(
+                    f"{where}: grade_id {grade_id!r} is already used by cell {seen[grade_id]}; grade ids must be unique"
+                )
+            seen[grade_id] = index
+            if cell.get("cell_type") != "code":
+                raise CourseFormatError(f"{where}: solution and check cells must be code cells, got a {cell.get('cell_type')} cell")
+        if solution and check:
+            raise CourseFormatError(
+                f"{where}: a cell is either a solution cell or a check cell, not both; "
+                f"split it into a solution cell and a check cell"
+            )
+        if check:
+            points = metadata.get("points")
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+                raise CourseFormatError(f"{where}: a check cell needs positive 'points' in metadata.nbgrader, got {points!r}")
+        # Fences are checked for balance in every cell, and allowed only in the right kind of cell,
+        # because a fence elsewhere would be copied into the exercise with its solution inside.
+        lines = source.split("\n")
+        solution_fences = fenced_blocks(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+        hidden_fences = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
+        if solution_fences and not solution:
+            raise CourseFormatError(
+                f"{where}: {BEGIN_SOLUTION!r} in a cell that is not a solution cell; "
+                f"set '\"solution\": true' in its nbgrader metadata"
+            )
+        if hidden_fences and not check:
+            raise CourseFormatError(
+                f"{where}: {BEGIN_HIDDEN_TESTS!r} in a cell that is not a check cell; "
+                f"set '\"grade\": true' and 'points' in its nbgrader metadata"
+            )
+        if cell.get("cell_type") != "code" and any(marker in source for marker in MARKERS):
+            raise CourseFormatError(f"{where}: markers belong in code cells only, found one in a {cell.get('cell_type')} cell")
+
+
+def build_exercise(notebook, path: Path):
+    """Return the exercise notebook built from a solution notebook (the input is not changed)."""
+    validate_solution(notebook, path)
+    exercise = copy.deepcopy(notebook)
+    for index, cell in enumerate(exercise.cells):
+        where = f"{path}, {describe_cell(index, cell)}"
+        if is_solution_cell(cell):
+            cell["source"] = strip_solution(source_text(cell), nbgrader_metadata(cell)["grade_id"], where)
+        elif is_check_cell(cell):
+            cell["source"] = strip_hidden_tests(source_text(cell), where)
+            cell["metadata"]["nbgrader"]["locked"] = True
+        if is_solution_cell(cell) or is_check_cell(cell) or uses_exercise(cell):
+            _clear_outputs(cell)
+        if is_check_cell(cell) or uses_exercise(cell):
+            _add_tag(cell, RAISES_EXCEPTION_TAG)
+    return exercise
+
+
+def check_cells(notebook) -> list[CheckCell]:
+    """Return the check cells of a notebook in order."""
+    return [
+        CheckCell(nbgrader_metadata(cell)["grade_id"], float(nbgrader_metadata(cell)["points"]), index, cell)
+        for index, cell in enumerate(notebook.cells)
+        if is_check_cell(cell)
+    ]
+
+
+def load_solutions(root: Path) -> dict[str, object]:
+    """Read and validate every solution notebook, keyed by file name."""
+    notebooks = {}
+    for path in list_notebooks(solutions_folder(root)):
+        notebook = read_notebook(path)
+        validate_solution(notebook, path)
+        notebooks[path.name] = notebook
+    return notebooks
+
+
+# -- the build and check commands ----------------------------------------------
+
+
+def built_exercises(root: Path) -> dict[str, str]:
+    """Build every exercise notebook in memory and return its text, keyed by file name."""
+    texts = {}
+    for path in list_notebooks(solutions_folder(root)):
+        texts[path.name] = notebook_text(build_exercise(read_notebook(path), path))
+    return texts
+
+
+def _first_difference(expected_text: str, actual_text: str) -> str:
+    try:
+        expected, actual = json.loads(expected_text), json.loads(actual_text)
+    except json.JSONDecodeError:
+        return "not valid JSON"
+    expected_cells, actual_cells = expected.get("cells", []), actual.get("cells", [])
+    for index, (wanted, found) in enumerate(zip(expected_cells, actual_cells)):
+        if _without_id(wanted) != _without_id(found):
+            return f"first difference in {describe_cell(index, wanted)}"
+    if len(expected_cells) != len(actual_cells):
+        return f"{len(actual_cells)} cells, expected {len(expected_cells)}"
+    if expected_cells != actual_cells:
+        return "the cell ids differ"
+    return "notebook metadata or formatting differs"
+
+
+def _without_id(cell: dict) -> dict:
+    return {key: value for key, value in cell.items() if key != "id"}
+
+
+def compare_exercises(root: Path, built: dict[str, str] | None = None) -> StaleReport:
+    """Compare ``exercises/`` on disk with the notebooks built from ``solutions/``."""
+    root = Path(root)
+    built = built_exercises(root) if built is None else built
+    exercises = root / EXERCISES_DIR
+    report = StaleReport()
+    for name, text in built.items():
+        path = exercises / name
+        if not path.exists():
+            report.missing.append(name)
+        else:
+            on_disk = path.read_text(encoding="utf-8")
+            if on_disk != text:
+                report.outdated[name] = _first_difference(text, on_disk)
+    report.extra = [path.name for path in list_notebooks(exercises) if path.name not in built]
+    return report
+
+
+def build(root: Path, log=print) -> list[str]:
+    """Write ``exercises/`` from ``solutions/`` and return the names of the notebooks that changed.
+
+    Every solution notebook is built before anything is written, so a format error leaves
+    ``exercises/`` as it was. Exercise notebooks without a solution of the same name are deleted,
+    because ``exercises/`` holds generated files only.
+    """
+    root = Path(root)
+    built = built_exercises(root)
+    report = compare_exercises(root, built)
+    exercises = root / EXERCISES_DIR
+    exercises.mkdir(exist_ok=True)
+    changed = sorted(report.missing + list(report.outdated))
+    for name in changed:
+        write_text_atomically(exercises / name, built[name])
+        log(f"wrote {EXERCISES_DIR}/{name}")
+    for name in report.extra:
+        (exercises / name).unlink()
+        log(f"deleted {EXERCISES_DIR}/{name}: no notebook of that name in {SOLUTIONS_DIR}/")
+    if not changed and not report.extra:
+        log(f"{EXERCISES_DIR}/ is up to date ({len(built)} notebooks)")
+    return changed
+
+
+def check(root: Path) -> StaleReport:
+    """Return how ``exercises/`` differs from a fresh build; ``report.up_to_date`` is True when it does not."""
+    return compare_exercises(Path(root))

@@ -1,0 +1,158 @@
+"""Helpers for the check cells of the exercise notebooks.
+
+Each helper compares what the student's code returned with the expected value. On success it
+prints one pass line when ``points`` is given (``PASS tanh(-1.0): 2 of 2 points``); on failure it
+raises AssertionError with a message that names the input, the value returned and the value
+expected, for example ``tanh(-1.0) returned 0.0, expected -0.7616``. The grader gives a check
+cell its points when the cell raises nothing, so a cell may call several helpers and pass only
+``points`` to the last one.
+
+    check_close("tanh(-1.0)", tanh(-1.0), -0.7615941559557649, points=2)
+    check_shape("relu(X)", relu(X), (4, 3))
+    check_raises("Dense(0, 3)", ValueError, Dense, 0, 3, points=1)
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_close", "check_equal", "check_shape", "check_raises", "report_pass"]
+
+
+def report_pass(name: str, points: float) -> None:
+    """Print the pass line of a check, e.g. ``PASS tanh_forward: 2 of 2 points``."""
+    _check_points(points)
+    print(f"PASS {name}: {_format_points(points)} of {_format_points(points)} points")
+
+
+def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5):
+    """Assert that ``actual`` equals ``expected`` within ``atol + rtol * |expected|``, entry by entry.
+
+    ``expected`` is a number or an array; ``actual`` must have the same shape. NaN is never close
+    to anything, so a NaN in ``actual`` fails.
+    """
+    expected_array = np.asarray(expected, dtype=np.float64)
+    actual_array = _numeric_array(name, actual, expected)
+    if actual_array.shape != expected_array.shape:
+        raise AssertionError(
+            f"{name} returned an array of shape {actual_array.shape}, expected shape {expected_array.shape}"
+        )
+    close = np.isclose(actual_array, expected_array, atol=atol, rtol=rtol)
+    if not close.all():
+        if expected_array.ndim == 0:
+            raise AssertionError(
+                f"{name} returned {_format_pair(actual_array.item(), expected_array.item())}"
+                f" (tolerance atol={atol:g}, rtol={rtol:g})"
+            )
+        wrong = np.argwhere(~close)
+        position = tuple(int(i) for i in wrong[0])
+        raise AssertionError(
+            f"{name} returned a wrong value at index {position}: "
+            f"{_format_pair(actual_array[position], expected_array[position])}; "
+            f"{len(wrong)} of {close.size} entries differ by more than atol={atol:g} + rtol={rtol:g} * |expected|"
+        )
+    if points is not None:
+        report_pass(name, points)
+
+
+def check_equal(name, actual, expected, points=None):
+    """Assert that ``actual == expected`` exactly (integers, strings, tuples, integer arrays)."""
+    if isinstance(expected, np.ndarray) or isinstance(actual, np.ndarray):
+        expected_array = np.asarray(expected)
+        actual_array = np.asarray(actual)
+        if actual_array.shape != expected_array.shape:
+            raise AssertionError(
+                f"{name} returned an array of shape {actual_array.shape}, expected shape {expected_array.shape}"
+            )
+        different = actual_array != expected_array
+        if different.any():
+            position = tuple(int(i) for i in np.argwhere(different)[0])
+            raise AssertionError(
+                f"{name} returned {actual_array[position]!r} at index {position}, expected {expected_array[position]!r}"
+            )
+    elif actual is None and expected is not None:
+        raise AssertionError(f"{name} returned None, expected {expected!r}; does the function end with a return statement?")
+    elif actual != expected:
+        raise AssertionError(f"{name} returned {actual!r}, expected {expected!r}")
+    if points is not None:
+        report_pass(name, points)
+
+
+def check_shape(name, actual, expected_shape, points=None):
+    """Assert that the array ``actual`` has the shape ``expected_shape``."""
+    if actual is None:
+        raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
+    shape = np.shape(actual)
+    if tuple(shape) != tuple(expected_shape):
+        raise AssertionError(f"{name} returned an array of shape {tuple(shape)}, expected shape {tuple(expected_shape)}")
+    if points is not None:
+        report_pass(name, points)
+
+
+def check_raises(name, exception_type, function, *args, points=None, **kwargs):
+    """Assert that ``function(*args, **kwargs)`` raises ``exception_type`` (or a subclass)."""
+    try:
+        result = function(*args, **kwargs)
+    except exception_type:
+        pass
+    except NotImplementedError:
+        # An unsolved exercise keeps its own message, which names the exercise.
+        raise
+    except Exception as error:
+        raise AssertionError(
+            f"{name} raised {type(error).__name__}({error}), expected {exception_type.__name__}"
+        ) from error
+    else:
+        raise AssertionError(f"{name} returned {_short_repr(result)}, expected it to raise {exception_type.__name__}")
+    if points is not None:
+        report_pass(name, points)
+
+
+# -- formatting ----------------------------------------------------------------
+
+
+def _check_points(points) -> None:
+    if isinstance(points, bool) or not isinstance(points, numbers.Real) or not points > 0:
+        raise ValueError(f"points must be a positive number, got {points!r}")
+
+
+def _format_points(points) -> str:
+    return f"{points:g}"
+
+
+def _numeric_array(name, actual, expected) -> np.ndarray:
+    if actual is None:
+        raise AssertionError(
+            f"{name} returned None, expected {_short_repr(expected)}; does the function end with a return statement?"
+        )
+    try:
+        array = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
+        ) from None
+    return array
+
+
+def _format_pair(actual: float, expected: float) -> str:
+    """Format both numbers with the fewest significant digits (at least 4) that tell them apart."""
+    actual, expected = float(actual), float(expected)
+    for digits in range(4, 18):
+        actual_text, expected_text = _format_number(actual, digits), _format_number(expected, digits)
+        if actual_text != expected_text:
+            break
+    return f"{actual_text}, expected {expected_text}"
+
+
+def _format_number(value: float, digits: int) -> str:
+    text = f"{value:.{digits}g}"
+    if text.lstrip("-").isdigit():
+        text += ".0"
+    return text
+
+
+def _short_repr(value, limit=80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

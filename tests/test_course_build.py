@@ -1,0 +1,297 @@
+"""Tests of ``python -m netlite.course build`` and ``check``: solutions/ -> exercises/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_helpers import (
+    CUBE_HIDDEN_LINE,
+    CUBE_SOLUTION_LINE,
+    SQUARE_HIDDEN_LINE,
+    SQUARE_SOLUTION_LINE,
+    cell_by_grade_id,
+    make_course,
+    nbgrader,
+    tiny_solution_notebook,
+    write_notebook,
+)
+from nbformat.v4 import new_code_cell
+
+from netlite.course import build as course_build
+from netlite.course.__main__ import main
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def built_notebook(tmp_path, notebook=None):
+    root = make_course(tmp_path, notebook=notebook)
+    course_build.build(root, log=lambda message: None)
+    return nbformat.read(str(root / "exercises" / "01_tiny.ipynb"), as_version=4)
+
+
+def run_cell_source(source, namespace):
+    exec(compile(source, "<cell>", "exec"), namespace)
+
+
+# -- what the build writes ------------------------------------------------------
+
+
+def test_build_replaces_solution_with_hint(tmp_path):
+    exercise = built_notebook(tmp_path)
+    source = cell_by_grade_id(exercise, "square")["source"]
+    assert SQUARE_SOLUTION_LINE not in source
+    assert "### BEGIN SOLUTION" not in source and "### END SOLUTION" not in source
+    assert "Hint" not in source.replace('"square: multiply x by itself"', "")
+    assert source.splitlines() == [
+        "def square(x):",
+        '    """Return x squared."""',
+        '    raise NotImplementedError("square: multiply x by itself")',
+    ]
+
+
+def test_build_keeps_deep_indentation_and_default_message(tmp_path):
+    exercise = built_notebook(tmp_path)
+    lines = cell_by_grade_id(exercise, "cube")["source"].splitlines()
+    assert CUBE_SOLUTION_LINE not in "\n".join(lines)
+    assert lines[:2] == ["class Cuber:", "    def cube(self, x):"]
+    assert lines[2] == f"        raise NotImplementedError(\"cube: {course_build.DEFAULT_HINT}\")"
+    assert len(lines) == 3
+
+
+def test_unsolved_function_raises_named_error(tmp_path):
+    exercise = built_notebook(tmp_path)
+    namespace = {}
+    run_cell_source(cell_by_grade_id(exercise, "square")["source"], namespace)
+    run_cell_source(cell_by_grade_id(exercise, "cube")["source"], namespace)
+    with pytest.raises(NotImplementedError, match=r"^square: multiply x by itself$"):
+        namespace["square"](3.0)
+    with pytest.raises(NotImplementedError, match=r"^cube: "):
+        namespace["Cuber"]().cube(2.0)
+
+
+def test_build_removes_hidden_tests_only(tmp_path):
+    exercise = built_notebook(tmp_path)
+    square_check = cell_by_grade_id(exercise, "square_check")["source"]
+    cube_check = cell_by_grade_id(exercise, "cube_check")["source"]
+    assert SQUARE_HIDDEN_LINE not in square_check
+    assert CUBE_HIDDEN_LINE not in cube_check
+    assert "HIDDEN TESTS" not in square_check + cube_check
+    assert square_check.splitlines() == ['check_close("square(3.0)", square(3.0), 9.0)', 'report_pass("square", 2)']
+    assert cube_check.splitlines() == ['check_close("Cuber().cube(2.0)", Cuber().cube(2.0), 8.0, points=3)']
+
+
+def test_build_clears_graded_outputs_keeps_others(tmp_path):
+    exercise = built_notebook(tmp_path)
+    cells = exercise.cells
+    for grade_id in ("square", "square_check", "cube", "cube_check"):
+        cell = cell_by_grade_id(exercise, grade_id)
+        assert cell["outputs"] == [], grade_id
+        assert cell["execution_count"] is None, grade_id
+    uses = cells[7]
+    assert "uses-exercise" in uses["metadata"]["tags"]
+    assert uses["outputs"] == [] and uses["execution_count"] is None
+    ready, ordinary = cells[2], cells[8]
+    assert ready["outputs"][0]["text"] == "ready\n" and ready["execution_count"] == 1
+    assert ordinary["outputs"][0]["text"] == "2\n" and ordinary["execution_count"] == 5
+
+
+def test_build_tags_cells_expected_to_fail(tmp_path):
+    exercise = built_notebook(tmp_path)
+    tagged = [index for index, cell in enumerate(exercise.cells) if "raises-exception" in cell["metadata"].get("tags", [])]
+    assert tagged == [4, 6, 7]
+
+
+def test_build_keeps_metadata_for_grading(tmp_path):
+    exercise = built_notebook(tmp_path)
+    check = cell_by_grade_id(exercise, "square_check")["metadata"]["nbgrader"]
+    assert check["points"] == 2 and check["grade"] is True and check["locked"] is True
+    assert exercise.metadata.kernelspec.name == "python3"
+    solution = nbformat.read(str(tmp_path / "solutions" / "01_tiny.ipynb"), as_version=4)
+    assert [cell.get("id") for cell in exercise.cells] == [cell.get("id") for cell in solution.cells]
+
+
+def test_hint_with_quotes_stays_valid_python(tmp_path):
+    notebook = tiny_solution_notebook()
+    cell = cell_by_grade_id(notebook, "square")
+    cell["source"] = cell["source"].replace("# Hint: multiply x by itself", '# Hint: use "x * x" or x**2 \\ no loop')
+    exercise = built_notebook(tmp_path, notebook)
+    namespace = {}
+    run_cell_source(cell_by_grade_id(exercise, "square")["source"], namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["square"](1.0)
+    assert str(raised.value) == 'square: use "x * x" or x**2 \\ no loop'
+
+
+def test_two_fences_in_one_cell(tmp_path):
+    notebook = tiny_solution_notebook()
+    cell_by_grade_id(notebook, "cube")["source"] = (
+        "class Cuber:\n"
+        "    def cube(self, x):\n"
+        "        ### BEGIN SOLUTION\n"
+        "        return x ** 3\n"
+        "        ### END SOLUTION\n"
+        "\n"
+        "    def square(self, x):\n"
+        "        ### BEGIN SOLUTION\n"
+        "        # Hint: reuse cube\n"
+        "        return self.cube(x) / x\n"
+        "        ### END SOLUTION\n"
+    )
+    exercise = built_notebook(tmp_path, notebook)
+    lines = cell_by_grade_id(exercise, "cube")["source"].splitlines()
+    assert lines == [
+        "class Cuber:",
+        "    def cube(self, x):",
+        f'        raise NotImplementedError("cube: {course_build.DEFAULT_HINT}")',
+        "",
+        "    def square(self, x):",
+        '        raise NotImplementedError("cube: reuse cube")',
+    ]
+
+
+# -- malformed solution notebooks -------------------------------------------------
+
+
+def malformed(edit):
+    notebook = tiny_solution_notebook()
+    edit(notebook)
+    return notebook
+
+
+MALFORMED = {
+    "unclosed solution": (
+        lambda nb: cell_by_grade_id(nb, "square").update(source="def square(x):\n    ### BEGIN SOLUTION\n    return x * x"),
+        "is never closed",
+    ),
+    "end without begin": (
+        lambda nb: cell_by_grade_id(nb, "square").update(source="def square(x):\n    return x * x\n    ### END SOLUTION"),
+        "without '### BEGIN SOLUTION'",
+    ),
+    "solution cell without fence": (
+        lambda nb: cell_by_grade_id(nb, "square").update(source="def square(x):\n    return x * x"),
+        "must contain",
+    ),
+    "fence in ordinary cell": (
+        lambda nb: nb.cells[8].update(source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        "not a solution cell",
+    ),
+    "hidden tests in solution cell": (
+        lambda nb: nb.cells[3].update(source=nb.cells[3]["source"] + "\n### BEGIN HIDDEN TESTS\nx = 1\n### END HIDDEN TESTS"),
+        "not a check cell",
+    ),
+    "duplicate grade id": (
+        lambda nb: cell_by_grade_id(nb, "cube")["metadata"]["nbgrader"].update(grade_id="square"),
+        "already used",
+    ),
+    "check without points": (
+        lambda nb: cell_by_grade_id(nb, "cube_check")["metadata"]["nbgrader"].pop("points"),
+        "positive 'points'",
+    ),
+    "wrong kernel": (lambda nb: nb.metadata.kernelspec.update(name="python3.11"), "kernelspec name"),
+    "solution and check": (
+        lambda nb: cell_by_grade_id(nb, "square")["metadata"]["nbgrader"].update(grade=True, points=1),
+        "not both",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_solution_rejected(tmp_path, case):
+    edit, message = MALFORMED[case]
+    root = make_course(tmp_path, notebook=malformed(edit))
+    with pytest.raises(course_build.CourseFormatError, match=message) as raised:
+        course_build.build(root, log=lambda message: None)
+    assert "01_tiny.ipynb" in str(raised.value)
+    assert not (root / "exercises" / "01_tiny.ipynb").exists()
+
+
+def test_format_error_exit_status(tmp_path, capsys):
+    root = make_course(tmp_path, notebook=malformed(MALFORMED["unclosed solution"][0]))
+    assert main(["--root", str(root), "build"]) == 2
+    assert "is never closed" in capsys.readouterr().err
+
+
+def test_missing_solutions_folder_error(tmp_path, capsys):
+    assert main(["--root", str(tmp_path), "check"]) == 2
+    assert "no solutions/ folder" in capsys.readouterr().err
+
+
+# -- check: exercises/ up to date --------------------------------------------------
+
+
+def test_build_then_check_up_to_date(tmp_path, capsys):
+    root = make_course(tmp_path)
+    assert main(["--root", str(root), "build"]) == 0
+    assert main(["--root", str(root), "check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert course_build.build(root, log=lambda message: None) == []
+
+
+def test_check_fails_after_solution_edit(tmp_path):
+    root = make_course(tmp_path)
+    course_build.build(root, log=lambda message: None)
+    solution_path = root / "solutions" / "01_tiny.ipynb"
+    notebook = nbformat.read(str(solution_path), as_version=4)
+    cell_by_grade_id(notebook, "cube_check")["source"] = 'check_close("Cuber().cube(3.0)", Cuber().cube(3.0), 27.0, points=3)'
+    write_notebook(solution_path, notebook)
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "netlite.course", "--root", str(root), "check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "01_tiny.ipynb: out of date" in completed.stderr
+    assert "'cube_check'" in completed.stderr
+    assert "python -m netlite.course build" in completed.stderr
+
+
+def test_check_reports_missing_and_extra(tmp_path):
+    root = make_course(tmp_path)
+    write_notebook(root / "solutions" / "02_second.ipynb", tiny_solution_notebook())
+    course_build.build(root, log=lambda message: None)
+    (root / "exercises" / "02_second.ipynb").unlink()
+    write_notebook(root / "exercises" / "99_orphan.ipynb", tiny_solution_notebook())
+    report = course_build.check(root)
+    assert not report.up_to_date
+    assert report.missing == ["02_second.ipynb"]
+    assert report.extra == ["99_orphan.ipynb"]
+    assert report.outdated == {}
+
+
+def test_check_detects_hand_edit(tmp_path):
+    root = make_course(tmp_path)
+    course_build.build(root, log=lambda message: None)
+    path = root / "exercises" / "01_tiny.ipynb"
+    exercise = nbformat.read(str(path), as_version=4)
+    exercise.cells.append(new_code_cell("x = 1"))
+    write_notebook(path, exercise)
+    report = course_build.check(root)
+    assert list(report.outdated) == ["01_tiny.ipynb"]
+
+
+def test_build_deletes_orphan_exercise(tmp_path):
+    root = make_course(tmp_path)
+    write_notebook(root / "exercises" / "99_orphan.ipynb", tiny_solution_notebook())
+    messages = []
+    course_build.build(root, log=messages.append)
+    assert not (root / "exercises" / "99_orphan.ipynb").exists()
+    assert any("deleted exercises/99_orphan.ipynb" in message for message in messages)
+
+
+def test_nbgrader_metadata_helper_matches_format():
+    metadata = nbgrader("x", grade=True, points=1)["nbgrader"]
+    assert metadata["grade"] is True and metadata["solution"] is False
+
+
+# -- the repository's own course ------------------------------------------------------
+
+
+def test_repository_exercises_up_to_date():
+    if not course_build.list_notebooks(REPOSITORY / "solutions"):
+        pytest.skip("solutions/ has no notebook yet")
+    report = course_build.check(REPOSITORY)
+    assert report.up_to_date, f"run 'python -m netlite.course build':\n{report.describe()}"

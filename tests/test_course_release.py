@@ -1,0 +1,167 @@
+"""Tests of ``python -m netlite.course release DEST``: the student copy and its leak scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from course_helpers import (
+    CUBE_HIDDEN_LINE,
+    CUBE_SOLUTION_LINE,
+    SQUARE_HIDDEN_LINE,
+    SQUARE_SOLUTION_LINE,
+    make_course,
+)
+
+from netlite.course import build as course_build
+from netlite.course import release as course_release
+from netlite.course.__main__ import main
+
+SECRET_LINES = (SQUARE_SOLUTION_LINE, CUBE_SOLUTION_LINE, SQUARE_HIDDEN_LINE, CUBE_HIDDEN_LINE)
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+QUIET = {"log": lambda message: None}
+
+
+def built_course(tmp_path) -> Path:
+    root = make_course(tmp_path / "course")
+    (root / "netlite" / "layers.py").write_text("def relu(x):\n    return x * (x > 0)\n")
+    (root / "netlite" / "__pycache__").mkdir()
+    (root / "netlite" / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"\0compiled")
+    (root / "notebooks" / "01_walkthrough.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
+    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n")
+    (root / "docs" / "grading.md").write_text("<!-- instructor-only -->\n# Grading\nsecret rubric\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_hidden.py").write_text("def test_x():\n    pass\n")
+    course_build.build(root, **QUIET)
+    return root
+
+
+def all_text(folder: Path) -> dict[str, str]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes().decode("utf-8", errors="replace")
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_release_contents(tmp_path):
+    root = built_course(tmp_path)
+    destination = tmp_path / "release"
+    skipped = course_release.release(root, destination, **QUIET)
+    files = set(all_text(destination))
+    assert files == {
+        "README.md",
+        "pyproject.toml",
+        "netlite/__init__.py",
+        "netlite/layers.py",
+        "notebooks/01_walkthrough.ipynb",
+        "exercises/01_tiny.ipynb",
+        "docs/student-guide.md",
+    }
+    assert skipped == ["docs/grading.md"]
+
+
+def test_release_has_no_solution_or_marker(tmp_path):
+    root = built_course(tmp_path)
+    destination = tmp_path / "release"
+    course_release.release(root, destination, **QUIET)
+    for relative, text in all_text(destination).items():
+        for secret in SECRET_LINES + MARKERS:
+            assert secret not in text, f"{relative} contains {secret!r}"
+    assert not (destination / "solutions").exists()
+    assert "raise NotImplementedError" in (destination / "exercises" / "01_tiny.ipynb").read_text()
+
+
+def test_release_rejects_library_with_solution(tmp_path):
+    root = built_course(tmp_path)
+    (root / "netlite" / "helpers.py").write_text(f"def square(x):\n    {SQUARE_SOLUTION_LINE}  # the answer\n")
+    destination = tmp_path / "release"
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, destination, **QUIET)
+    message = str(raised.value)
+    assert "netlite/helpers.py:2" in message
+    assert "solutions/01_tiny.ipynb" in message
+    assert not destination.exists()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".release")] == []
+
+
+def test_release_rejects_hidden_test_in_doc(tmp_path):
+    root = built_course(tmp_path)
+    (root / "docs" / "notes.md").write_text(f"Example:\n\n    {CUBE_HIDDEN_LINE}\n")
+    with pytest.raises(course_release.ReleaseLeakError, match=r"docs/notes\.md:3"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+
+def test_release_rejects_marker_in_notebook(tmp_path):
+    root = built_course(tmp_path)
+    walkthrough = root / "notebooks" / "01_walkthrough.ipynb"
+    walkthrough.write_text(
+        '{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {}, "outputs": [],'
+        ' "source": ["x = 1\\n", "### BEGIN SOLUTION\\n", "y = 2\\n", "### END SOLUTION"]}],'
+        ' "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
+    )
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+    assert "notebooks/01_walkthrough.ipynb:2: marker '### BEGIN SOLUTION'" in str(raised.value)
+    assert "notebooks/01_walkthrough.ipynb:4: marker '### END SOLUTION'" in str(raised.value)
+
+
+def test_release_rejects_stale_exercises(tmp_path):
+    root = built_course(tmp_path)
+    (root / "exercises" / "01_tiny.ipynb").write_text(
+        (root / "solutions" / "01_tiny.ipynb").read_text()
+    )
+    with pytest.raises(course_release.ReleaseError, match="out of date"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+    assert not (tmp_path / "release").exists()
+
+
+def test_release_rejects_nonempty_destination(tmp_path):
+    root = built_course(tmp_path)
+    destination = tmp_path / "release"
+    destination.mkdir()
+    (destination / "old.txt").write_text("keep me")
+    with pytest.raises(course_release.ReleaseError, match="not empty"):
+        course_release.release(root, destination, **QUIET)
+    assert (destination / "old.txt").read_text() == "keep me"
+
+
+def test_release_into_empty_folder(tmp_path):
+    root = built_course(tmp_path)
+    destination = tmp_path / "release"
+    destination.mkdir()
+    course_release.release(root, destination, **QUIET)
+    assert (destination / "exercises" / "01_tiny.ipynb").is_file()
+
+
+def test_secret_lines_selection(tmp_path):
+    root = make_course(tmp_path)
+    secrets = course_release.secret_lines(course_build.load_solutions(root))
+    assert set(secrets) == {SQUARE_SOLUTION_LINE, CUBE_SOLUTION_LINE, SQUARE_HIDDEN_LINE, CUBE_HIDDEN_LINE}
+    assert set(secrets.values()) == {"01_tiny.ipynb"}
+
+
+def test_short_and_visible_lines_not_secret(tmp_path):
+    from course_helpers import cell_by_grade_id, tiny_solution_notebook
+
+    notebook = tiny_solution_notebook()
+    cell_by_grade_id(notebook, "square")["source"] = (
+        "def square(x):\n    ### BEGIN SOLUTION\n    y = x\n    print(\"squaring now\")\n    return y * y\n"
+        "    ### END SOLUTION\nprint(\"squaring now\")"
+    )
+    root = make_course(tmp_path, notebook=notebook)
+    secrets = course_release.secret_lines(course_build.load_solutions(root))
+    assert "y = x" not in secrets
+    assert 'print("squaring now")' not in secrets
+    assert "return y * y" in secrets
+    assert not any(secret.startswith("# Hint") for secret in secrets)
+
+
+def test_release_cli_exit_status(tmp_path, capsys):
+    root = built_course(tmp_path)
+    (root / "netlite" / "helpers.py").write_text(f"    {CUBE_SOLUTION_LINE}\n")
+    assert main(["--root", str(root), "release", str(tmp_path / "release")]) == 1
+    assert "release failed" in capsys.readouterr().err
+    (root / "netlite" / "helpers.py").unlink()
+    assert main(["--root", str(root), "release", str(tmp_path / "release")]) == 0
+    assert (tmp_path / "release" / "exercises" / "01_tiny.ipynb").is_file()
