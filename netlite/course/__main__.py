@@ -1,4 +1,4 @@
-"""Command line of the course tooling: ``python -m netlite.course build | check | release | grade``.
+"""Command line of the course tooling: ``python -m netlite.course build | check | release | grade | lab``.
 
 Exit status: 0 on success, 1 when ``check`` finds ``exercises/`` out of date or ``release``
 finds a leak, 2 on invalid input (a malformed notebook, a missing folder).
@@ -14,7 +14,7 @@ from pathlib import Path
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m netlite.course",
-        description="Build exercises from solutions, check them, release the student kit and grade submissions.",
+        description="Build exercises from solutions, check them, release the student kit, grade submissions, start JupyterLab.",
     )
     parser.add_argument(
         "--root", type=Path, default=Path("."),
@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a whole notebook may run before its kernel is killed (default: 1800)",
     )
     grade.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default: 1)")
+
+    lab = commands.add_parser("lab", help="start JupyterLab on the course folder")
+    lab.add_argument("--port", type=int, default=None, help="port of the Jupyter server (default: JupyterLab's)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
 
 
@@ -76,6 +80,10 @@ def main(argv=None) -> int:
             if arguments.notebook_timeout is not None:
                 options["notebook_timeout"] = arguments.notebook_timeout
             course_grade.grade(arguments.root, arguments.submissions, out=arguments.out, jobs=arguments.jobs, **options)
+        elif arguments.command == "lab":
+            from . import lab as course_lab
+
+            return course_lab.start_lab(arguments.root, port=arguments.port, no_browser=arguments.no_browser)
     except (course_build.CourseFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,495 @@
+"""Grade the students' exercise notebooks: restore the instructor's checks, run, score, report.
+
+For every student folder in the submissions folder and every solution notebook with check cells:
+
+1. The student's notebook gets the instructor's check cells from ``solutions/`` (hidden tests
+   included), matched by ``grade_id``. A check cell the student deleted is put back after the cell
+   that precedes it in the solution notebook.
+2. The notebook runs in a fresh ``python3`` kernel, in a child process of its own, with the student's
+   folder as working directory. A cell that runs longer than the cell time limit is interrupted and
+   counts as an error, and the next cell runs. A notebook that runs longer than the notebook time
+   limit (an endless loop that ignores the interrupt, say) is stopped by killing the child process
+   and its kernel. The checks that ran before it stopped keep their score.
+3. Each check cell scores its points when it ran without error, else 0.
+
+Outputs in the output folder: ``gradebook.csv``, ``summary.md`` and ``executed/<student>/`` with
+each executed notebook and the log of its run. The two reports are written atomically.
+
+NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
+Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
+run the grader in a sandbox or container and read suspicious notebooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build as course_build
+
+DEFAULT_CELL_TIMEOUT = 300.0
+DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
+# Time a child process gets after its notebook finished to write the executed notebook and exit.
+EXIT_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class CheckResult:
+    """The score of one check cell of one student's notebook."""
+
+    grade_id: str
+    max_points: float
+    points: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class NotebookResult:
+    """The scores of one student's notebook, with the reason when it did not run to the end."""
+
+    student: str
+    notebook: str
+    checks: list[CheckResult]
+    problem: str | None = None
+
+    @property
+    def points(self) -> float:
+        return sum(check.points for check in self.checks)
+
+    @property
+    def max_points(self) -> float:
+        return sum(check.max_points for check in self.checks)
+
+
+# -- preparing the notebook --------------------------------------------------
+
+
+def _cell_key(cell):
+    grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
+    if grade_id:
+        return ("grade_id", grade_id)
+    return ("id", cell.get("id")) if cell.get("id") else None
+
+
+def restore_checks(submission, solution):
+    """Return a copy of the student's notebook whose check cells are the instructor's.
+
+    Student cells that carry a check cell's grade_id are replaced (a duplicate is dropped); a
+    check cell that is missing is inserted after the nearest earlier cell of the solution notebook
+    that the submission still has, or at the end. Other cells stay as the student left them.
+    """
+    checks = {check.grade_id: check.cell for check in course_build.check_cells(solution)}
+    graded = copy.deepcopy(submission)
+    cells, placed = [], set()
+    for cell in graded.cells:
+        grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
+        if grade_id in checks:
+            if grade_id not in placed:
+                cells.append(copy.deepcopy(checks[grade_id]))
+                placed.add(grade_id)
+        else:
+            cells.append(cell)
+
+    for index, solution_cell in enumerate(solution.cells):
+        grade_id = course_build.nbgrader_metadata(solution_cell).get("grade_id")
+        if grade_id not in checks or grade_id in placed:
+            continue
+        position = len(cells)
+        for earlier in reversed(solution.cells[:index]):
+            key = _cell_key(earlier)
+            matches = [number for number, cell in enumerate(cells) if key is not None and _cell_key(cell) == key]
+            if matches:
+                position = matches[0] + 1
+                break
+        cells.insert(position, copy.deepcopy(checks[grade_id]))
+        placed.add(grade_id)
+
+    seen_ids = set()
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        # A student's copy of a check cell without its metadata keeps the check cell's id.
+        if "id" in cell:
+            while cell["id"] in seen_ids:
+                cell["id"] = uuid.uuid4().hex[:8]
+            seen_ids.add(cell["id"])
+    graded.cells = cells
+    graded.metadata.setdefault("kernelspec", {})["name"] = course_build.KERNEL_NAME
+    return graded
+
+
+# -- running one notebook in a child process ----------------------------------
+
+
+def _record(results_file, **fields) -> None:
+    results_file.write(json.dumps(fields) + "\n")
+    results_file.flush()
+
+
+def execute_notebook(input_path, results_path, executed_path, log_path, working_dir, cell_timeout) -> None:
+    """Run a notebook with nbclient and append one JSON line per executed cell to ``results_path``.
+
+    Runs in the child process. The first line records the kernel's process id and group, so the
+    parent can kill the kernel when it has to stop this process.
+    """
+    log = open(log_path, "w", encoding="utf-8")
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    notebook = nbformat.read(input_path, as_version=4)
+    with open(results_path, "a", encoding="utf-8") as results:
+        client = NotebookClient(
+            notebook,
+            timeout=cell_timeout,
+            kernel_name=course_build.KERNEL_NAME,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={
+                "ename": "CellTimeoutError",
+                "evalue": f"the cell did not finish within {cell_timeout:g} s and was interrupted",
+                "traceback": [],
+            },
+            shutdown_kernel="immediate",
+            store_widget_state=False,
+            resources={"metadata": {"path": os.fspath(working_dir)}},
+        )
+
+        def on_notebook_start(notebook):
+            provisioner = getattr(client.km, "provisioner", None)
+            _record(results, kernel_pid=getattr(provisioner, "pid", None), kernel_pgid=getattr(provisioner, "pgid", None))
+
+        def on_cell_executed(cell, cell_index, execute_reply):
+            content = (execute_reply or {}).get("content", {})
+            _record(
+                results,
+                index=cell_index,
+                status=content.get("status", "error"),
+                ename=content.get("ename"),
+                evalue=content.get("evalue"),
+            )
+
+        client.on_notebook_start = on_notebook_start
+        client.on_cell_executed = on_cell_executed
+        try:
+            client.execute()
+        except DeadKernelError as error:
+            _record(results, stopped=f"the kernel died ({error}); the notebook may call exit() or use too much memory")
+        except CellTimeoutError as error:
+            _record(results, stopped=f"a cell timed out ({str(error).splitlines()[0]})")
+        except Exception as error:  # noqa: BLE001 - any failure of one notebook is reported, not raised
+            _record(results, stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        else:
+            _record(results, finished=True)
+        nbformat.write(notebook, executed_path)
+    log.close()
+
+
+def _read_results(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # the last line of a killed process may be cut short
+    return records
+
+
+def _kill_kernel(records: list[dict]) -> None:
+    """Kill the kernel started by a stopped child process, if it still runs."""
+    for record in records:
+        pid, pgid = record.get("kernel_pid"), record.get("kernel_pgid")
+        if not pid:
+            continue
+        try:
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            command_line = b"ipykernel" if sys.platform != "linux" else b""
+        # The process id may have been reused after the kernel ended; kill only an ipykernel.
+        if b"ipykernel" not in command_line:
+            continue
+        try:
+            if pgid:
+                os.killpg(pgid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class _Job:
+    student: str
+    notebook: str
+    solution: object
+    graded_indices: dict[str, int]
+    folder: Path
+    process: object = None
+    deadline: float = 0.0
+    problem: str | None = None
+    records: list = field(default_factory=list)
+
+    @property
+    def results_path(self) -> Path:
+        return self.folder / f"{Path(self.notebook).stem}.results.jsonl"
+
+
+def _multiprocessing_context():
+    # fork lets each child reuse the parent's imported nbclient and nbformat, whose import
+    # takes seconds; spawn is the fallback where fork does not exist.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+# -- grading -----------------------------------------------------------------
+
+
+def _first_line(text) -> str:
+    lines = str(text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def score(job: _Job) -> NotebookResult:
+    """Score the check cells of a finished or stopped job from the records of its child process."""
+    by_index = {record["index"]: record for record in job.records if "index" in record}
+    stopped = [record["stopped"] for record in job.records if "stopped" in record]
+    finished = any(record.get("finished") for record in job.records)
+    problem = job.problem or (stopped[0] if stopped else None)
+    if problem is None and not finished:
+        problem = "the notebook stopped without reporting why (see its log)"
+
+    checks = []
+    for check in course_build.check_cells(job.solution):
+        result = CheckResult(check.grade_id, check.points)
+        record = by_index.get(job.graded_indices[check.grade_id])
+        if record is None:
+            result.error = "not run" + (f": {problem}" if problem else "")
+        elif record.get("status") == "ok":
+            result.points = check.points
+        else:
+            ename, evalue = record.get("ename") or "error", _first_line(record.get("evalue"))
+            result.error = f"{ename}: {evalue}" if evalue else ename
+        checks.append(result)
+    return NotebookResult(job.student, job.notebook, checks, problem)
+
+
+def _zero_result(student, notebook, solution, problem) -> NotebookResult:
+    checks = [
+        CheckResult(check.grade_id, check.points, error=problem) for check in course_build.check_cells(solution)
+    ]
+    return NotebookResult(student, notebook, checks, problem)
+
+
+def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, context) -> None:
+    import nbformat
+
+    input_path = job.folder / f"{Path(job.notebook).stem}.input.ipynb"
+    nbformat.write(graded, input_path)
+    job.results_path.unlink(missing_ok=True)
+    job.process = context.Process(
+        target=execute_notebook,
+        args=(
+            os.fspath(input_path),
+            os.fspath(job.results_path),
+            os.fspath(job.folder / job.notebook),
+            os.fspath(job.folder / f"{Path(job.notebook).stem}.log"),
+            os.fspath(working_dir),
+            cell_timeout,
+        ),
+        daemon=False,
+    )
+    job.process.start()
+    job.deadline = time.monotonic() + notebook_timeout
+
+
+def _stop(job: _Job, reason: str) -> None:
+    job.process.kill()
+    job.process.join()
+    job.problem = reason
+    _kill_kernel(_read_results(job.results_path))
+
+
+def grade(
+    root: Path,
+    submissions: Path,
+    out: Path | None = None,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
+    jobs: int = 1,
+    log=print,
+) -> list[NotebookResult]:
+    """Grade every student folder in ``submissions`` against the solutions in ``root``.
+
+    Returns one NotebookResult per student and graded notebook, and writes ``gradebook.csv``,
+    ``summary.md`` and ``executed/`` to ``out`` (default: ``<submissions>-graded`` beside it).
+    """
+    for name, value in (("cell_timeout", cell_timeout), ("notebook_timeout", notebook_timeout)):
+        if not value > 0:
+            raise ValueError(f"grade: {name} must be a positive number of seconds, got {value!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"grade: jobs must be a positive integer, got {jobs!r}")
+    submissions = Path(submissions).resolve()
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"grade: submissions folder {submissions} not found")
+    out = Path(out).resolve() if out is not None else submissions.with_name(submissions.name + "-graded")
+
+    solutions = {
+        name: notebook
+        for name, notebook in course_build.load_solutions(Path(root)).items()
+        if course_build.check_cells(notebook)
+    }
+    if not solutions:
+        raise course_build.CourseFormatError(f"grade: no solution notebook in {Path(root).resolve()} has a check cell")
+    students = sorted(
+        path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith(".") and path != out
+    )
+
+    # Import before forking, so every child process reuses the loaded modules.
+    import nbclient  # noqa: F401
+    import nbformat
+
+    context = _multiprocessing_context()
+    results: list[NotebookResult] = []
+    pending: list[tuple[_Job, object, Path]] = []
+    for student in students:
+        for name, solution in solutions.items():
+            path = student / name
+            folder = out / "executed" / student.name
+            folder.mkdir(parents=True, exist_ok=True)
+            if not path.is_file():
+                results.append(_zero_result(student.name, name, solution, "notebook not submitted"))
+                continue
+            try:
+                submission = nbformat.read(os.fspath(path), as_version=4)
+                graded = restore_checks(submission, solution)
+            except Exception as error:  # noqa: BLE001 - an unreadable notebook scores 0, the others go on
+                problem = f"notebook could not be read ({type(error).__name__}: {_first_line(error)})"
+                results.append(_zero_result(student.name, name, solution, problem))
+                continue
+            indices = {
+                course_build.nbgrader_metadata(cell).get("grade_id"): index
+                for index, cell in enumerate(graded.cells)
+                if course_build.is_check_cell(cell)
+            }
+            pending.append((_Job(student.name, name, solution, indices, folder), graded, student))
+
+    running: list[_Job] = []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                job, graded, working_dir = pending.pop(0)
+                log(f"grading {job.student}/{job.notebook}")
+                _start(job, graded, cell_timeout, notebook_timeout, working_dir, context)
+                running.append(job)
+            wait_for = max(0.0, min(job.deadline for job in running) - time.monotonic())
+            multiprocessing.connection.wait([job.process.sentinel for job in running], timeout=wait_for)
+            for job in list(running):
+                if not job.process.is_alive():
+                    job.process.join()
+                    if job.process.exitcode != 0:
+                        job.problem = f"the grading process ended with exit code {job.process.exitcode}"
+                        _kill_kernel(_read_results(job.results_path))
+                elif time.monotonic() >= job.deadline:
+                    _stop(job, f"stopped after the notebook time limit of {notebook_timeout:g} s")
+                else:
+                    continue
+                job.records = _read_results(job.results_path)
+                if job.problem and any(record.get("finished") for record in job.records):
+                    job.problem = None
+                results.append(score(job))
+                running.remove(job)
+    finally:
+        for job in running:
+            _stop(job, "grading was interrupted")
+
+    order = {(student.name, name): number for number, (student, name) in enumerate(
+        (student, name) for student in students for name in solutions
+    )}
+    results.sort(key=lambda result: order[(result.student, result.notebook)])
+    write_reports(out, [student.name for student in students], solutions, results)
+    log(f"wrote {out / 'gradebook.csv'} and {out / 'summary.md'}")
+    return results
+
+
+# -- reports -----------------------------------------------------------------
+
+
+def _format_points(points: float) -> str:
+    return f"{points:g}"
+
+
+def gradebook_csv(students, solutions, results) -> str:
+    """Return the gradebook: one row per student, one column per ``notebook:grade_id``, and the total."""
+    columns = [
+        (name, check.grade_id)
+        for name, solution in solutions.items()
+        for check in course_build.check_cells(solution)
+    ]
+    points = {
+        (result.student, result.notebook, check.grade_id): check.points for result in results for check in result.checks
+    }
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student"] + [f"{Path(name).stem}:{grade_id}" for name, grade_id in columns] + ["total"])
+    for student in students:
+        row = [points.get((student, name, grade_id), 0.0) for name, grade_id in columns]
+        writer.writerow([student] + [_format_points(value) for value in row] + [_format_points(sum(row))])
+    return buffer.getvalue()
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(students, solutions, results) -> str:
+    """Return a readable report: a table of totals, then each student's failed checks with their first error line."""
+    maximum = sum(check.points for solution in solutions.values() for check in course_build.check_cells(solution))
+    by_student = {student: [result for result in results if result.student == student] for student in students}
+    stems = [Path(name).stem for name in solutions]
+    lines = [
+        "# Grading summary",
+        "",
+        f"{len(students)} students, {len(solutions)} graded notebooks, {_format_points(maximum)} points in total.",
+        "",
+        "| student | " + " | ".join(stems) + " | total |",
+        "|---|" + "---:|" * (len(stems) + 1),
+    ]
+    for student, student_results in by_student.items():
+        cells = [f"{_format_points(result.points)} / {_format_points(result.max_points)}" for result in student_results]
+        total = sum(result.points for result in student_results)
+        lines.append(f"| {_markdown_cell(student)} | " + " | ".join(cells) + f" | {_format_points(total)} |")
+    for student, student_results in by_student.items():
+        lines.extend(["", f"## {student}", ""])
+        for result in student_results:
+            lines.append(
+                f"- {result.notebook}: {_format_points(result.points)} of {_format_points(result.max_points)} points"
+                + (f" ({result.problem})" if result.problem else "")
+            )
+            for check in result.checks:
+                if check.error is not None:
+                    lines.append(
+                        f"  - {check.grade_id} (0 of {_format_points(check.max_points)}): {_markdown_cell(check.error)}"
+                    )
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(out: Path, students, solutions, results) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    course_build.write_text_atomically(out / "gradebook.csv", gradebook_csv(students, solutions, results))
+    course_build.write_text_atomically(out / "summary.md", summary_markdown(students, solutions, results))

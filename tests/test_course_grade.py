@@ -1,0 +1,214 @@
+"""Tests of ``python -m netlite.course grade``: restored checks, time limits and the reports.
+
+The submissions are the tiny exercise notebook edited the way students edit it. The expected
+points follow from the edits: ``square`` is worth 2 points and ``cube`` 3 (see course_helpers).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import time
+
+import nbformat
+import pytest
+from course_helpers import CUBE_POINTS, SQUARE_POINTS, cell_by_grade_id, make_course, write_notebook
+from nbformat.v4 import new_code_cell
+
+from netlite.course import build as course_build
+from netlite.course import grade as course_grade
+
+NOTEBOOK = "01_tiny.ipynb"
+CELL_TIMEOUT = 3.0
+NOTEBOOK_TIMEOUT = 15.0
+
+SQUARE_CORRECT = "def square(x):\n    return x * x"
+CUBE_CORRECT = "class Cuber:\n    def cube(self, x):\n        return x ** 3"
+# Passes the visible check square(3.0) == 9.0 but not the hidden square(-2.5) == 6.25.
+SQUARE_WRONG = "def square(x):\n    return abs(x) * 3"
+SQUARE_SYNTAX_ERROR = "def square(x):\n    return x *"
+SQUARE_ENDLESS = "def square(x):\n    while True:\n        pass"
+# Swallows the interrupt that the cell time limit sends, so only killing the kernel stops it.
+CUBE_IGNORES_INTERRUPT = (
+    "import time\n"
+    "class Cuber:\n"
+    "    def cube(self, x):\n"
+    "        while True:\n"
+    "            try:\n"
+    "                time.sleep(0.01)\n"
+    "            except KeyboardInterrupt:\n"
+    "                pass"
+)
+
+EXPECTED = {
+    # student: (square_check, cube_check)
+    "correct": (SQUARE_POINTS, CUBE_POINTS),
+    "deleted_checks": (0, CUBE_POINTS),
+    "edited_check": (0, CUBE_POINTS),
+    "endless_loop": (0, CUBE_POINTS),
+    "ignores_interrupt": (SQUARE_POINTS, 0),
+    "missing": (0, 0),
+    "syntax_error": (0, CUBE_POINTS),
+    "unreadable": (0, 0),
+    "unsolved": (0, 0),
+    "wrong": (0, CUBE_POINTS),
+}
+
+
+def solved(exercise, square=SQUARE_CORRECT, cube=CUBE_CORRECT):
+    notebook = copy.deepcopy(exercise)
+    cell_by_grade_id(notebook, "square")["source"] = square
+    cell_by_grade_id(notebook, "cube")["source"] = cube
+    return notebook
+
+
+def make_submissions(root, folder):
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    notebooks = {
+        "correct": solved(exercise),
+        "wrong": solved(exercise, square=SQUARE_WRONG),
+        "syntax_error": solved(exercise, square=SQUARE_SYNTAX_ERROR),
+        "endless_loop": solved(exercise, square=SQUARE_ENDLESS),
+        "unsolved": copy.deepcopy(exercise),
+    }
+
+    # Deletes both check cells; the grader must put them back after the right cells.
+    deleted = solved(exercise, square=SQUARE_WRONG)
+    deleted.cells = [cell for cell in deleted.cells if not course_build.is_check_cell(cell)]
+    notebooks["deleted_checks"] = deleted
+
+    # Replaces the check of a wrong solution by a print, and strips the cell's metadata too.
+    edited = solved(exercise, square=SQUARE_WRONG)
+    check = cell_by_grade_id(edited, "square_check")
+    check["source"] = 'print("PASS square: 2 of 2 points")'
+    check["metadata"] = {}
+    notebooks["edited_check"] = edited
+
+    # Many cells after the hang, so the cell time limit alone would run past the notebook limit.
+    stubborn = solved(exercise, cube=CUBE_IGNORES_INTERRUPT)
+    stubborn.cells.extend(new_code_cell("pass") for _ in range(8))
+    notebooks["ignores_interrupt"] = stubborn
+
+    for student, notebook in notebooks.items():
+        write_notebook(folder / student / NOTEBOOK, notebook)
+    (folder / "missing").mkdir()
+    (folder / "missing" / "notes.txt").write_text("forgot to upload\n")
+    (folder / "unreadable").mkdir()
+    (folder / "unreadable" / NOTEBOOK).write_text('{"cells": [')
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("grading")
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    submissions = tmp_path / "submissions"
+    make_submissions(root, submissions)
+    out = tmp_path / "graded"
+    started = time.monotonic()
+    results = course_grade.grade(
+        root, submissions, out=out, cell_timeout=CELL_TIMEOUT, notebook_timeout=NOTEBOOK_TIMEOUT, jobs=2,
+        log=lambda message: None,
+    )
+    return {"results": results, "out": out, "seconds": time.monotonic() - started}
+
+
+def points_of(results, student):
+    (result,) = [result for result in results if result.student == student]
+    return tuple(check.points for check in result.checks), result
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_points_per_student(graded, student):
+    points, result = points_of(graded["results"], student)
+    assert points == EXPECTED[student], [(check.grade_id, check.error) for check in result.checks]
+
+
+def test_gradebook_csv(graded):
+    with open(graded["out"] / "gradebook.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == ["student", "01_tiny:square_check", "01_tiny:cube_check", "total"]
+    assert [row["student"] for row in rows] == sorted(EXPECTED)
+    for row in rows:
+        square, cube = EXPECTED[row["student"]]
+        assert float(row["01_tiny:square_check"]) == square
+        assert float(row["01_tiny:cube_check"]) == cube
+        assert float(row["total"]) == square + cube
+
+
+def test_wrong_solution_fails_hidden_test(graded):
+    _, result = points_of(graded["results"], "wrong")
+    assert result.checks[0].error.startswith("AssertionError: square(-2.5) returned 7.5, expected 6.25")
+
+
+def test_unsolved_error_names_exercise(graded):
+    _, result = points_of(graded["results"], "unsolved")
+    assert result.checks[0].error == "NotImplementedError: square: multiply x by itself"
+    assert result.checks[1].error.startswith("NotImplementedError: cube: ")
+
+
+def test_endless_loop_cell_timed_out(graded):
+    _, result = points_of(graded["results"], "endless_loop")
+    assert result.checks[0].error.startswith("CellTimeoutError")
+    assert result.problem is None
+
+
+def test_stubborn_notebook_stopped_and_kernel_killed(graded):
+    _, result = points_of(graded["results"], "ignores_interrupt")
+    assert "notebook time limit" in result.problem
+    records = course_grade._read_results(graded["out"] / "executed" / "ignores_interrupt" / "01_tiny.results.jsonl")
+    (pid,) = [record["kernel_pid"] for record in records if "kernel_pid" in record]
+    time.sleep(0.5)
+    assert not os.path.exists(f"/proc/{pid}") or b"ipykernel" not in open(f"/proc/{pid}/cmdline", "rb").read()
+
+
+def test_syntax_error_reported(graded):
+    _, result = points_of(graded["results"], "syntax_error")
+    assert result.checks[0].error.startswith("NameError")
+
+
+def test_missing_and_unreadable_reported(graded):
+    _, missing = points_of(graded["results"], "missing")
+    _, unreadable = points_of(graded["results"], "unreadable")
+    assert missing.problem == "notebook not submitted"
+    assert unreadable.problem.startswith("notebook could not be read")
+
+
+def test_summary_lists_failures(graded):
+    summary = (graded["out"] / "summary.md").read_text()
+    assert "| correct | 5 / 5 | 5 |" in summary
+    assert "## wrong" in summary
+    assert "square_check (0 of 2): AssertionError: square(-2.5) returned 7.5, expected 6.25" in summary
+    assert "notebook time limit" in summary
+
+
+def test_executed_notebook_saved(graded):
+    executed = nbformat.read(str(graded["out"] / "executed" / "correct" / NOTEBOOK), as_version=4)
+    outputs = "".join(
+        output.get("text", "") for cell in executed.cells if cell.cell_type == "code" for output in cell.outputs
+    )
+    assert "PASS square: 2 of 2 points" in outputs
+    assert "PASS Cuber().cube(2.0): 3 of 3 points" in outputs
+
+
+def test_grading_time_bounded(graded):
+    # Ten notebooks, two at a time: the stubborn one is stopped at its time limit.
+    assert graded["seconds"] < 60
+
+
+def test_restore_checks_places_deleted_cells():
+    from course_helpers import tiny_solution_notebook
+
+    solution = tiny_solution_notebook()
+    exercise = course_build.build_exercise(solution, "solution.ipynb")
+    exercise.cells = [cell for cell in exercise.cells if not course_build.is_check_cell(cell)]
+    restored = course_grade.restore_checks(exercise, solution)
+    order = [course_build.nbgrader_metadata(cell).get("grade_id") for cell in restored.cells]
+    assert order == [None, None, None, "square", "square_check", "cube", "cube_check", None, None]
+    assert "### BEGIN HIDDEN TESTS" in cell_by_grade_id(restored, "square_check")["source"]
+
+
+def test_invalid_time_limit_rejected(tmp_path):
+    with pytest.raises(ValueError, match="cell_timeout must be a positive number"):
+        course_grade.grade(tmp_path, tmp_path, cell_timeout=0)

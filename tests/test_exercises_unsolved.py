@@ -1,0 +1,81 @@
+"""The unsolved exercise notebooks fail exactly where the student has work to do.
+
+Run as the student gets it, an exercise notebook must raise in every check cell and every
+``uses-exercise`` cell, each time with the NotImplementedError that names an exercise of that
+notebook, and run every other cell without error. A check cell that passes on unsolved code gives
+points for nothing, and an ordinary cell that fails stops "Run All" for the wrong reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_helpers import make_course
+
+from netlite.course import build as course_build
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT = 600
+REPOSITORY_EXERCISES = course_build.list_notebooks(REPOSITORY / "exercises")
+
+
+def run_notebook(path: Path):
+    """Execute a notebook in a fresh python3 kernel and return ``{cell index: (ename, evalue)}`` of failed cells."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(str(path), as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        allow_errors=True,
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    errors = {}
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                errors[index] = (output["ename"], output["evalue"])
+    return notebook, errors
+
+
+def assert_fails_only_where_expected(path: Path):
+    notebook, errors = run_notebook(path)
+    exercise_ids = [
+        course_build.nbgrader_metadata(cell)["grade_id"] for cell in notebook.cells if course_build.is_solution_cell(cell)
+    ]
+    expected = {
+        index
+        for index, cell in enumerate(notebook.cells)
+        if course_build.is_check_cell(cell) or course_build.uses_exercise(cell)
+    }
+    unexpected = {index: errors[index] for index in sorted(set(errors) - expected)}
+    passing = sorted(expected - set(errors))
+    assert not unexpected, f"{path.name}: cells that must run in the unsolved notebook failed: {unexpected}"
+    assert not passing, f"{path.name}: check or uses-exercise cells {passing} ran without error on unsolved code"
+    for index in sorted(expected):
+        ename, evalue = errors[index]
+        assert ename == "NotImplementedError", f"{path.name}, cell {index}: expected NotImplementedError, got {ename}: {evalue}"
+        assert any(evalue.startswith(f"{grade_id}: ") for grade_id in exercise_ids), (
+            f"{path.name}, cell {index}: the message {evalue!r} names none of the exercises {exercise_ids}"
+        )
+
+
+def test_tiny_exercise_fails_at_checks(tmp_path):
+    root = make_course(tmp_path)
+    course_build.build(root, log=lambda message: None)
+    assert_fails_only_where_expected(root / "exercises" / "01_tiny.ipynb")
+
+
+@pytest.mark.parametrize(
+    "path",
+    REPOSITORY_EXERCISES
+    or [pytest.param(None, marks=pytest.mark.skip(reason="exercises/ has no notebook yet; run 'python -m netlite.course build'"))],
+    ids=lambda path: path.name if path is not None else "none",
+)
+def test_repository_exercise_fails_at_checks(path):
+    assert_fails_only_where_expected(path)
