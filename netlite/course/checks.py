@@ -70,12 +70,13 @@ def check_equal(name, actual, expected, points=None):
         if different.any():
             position = tuple(int(i) for i in np.argwhere(different)[0])
             raise AssertionError(
-                f"{name} returned {actual_array[position]!r} at index {position}, expected {expected_array[position]!r}"
+                f"{name} returned {_plain(actual_array[position])!r} at index {position}, "
+                f"expected {_plain(expected_array[position])!r}"
             )
     elif actual is None and expected is not None:
         raise AssertionError(f"{name} returned None, expected {expected!r}; does the function end with a return statement?")
     elif actual != expected:
-        raise AssertionError(f"{name} returned {actual!r}, expected {expected!r}")
+        raise AssertionError(f"{name} returned {_plain(actual)!r}, expected {_plain(expected)!r}")
     if points is not None:
         report_pass(name, points)
 
@@ -151,6 +152,11 @@ def _format_number(value: float, digits: int) -> str:
     if text.lstrip("-").isdigit():
         text += ".0"
     return text
+
+
+def _plain(value):
+    """Return a NumPy scalar as the Python number it holds, so messages show 4 and not np.int64(4)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _short_repr(value, limit=80) -> str:

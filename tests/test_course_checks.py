@@ -1,0 +1,116 @@
+"""Tests of the check-cell helpers in ``netlite.course.checks``: pass lines and failure messages."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from netlite.course.checks import check_close, check_equal, check_raises, check_shape, report_pass
+
+
+def test_check_close_pass_line(capsys):
+    check_close("tanh(-1.0)", math.tanh(-1.0), -0.7615941559557649, points=2)
+    assert capsys.readouterr().out == "PASS tanh(-1.0): 2 of 2 points\n"
+
+
+def test_check_close_silent_without_points(capsys):
+    check_close("tanh(0.0)", 0.0, 0.0)
+    assert capsys.readouterr().out == ""
+
+
+def test_check_close_scalar_message():
+    with pytest.raises(AssertionError) as raised:
+        check_close("tanh(-1.0)", 0.0, -0.7615941559557649, points=2)
+    assert str(raised.value).startswith("tanh(-1.0) returned 0.0, expected -0.7616")
+
+
+def test_check_close_adds_digits_until_different():
+    with pytest.raises(AssertionError) as raised:
+        check_close("f(1)", 0.76161, 0.76159, atol=1e-6, rtol=0)
+    assert str(raised.value).startswith("f(1) returned 0.76161, expected 0.76159")
+
+
+def test_check_close_array_message():
+    expected = np.array([[0.0, 1.0], [2.0, 3.0]])
+    actual = expected.copy()
+    actual[1, 0] = 2.5
+    actual[1, 1] = -3.0
+    with pytest.raises(AssertionError) as raised:
+        check_close("relu(X)", actual, expected)
+    message = str(raised.value)
+    assert message.startswith("relu(X) returned a wrong value at index (1, 0): 2.5, expected 2.0;")
+    assert "2 of 4 entries differ" in message
+
+
+def test_check_close_shape_message():
+    with pytest.raises(AssertionError, match=r"returned an array of shape \(2, 3\), expected shape \(3, 2\)"):
+        check_close("W.T", np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_check_close_none_message():
+    with pytest.raises(AssertionError, match="returned None, expected 1.0; does the function end with a return"):
+        check_close("f(0)", None, 1.0)
+
+
+def test_check_close_nan_fails():
+    with pytest.raises(AssertionError, match="returned nan, expected 1.0"):
+        check_close("f(0)", float("nan"), 1.0)
+
+
+def test_check_close_non_numeric():
+    with pytest.raises(AssertionError, match="returned str 'abc', expected a number"):
+        check_close("f(0)", "abc", 1.0)
+
+
+def test_check_close_within_tolerance_passes():
+    check_close("f(x)", np.float32(1.0 + 1e-7), 1.0)
+    check_close("f(x)", [1.0, 2.0 + 1e-5], np.array([1.0, 2.0]), rtol=1e-5)
+
+
+def test_check_equal_messages(capsys):
+    check_equal("len(layers)", 3, 3, points=1)
+    assert capsys.readouterr().out == "PASS len(layers): 1 of 1 points\n"
+    with pytest.raises(AssertionError, match=r"^type\(loss\) returned <class 'numpy.ndarray'>, expected <class 'float'>$"):
+        check_equal("type(loss)", np.ndarray, float)
+    with pytest.raises(AssertionError, match=r"returned 4 at index \(2,\), expected 3"):
+        check_equal("argmax", np.array([1, 2, 4]), np.array([1, 2, 3]))
+    with pytest.raises(AssertionError, match="returned None, expected 3; does the function end"):
+        check_equal("count()", None, 3)
+
+
+def test_check_shape_messages():
+    check_shape("forward(X)", np.zeros((4, 3)), (4, 3))
+    with pytest.raises(AssertionError, match=r"forward\(X\) returned an array of shape \(3, 4\), expected shape \(4, 3\)"):
+        check_shape("forward(X)", np.zeros((3, 4)), (4, 3))
+    with pytest.raises(AssertionError, match="returned None"):
+        check_shape("forward(X)", None, (4, 3))
+
+
+def test_check_raises_cases(capsys):
+    def reject(value):
+        if value < 0:
+            raise ValueError("negative")
+        return value
+
+    check_raises("reject(-1)", ValueError, reject, -1, points=1)
+    assert capsys.readouterr().out == "PASS reject(-1): 1 of 1 points\n"
+    with pytest.raises(AssertionError, match=r"^reject\(1\) returned 1, expected it to raise ValueError$"):
+        check_raises("reject(1)", ValueError, reject, 1)
+    with pytest.raises(AssertionError, match=r"raised TypeError\(.*\), expected ValueError"):
+        check_raises("reject('a')", ValueError, reject, "a")
+
+
+def test_check_raises_keeps_unsolved_message():
+    def unsolved(value):
+        raise NotImplementedError("my_tanh: compute np.tanh(X)")
+
+    with pytest.raises(NotImplementedError, match="^my_tanh: compute"):
+        check_raises("unsolved(-1)", ValueError, unsolved, -1)
+
+
+@pytest.mark.parametrize("points", [0, -1, True, "2", None])
+def test_report_pass_rejects_invalid_points(points):
+    with pytest.raises(ValueError, match="points must be a positive number"):
+        report_pass("x", points)
