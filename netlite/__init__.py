@@ -42,7 +42,7 @@ from .seeding import default_rng, seed
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"plot", "datasets", "dataloader_mnist", "course", "inspection", "training"}
+_LAZY_MODULES = {"course", "dataloader_mnist", "datasets", "evaluation", "inspection", "models", "plot", "training"}
 _LAZY_FUNCTIONS = {"train": "training", "layer_statistics": "inspection"}
 
 

@@ -7,9 +7,6 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
-# Figures are drawn off screen in tests; notebooks set their own backend.
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 # The canonical MNIST files sit beside the repository on the development and
 # CI machines; a user's own NETLITE_DATA_DIR wins.
 _SHARED_MNIST = REPOSITORY.parent / "shared" / "data" / "mnist"

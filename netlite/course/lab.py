@@ -1,0 +1,46 @@
+"""Start JupyterLab on the course folder: ``python -m netlite.course lab``.
+
+It runs the ``jupyter lab`` of the Python that runs NetLite, in the course
+folder (the one with ``notebooks/`` and ``exercises/``), so the notebooks'
+``python3`` kernel finds the same netlite. As root, which is common in
+containers and on lab machines set up by scripts, JupyterLab refuses to
+start without ``--allow-root``, so that flag is added there.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def lab_command(root, port=None, no_browser=False, extra_args=()):
+    """Return the command line that starts JupyterLab on ``root``."""
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}"]
+    if port is not None:
+        command.append(f"--port={port}")
+    if no_browser:
+        command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    command.extend(extra_args)
+    return command
+
+
+def start_lab(root=".", port=None, no_browser=False, extra_args=()):
+    """Run JupyterLab on ``root`` until it is stopped; return its exit status."""
+    root = Path(root)
+    missing = [name for name in ("notebooks", "exercises") if not (root / name).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root.resolve()} is not a NetLite course folder (no {' or '.join(missing)}/ in it); "
+            f"run the command in the course folder or pass --root"
+        )
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        raise FileNotFoundError(
+            "JupyterLab is not installed in this Python; install the course extras with pip install -e '.[course]'"
+        ) from None
+    command = lab_command(root, port, no_browser, extra_args)
+    print("starting:", " ".join(command), flush=True)
+    return subprocess.call(command)
