@@ -17,7 +17,7 @@ def lenet5():
     Shapes per sample: 32x32x1 -> conv 5x5 -> 28x28x6 -> pool -> 14x14x6 -> conv 5x5 -> 10x10x16
     -> pool -> 5x5x16 -> flatten 400 -> 120 -> 84 -> 10, with 61,706 parameters. It follows
     LeCun et al. (1998) with two simplifications: ReLU in place of the scaled tanh, and every
-    second-layer filter sees all six input channels (the paper connects each to a subset).
+    second-layer filter takes all six input channels (the paper connects each to a subset).
     Train it with ``nl.CrossEntropyLoss``, which takes the logits below the final Softmax.
     """
     return NeuralNetwork(

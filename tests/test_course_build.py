@@ -44,7 +44,8 @@ def test_build_replaces_solution_with_hint(tmp_path):
     exercise = built_notebook(tmp_path)
     source = cell_by_grade_id(exercise, "square")["source"]
     assert SQUARE_SOLUTION_LINE not in source
-    assert "### BEGIN SOLUTION" not in source and "### END SOLUTION" not in source
+    assert "### BEGIN SOLUTION" not in source
+    assert "### END SOLUTION" not in source
     assert "Hint" not in source.replace('"square: multiply x by itself"', "")
     assert source.splitlines() == [
         "def square(x):",
@@ -93,10 +94,13 @@ def test_build_clears_graded_outputs_keeps_others(tmp_path):
         assert cell["execution_count"] is None, grade_id
     uses = cells[7]
     assert "uses-exercise" in uses["metadata"]["tags"]
-    assert uses["outputs"] == [] and uses["execution_count"] is None
+    assert uses["outputs"] == []
+    assert uses["execution_count"] is None
     ready, ordinary = cells[2], cells[8]
-    assert ready["outputs"][0]["text"] == "ready\n" and ready["execution_count"] == 1
-    assert ordinary["outputs"][0]["text"] == "2\n" and ordinary["execution_count"] == 5
+    assert ready["outputs"][0]["text"] == "ready\n"
+    assert ready["execution_count"] == 1
+    assert ordinary["outputs"][0]["text"] == "2\n"
+    assert ordinary["execution_count"] == 5
 
 
 def test_build_tags_cells_expected_to_fail(tmp_path):
@@ -108,7 +112,9 @@ def test_build_tags_cells_expected_to_fail(tmp_path):
 def test_build_keeps_metadata_for_grading(tmp_path):
     exercise = built_notebook(tmp_path)
     check = cell_by_grade_id(exercise, "square_check")["metadata"]["nbgrader"]
-    assert check["points"] == 2 and check["grade"] is True and check["locked"] is True
+    assert check["points"] == 2
+    assert check["grade"] is True
+    assert check["locked"] is True
     assert exercise.metadata.kernelspec.name == "python3"
     solution = nbformat.read(str(tmp_path / "solutions" / "01_tiny.ipynb"), as_version=4)
     assert [cell.get("id") for cell in exercise.cells] == [cell.get("id") for cell in solution.cells]
@@ -284,7 +290,8 @@ def test_build_deletes_orphan_exercise(tmp_path):
 
 def test_nbgrader_metadata_helper_matches_format():
     metadata = nbgrader("x", grade=True, points=1)["nbgrader"]
-    assert metadata["grade"] is True and metadata["solution"] is False
+    assert metadata["grade"] is True
+    assert metadata["solution"] is False
 
 
 # -- the repository's own course ------------------------------------------------------

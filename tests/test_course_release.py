@@ -72,17 +72,41 @@ def test_release_has_no_solution_or_marker(tmp_path):
     assert "raise NotImplementedError" in (destination / "exercises" / "01_tiny.ipynb").read_text()
 
 
-def test_release_rejects_library_with_solution(tmp_path):
+def test_release_strict_rejects_library_solution(tmp_path):
     root = built_course(tmp_path)
     (root / "netlite" / "helpers.py").write_text(f"def square(x):\n    {SQUARE_SOLUTION_LINE}  # the answer\n")
     destination = tmp_path / "release"
     with pytest.raises(course_release.ReleaseLeakError) as raised:
-        course_release.release(root, destination, **QUIET)
+        course_release.release(root, destination, strict=True, **QUIET)
     message = str(raised.value)
     assert "netlite/helpers.py:2" in message
     assert "solutions/01_tiny.ipynb" in message
     assert not destination.exists()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".release")] == []
+
+
+def test_release_warns_on_library_solution(tmp_path):
+    root = built_course(tmp_path)
+    (root / "netlite" / "helpers.py").write_text(f"def square(x):\n    {SQUARE_SOLUTION_LINE}\n")
+    messages = []
+    course_release.release(root, tmp_path / "release", log=messages.append)
+    assert (tmp_path / "release" / "netlite" / "helpers.py").is_file()
+    (warning,) = [message for message in messages if message.startswith("warning:")]
+    assert "1 solution lines also appear in the library (netlite/helpers.py)" in warning
+
+
+def test_release_rejects_hidden_test_in_library(tmp_path):
+    root = built_course(tmp_path)
+    (root / "netlite" / "selftest.py").write_text(f"{SQUARE_HIDDEN_LINE}\n")
+    with pytest.raises(course_release.ReleaseLeakError, match=r"netlite/selftest\.py:1: hidden test line"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+
+def test_release_rejects_solution_outside_library(tmp_path):
+    root = built_course(tmp_path)
+    (root / "README.md").write_text(f"# Course\n\nThe answer: `{CUBE_SOLUTION_LINE}`\n")
+    with pytest.raises(course_release.ReleaseLeakError, match=r"README\.md:3: solution line"):
+        course_release.release(root, tmp_path / "release", **QUIET)
 
 
 def test_release_rejects_hidden_test_in_doc(tmp_path):
@@ -138,7 +162,9 @@ def test_secret_lines_selection(tmp_path):
     root = make_course(tmp_path)
     secrets = course_release.secret_lines(course_build.load_solutions(root))
     assert set(secrets) == {SQUARE_SOLUTION_LINE, CUBE_SOLUTION_LINE, SQUARE_HIDDEN_LINE, CUBE_HIDDEN_LINE}
-    assert set(secrets.values()) == {"01_tiny.ipynb"}
+    assert {secret.notebook for secret in secrets.values()} == {"01_tiny.ipynb"}
+    assert secrets[SQUARE_HIDDEN_LINE].kind == "hidden test"
+    assert secrets[SQUARE_SOLUTION_LINE].kind == "solution"
 
 
 def test_short_and_visible_lines_not_secret(tmp_path):
@@ -147,21 +173,24 @@ def test_short_and_visible_lines_not_secret(tmp_path):
     notebook = tiny_solution_notebook()
     cell_by_grade_id(notebook, "square")["source"] = (
         "def square(x):\n    ### BEGIN SOLUTION\n    y = x\n    print(\"squaring now\")\n    return y * y\n"
+        "    value = y * y + 1\n"
         "    ### END SOLUTION\nprint(\"squaring now\")"
     )
+    notebook.cells[2]["outputs"][0]["text"] = "value = y * y + 1\n"
     root = make_course(tmp_path, notebook=notebook)
     secrets = course_release.secret_lines(course_build.load_solutions(root))
     assert "y = x" not in secrets
     assert 'print("squaring now")' not in secrets
     assert "return y * y" in secrets
+    assert "value = y * y + 1" not in secrets  # printed by an ordinary cell the students see
     assert not any(secret.startswith("# Hint") for secret in secrets)
 
 
 def test_release_cli_exit_status(tmp_path, capsys):
     root = built_course(tmp_path)
-    (root / "netlite" / "helpers.py").write_text(f"    {CUBE_SOLUTION_LINE}\n")
+    (root / "docs" / "answers.md").write_text(f"    {CUBE_SOLUTION_LINE}\n")
     assert main(["--root", str(root), "release", str(tmp_path / "release")]) == 1
     assert "release failed" in capsys.readouterr().err
-    (root / "netlite" / "helpers.py").unlink()
+    (root / "docs" / "answers.md").unlink()
     assert main(["--root", str(root), "release", str(tmp_path / "release")]) == 0
     assert (tmp_path / "release" / "exercises" / "01_tiny.ipynb").is_file()

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="write the student release to DEST, refusing any leak")
     release.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder for the release")
+    release.add_argument(
+        "--strict", action="store_true",
+        help="also reject solution lines found in the library (netlite/), which are a warning by default",
+    )
 
     grade = commands.add_parser("grade", help="run and score the notebooks in every student folder of SUBMISSIONS_DIR")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR", help="one folder per student")
@@ -67,7 +71,7 @@ def main(argv=None) -> int:
             from . import release as course_release
 
             try:
-                course_release.release(arguments.root, arguments.dest)
+                course_release.release(arguments.root, arguments.dest, strict=arguments.strict)
             except course_release.ReleaseError as error:
                 print(f"release failed: {error}", file=sys.stderr)
                 return 1

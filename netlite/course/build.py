@@ -226,6 +226,11 @@ def strip_hidden_tests(source: str, where: str) -> str:
     return "\n".join(line for number, line in enumerate(lines) if number not in removed)
 
 
+def clears_outputs(cell) -> bool:
+    """Return True for the cells whose outputs the build clears: solution, check and uses-exercise cells."""
+    return is_solution_cell(cell) or is_check_cell(cell) or uses_exercise(cell)
+
+
 def _clear_outputs(cell) -> None:
     if cell.get("cell_type") == "code":
         cell["outputs"] = []
@@ -306,7 +311,7 @@ def build_exercise(notebook, path: Path):
         elif is_check_cell(cell):
             cell["source"] = strip_hidden_tests(source_text(cell), where)
             cell["metadata"]["nbgrader"]["locked"] = True
-        if is_solution_cell(cell) or is_check_cell(cell) or uses_exercise(cell):
+        if clears_outputs(cell):
             _clear_outputs(cell)
         if is_check_cell(cell) or uses_exercise(cell):
             _add_tag(cell, RAISES_EXCEPTION_TAG)
@@ -386,7 +391,7 @@ def build(root: Path, log=print) -> list[str]:
 
     Every solution notebook is built before anything is written, so a format error leaves
     ``exercises/`` as it was. Exercise notebooks without a solution of the same name are deleted,
-    because ``exercises/`` holds generated files only.
+    because ``exercises/`` contains generated files only.
     """
     root = Path(root)
     built = built_exercises(root)

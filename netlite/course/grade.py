@@ -85,9 +85,9 @@ def _cell_key(cell):
 def restore_checks(submission, solution):
     """Return a copy of the student's notebook whose check cells are the instructor's.
 
-    Student cells that carry a check cell's grade_id are replaced (a duplicate is dropped); a
-    check cell that is missing is inserted after the nearest earlier cell of the solution notebook
-    that the submission still has, or at the end. Other cells stay as the student left them.
+    Student cells that carry a check cell's grade_id are replaced, and a duplicate is dropped. A
+    missing check cell is inserted after the nearest earlier cell of the solution notebook that the
+    submission still has, or at the end. Other cells stay as the student left them.
     """
     checks = {check.grade_id: check.cell for check in course_build.check_cells(solution)}
     graded = copy.deepcopy(submission)

@@ -9,11 +9,12 @@ Before the release is moved to its destination, every file in it is scanned for
 - the nbgrader markers (a line starting with ``### BEGIN SOLUTION`` and the like), and
 - every line between the markers of a solution notebook (solution code, hints aside, and hidden
   tests), found anywhere in a line of the release after collapsing whitespace. Lines of at least
-  ``MIN_SECRET_LENGTH`` characters are compared, except those that also appear outside the fences,
-  because the students see those anyway.
+  ``MIN_SECRET_LENGTH`` characters are compared, except those that also occur in a line outside
+  the fences or in a hint, because the students see those anyway.
 
 A leak raises ``ReleaseLeakError`` listing the file, the line and the solution notebook, and
-nothing is written to the destination.
+nothing is written to the destination. Solution code found in the library itself is the one
+exception: it is reported as a warning unless ``strict`` is set (see ``is_library_overlap``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from pathlib import Path
 
 from . import build as course_build
 
-RELEASED_FOLDERS = ("netlite", "notebooks", course_build.EXERCISES_DIR, "docs")
+LIBRARY_DIR = "netlite"
+RELEASED_FOLDERS = (LIBRARY_DIR, "notebooks", course_build.EXERCISES_DIR, "docs")
 RELEASED_FILES = ("README.md", "pyproject.toml", "LICENSE")
-REQUIRED = ("netlite", course_build.EXERCISES_DIR, "pyproject.toml")
+REQUIRED = (LIBRARY_DIR, course_build.EXERCISES_DIR, "pyproject.toml")
 INSTRUCTOR_ONLY_MARK = "<!-- instructor-only -->"
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 IGNORED_SUFFIXES = {".pyc", ".pyo", ".nbi", ".nbc"}
@@ -46,9 +48,12 @@ class ReleaseLeakError(ReleaseError):
 
 @dataclass(frozen=True)
 class Leak:
+    """One finding of the scan: a file, a line number (0 for a folder) and what was found."""
+
     path: str
     line_number: int
     what: str
+    kind: str  # "marker", "solution", "hidden test" or "folder"
 
     def __str__(self):
         return f"{self.path}:{self.line_number}: {self.what}"
@@ -61,28 +66,49 @@ def normalize(line: str) -> str:
     return " ".join(line.split())
 
 
-def secret_lines(solutions: dict) -> dict[str, str]:
-    """Map every normalized fenced line of the solution notebooks to the notebook it comes from."""
-    fenced, visible = {}, set()
+@dataclass(frozen=True)
+class Secret:
+    """A fenced line that must not appear in the release: solution code or a hidden test."""
+
+    text: str
+    notebook: str
+    kind: str  # "solution" or "hidden test"
+
+
+def secret_lines(solutions: dict) -> dict[str, Secret]:
+    """Map every normalized fenced line of the solution notebooks that students never see to its Secret.
+
+    A fenced line is left out when it is shorter than MIN_SECRET_LENGTH, or when it occurs in
+    text the students see: a line outside the fences, a hint (the build copies it into the
+    exercise's NotImplementedError message) or an output that the build keeps. This is computed
+    from the solution notebooks alone, so a bug in the build cannot hide a leak from the scan.
+    """
+    fenced, visible = {}, []
     fences = (
-        (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION),
-        (course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS),
+        (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION, "solution"),
+        (course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS, "hidden test"),
     )
     for name, notebook in solutions.items():
         for cell in notebook.cells:
             lines = course_build.source_text(cell).split("\n")
-            inside = set()
-            for begin_marker, end_marker in fences:
+            kinds = {}
+            for begin_marker, end_marker, kind in fences:
                 for begin, end in course_build.fenced_blocks(lines, begin_marker, end_marker, name):
-                    inside.update(range(begin + 1, end))
+                    kinds.update((number, kind) for number in range(begin + 1, end))
             for number, line in enumerate(lines):
                 text = normalize(line)
-                if number in inside:
-                    if not text.startswith(course_build.HINT_PREFIX):
-                        fenced.setdefault(text, name)
+                if number in kinds and not text.startswith(course_build.HINT_PREFIX):
+                    fenced.setdefault(text, Secret(text, name, kinds[number]))
                 else:
-                    visible.add(text)
-    return {text: name for text, name in fenced.items() if len(text) >= MIN_SECRET_LENGTH and text not in visible}
+                    visible.append(text)
+            if not course_build.clears_outputs(cell):
+                visible.extend(normalize(line) for line in _output_lines(cell))
+    visible_text = "\n".join(visible)
+    return {
+        text: secret
+        for text, secret in fenced.items()
+        if len(text) >= MIN_SECRET_LENGTH and text not in visible_text
+    }
 
 
 # -- scanning ----------------------------------------------------------------
@@ -97,14 +123,19 @@ def _notebook_lines(text: str):
         return
     for cell in notebook.get("cells", []):
         yield from course_build.source_text(cell).split("\n")
-        for output in cell.get("outputs", []):
-            pieces = [output.get("text", ""), output.get("data", {}).get("text/plain", "")]
-            pieces.extend(output.get("traceback", []))
-            for piece in pieces:
-                yield from ("".join(piece) if isinstance(piece, list) else piece).split("\n")
+        yield from _output_lines(cell)
 
 
-def scan_file(path: Path, relative: str, secrets: dict[str, str]) -> list[Leak]:
+def _output_lines(cell):
+    """Yield the lines of a cell's text outputs: streams, plain-text results and tracebacks."""
+    for output in cell.get("outputs", []):
+        pieces = [output.get("text", ""), output.get("data", {}).get("text/plain", "")]
+        pieces.extend(output.get("traceback", []))
+        for piece in pieces:
+            yield from ("".join(piece) if isinstance(piece, list) else piece).split("\n")
+
+
+def scan_file(path: Path, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
     """Return every leak in one file; binary files are scanned as Latin-1 text."""
     data = path.read_bytes()
     try:
@@ -119,24 +150,34 @@ def scan_file(path: Path, relative: str, secrets: dict[str, str]) -> list[Leak]:
             continue
         for marker in course_build.MARKERS:
             if normalized.startswith(marker):
-                leaks.append(Leak(relative, number, f"marker {marker!r}"))
-        for secret, notebook in secrets.items():
-            if secret in normalized:
-                leaks.append(Leak(relative, number, f"fenced line of {course_build.SOLUTIONS_DIR}/{notebook}: {secret!r}"))
+                leaks.append(Leak(relative, number, f"marker {marker!r}", "marker"))
+        for secret in secrets.values():
+            if secret.text in normalized:
+                where = f"{course_build.SOLUTIONS_DIR}/{secret.notebook}"
+                leaks.append(Leak(relative, number, f"{secret.kind} line of {where}: {secret.text!r}", secret.kind))
     return leaks
 
 
-def scan_release(folder: Path, secrets: dict[str, str]) -> list[Leak]:
+def scan_release(folder: Path, secrets: dict[str, Secret]) -> list[Leak]:
     """Scan every file under ``folder``; a folder named ``solutions`` is a leak by itself."""
     leaks = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
         if path.is_dir():
             if path.name == course_build.SOLUTIONS_DIR:
-                leaks.append(Leak(relative, 0, "solutions folder"))
+                leaks.append(Leak(relative, 0, "solutions folder", "folder"))
             continue
         leaks.extend(scan_file(path, relative, secrets))
     return leaks
+
+
+def is_library_overlap(leak: Leak) -> bool:
+    """Return True for a solution line found in the library, which the course ships on purpose.
+
+    Exercises often ask students to rewrite a layer, loss or optimizer that NetLite contains, and
+    the check cells compare the student's version with the library's.
+    """
+    return leak.kind == "solution" and leak.path.startswith(f"{LIBRARY_DIR}/")
 
 
 # -- copying -----------------------------------------------------------------
@@ -181,11 +222,14 @@ def stage_release(root: Path, staging: Path) -> list[str]:
     return skipped
 
 
-def release(root: Path, destination: Path, log=print) -> list[str]:
+def release(root: Path, destination: Path, strict: bool = False, log=print) -> list[str]:
     """Write the student release of the course in ``root`` to ``destination``; return the files left out.
 
+    A solution line found in the library (see ``is_library_overlap``) is listed as a warning, or
+    rejected like any other leak when ``strict`` is True.
+
     Raises ReleaseError when ``exercises/`` is out of date or ``destination`` is not empty, and
-    ReleaseLeakError when the scan finds a leak; in both cases ``destination`` is not created.
+    ReleaseLeakError when the scan finds a leak. In both cases ``destination`` is not created.
     """
     root, destination = Path(root).resolve(), Path(destination).resolve()
     for name in REQUIRED:
@@ -209,6 +253,8 @@ def release(root: Path, destination: Path, log=print) -> list[str]:
     try:
         skipped = stage_release(root, staging)
         leaks = scan_release(staging, secrets)
+        overlaps = [] if strict else [leak for leak in leaks if is_library_overlap(leak)]
+        leaks = [leak for leak in leaks if leak not in overlaps]
         if leaks:
             listed = "\n".join(f"  {leak}" for leak in leaks[:30])
             more = f"\n  ... and {len(leaks) - 30} more" if len(leaks) > 30 else ""
@@ -225,5 +271,11 @@ def release(root: Path, destination: Path, log=print) -> list[str]:
         raise
     for name in skipped:
         log(f"left out instructor-only {name}")
+    if overlaps:
+        files = sorted({leak.path for leak in overlaps})
+        log(
+            f"warning: {len(overlaps)} solution lines also appear in the library ({', '.join(files)}), "
+            f"which students can read; pass --strict to reject this"
+        )
     log(f"wrote the release to {destination} ({len(secrets)} solution lines checked, no leak found)")
     return skipped
