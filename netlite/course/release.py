@@ -52,11 +52,11 @@ class Leak:
 
     path: str
     line_number: int
-    what: str
+    description: str
     kind: str  # "marker", "solution", "hidden test" or "folder"
 
     def __str__(self):
-        return f"{self.path}:{self.line_number}: {self.what}"
+        return f"{self.path}:{self.line_number}: {self.description}"
 
 
 # -- what is secret ----------------------------------------------------------
@@ -78,9 +78,9 @@ class Secret:
 def secret_lines(solutions: dict) -> dict[str, Secret]:
     """Map every normalized fenced line of the solution notebooks that students never see to its Secret.
 
-    A fenced line is left out when it is shorter than MIN_SECRET_LENGTH, or when it occurs in
-    text the students see: a line outside the fences, a hint (the build copies it into the
-    exercise's NotImplementedError message) or an output that the build keeps. This is computed
+    A fenced line is left out when it is shorter than MIN_SECRET_LENGTH. It is also left out when
+    it occurs in text the students see: a line outside the fences, an output that the build keeps,
+    or a hint, which the build copies into the exercise's NotImplementedError message. This is computed
     from the solution notebooks alone, so a bug in the build cannot hide a leak from the scan.
     """
     fenced, visible = {}, []
