@@ -176,3 +176,23 @@ def test_backward_with_wrong_gradient_shape_raises():
 
     with pytest.raises(ValueError, match=r"expected grad_output of shape \(1, 3, 3, 2\)"):
         layer.backward(np.zeros((1, 3, 3, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize("patch_bytes", [1, 13 * 1024, 10**9])
+def test_chunked_passes_match_reference(patch_bytes):
+    # A patch matrix of one image has 6048 bytes: 1 byte gives chunks of one image, 13 KiB chunks of
+    # 2, 2 and 1 images, 1 GB one chunk.
+    rng = np.random.default_rng(18)
+    layer = make_layer((5, 9, 8, 2, 3, 3), np.float64)
+    layer.PATCH_BYTES = patch_bytes
+    X = rng.standard_normal((5, 9, 8, 2))
+    grad_output = rng.standard_normal((5, 7, 6, 3))
+
+    Y = layer.forward(X)
+    dX = layer.backward(grad_output)
+
+    ref_dX, ref_dW, ref_db = reference.conv2d_backward(X, layer.params["W"], grad_output)
+    np.testing.assert_allclose(Y, reference.conv2d_forward(X, layer.params["W"], layer.params["b"]), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(dX, ref_dX, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(layer.grads["W"], ref_dW, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(layer.grads["b"], ref_db, rtol=1e-11, atol=1e-11)

@@ -38,9 +38,16 @@ POOL_SHAPES = [(1, 2, 2, 1), (2, 3, 3, 1), (3, 8, 8, 4), (2, 7, 6, 3), (2, 6, 9,
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
+def compiled(fast_kernel):
+    """Return the numba-compiled kernel."""
+    function = fast_kernel.numba_function()
+    assert function is not None, "numba is not available in the test environment"
+    return function
+
+
 def implementations(fast_kernel):
-    """Return the numba kernel and its numpy fallback, labelled for test ids."""
-    return [pytest.param(fast_kernel, id="numba"), pytest.param(fast_kernel.fallback, id="numpy")]
+    """Return test parameters for the numba kernel and its numpy fallback."""
+    return [pytest.param(lambda: compiled(fast_kernel), id="numba"), pytest.param(lambda: fast_kernel.fallback, id="numpy")]
 
 
 def random_array(rng, shape, dtype):
@@ -57,7 +64,7 @@ def test_im2col_matches_reference(implementation, shape, dtype):
     N, H, W, C, K = shape
     rng = np.random.default_rng(1)
     X = random_array(rng, (N, H, W, C), dtype)
-    im2col = kernels.im2col if implementation == "numba" else kernels.im2col.fallback
+    im2col = compiled(kernels.im2col) if implementation == "numba" else kernels.im2col.fallback
 
     patches = im2col(X, K)
 
@@ -75,7 +82,7 @@ def test_col2im_matches_reference(implementation, shape, dtype):
     N, H, W, C, K = shape
     rng = np.random.default_rng(2)
     patches = random_array(rng, (N * (H - K + 1) * (W - K + 1), K * K * C), dtype)
-    col2im = kernels.col2im if implementation == "numba" else kernels.col2im.fallback
+    col2im = compiled(kernels.col2im) if implementation == "numba" else kernels.col2im.fallback
 
     dX = col2im(patches, (N, H, W, C), K)
 
@@ -92,8 +99,8 @@ def test_col2im_is_adjoint_of_im2col():
     X = rng.standard_normal((N, H, W, C))
     P = rng.standard_normal((N * 7 * 5, K * K * C))
 
-    left = np.sum(kernels.im2col(X, K) * P)
-    right = np.sum(X * kernels.col2im(P, X.shape, K))
+    left = np.sum(compiled(kernels.im2col)(X, K) * P)
+    right = np.sum(X * compiled(kernels.col2im)(P, X.shape, K))
 
     assert left == pytest.approx(right, rel=1e-12)
 
@@ -118,7 +125,7 @@ def test_reference_convolution_matches_hand_computed_values():
 def test_avgpool_forward_matches_reference(forward, shape, dtype):
     X = random_array(np.random.default_rng(4), shape, dtype)
 
-    Y = forward(X)
+    Y = forward()(X)
 
     N, H, W, C = shape
     assert Y.shape == (N, H // 2, W // 2, C)
@@ -133,7 +140,7 @@ def test_avgpool_backward_matches_reference(backward, shape, dtype):
     N, H, W, C = shape
     grad_output = random_array(np.random.default_rng(5), (N, H // 2, W // 2, C), dtype)
 
-    dX = backward(grad_output, shape)
+    dX = backward()(grad_output, shape)
 
     assert dX.shape == shape
     assert dX.dtype == dtype
@@ -146,7 +153,7 @@ def test_avgpool_backward_matches_reference(backward, shape, dtype):
 def test_maxpool_forward_matches_reference(forward, shape, dtype):
     X = random_array(np.random.default_rng(6), shape, dtype)
 
-    Y, argmax = forward(X)
+    Y, argmax = forward()(X)
 
     expected_Y, expected_argmax = reference.maxpool2x2_forward(X)
     assert Y.dtype == dtype
@@ -163,7 +170,7 @@ def test_maxpool_ties_pick_first_in_row_major_order(forward):
     for index, (values, _) in enumerate(windows):
         X[0, :, 2 * index : 2 * index + 2, 0] = np.reshape(values, (2, 2))
 
-    _, argmax = forward(X)
+    _, argmax = forward()(X)
 
     np.testing.assert_array_equal(argmax[0, 0, :, 0], [position for _, position in windows])
 
@@ -177,10 +184,34 @@ def test_maxpool_backward_matches_reference(backward, shape, dtype):
     grad_output = random_array(rng, (N, H // 2, W // 2, C), dtype)
     argmax = rng.integers(0, 4, size=grad_output.shape).astype(np.uint8)
 
-    dX = backward(grad_output, argmax, shape)
+    dX = backward()(grad_output, argmax, shape)
 
     assert dX.dtype == dtype
     np.testing.assert_array_equal(dX, reference.maxpool2x2_backward(grad_output, argmax, shape))
+
+
+def test_numba_and_numpy_kernels_bit_identical():
+    # Without numba the numpy versions run, and a model must train the same either way.
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((5, 12, 11, 3)).astype(np.float32)
+    pooled_grad = rng.standard_normal((5, 6, 5, 3)).astype(np.float32)
+    patches = rng.standard_normal((5 * 8 * 7, 75)).astype(np.float32)
+    argmax = rng.integers(0, 4, size=pooled_grad.shape).astype(np.uint8)
+    cases = [
+        (kernels.im2col, (X, 5)),
+        (kernels.col2im, (patches, X.shape, 5)),
+        (kernels.avgpool2x2_forward, (X,)),
+        (kernels.avgpool2x2_backward, (pooled_grad, X.shape)),
+        (kernels.maxpool2x2_forward, (X,)),
+        (kernels.maxpool2x2_backward, (pooled_grad, argmax, X.shape)),
+    ]
+    for fast_kernel, arguments in cases:
+        numba_result = compiled(fast_kernel)(*arguments)
+        numpy_result = fast_kernel.fallback(*arguments)
+        if not isinstance(numba_result, tuple):
+            numba_result, numpy_result = (numba_result,), (numpy_result,)
+        for numba_array, numpy_array in zip(numba_result, numpy_result):
+            np.testing.assert_array_equal(numba_array, numpy_array, err_msg=fast_kernel.__name__)
 
 
 # -- numba plumbing, in fresh processes ------------------------------------------------
@@ -193,6 +224,7 @@ CHECK_SCRIPT = textwrap.dedent(
         warnings.simplefilter("always")
         import netlite as nl
         from netlite.kernels import reference
+        numba_kernels = nl.kernels.im2col.numba_function() is not None
         rng = np.random.default_rng(0)
         layer = nl.ConvolutionalLayer(3, 2, 4, rng=rng)
         X = rng.standard_normal((2, 7, 6, 2)).astype(np.float32)
@@ -213,6 +245,7 @@ CHECK_SCRIPT = textwrap.dedent(
         "errors": errors,
         "warnings": [str(w.message) for w in caught],
         "numba_loaded": "numba" in sys.modules,
+        "numba_kernels": numba_kernels,
     }))
     """
 )
@@ -261,12 +294,14 @@ def test_kernels_run_without_stderr_output():
     assert_small_errors(report["errors"])
     assert report["warnings"] == []
     assert report["numba_loaded"]
+    assert report["numba_kernels"]
     assert stderr == ""
 
 
 def test_disable_jit_gives_same_results():
     report, _ = run_python(CHECK_SCRIPT, {"NUMBA_DISABLE_JIT": "1"})
     assert_small_errors(report["errors"])
+    assert report["numba_kernels"]
     assert report["warnings"] == []
 
 
@@ -274,6 +309,7 @@ def test_without_numba_uses_numpy_and_warns_once():
     report, _ = run_python(BLOCK_NUMBA + CHECK_SCRIPT)
     assert_small_errors(report["errors"])
     assert not report["numba_loaded"]
+    assert not report["numba_kernels"]
     assert len(report["warnings"]) == 1
     assert "numba could not be imported" in report["warnings"][0]
 
@@ -303,5 +339,6 @@ def test_unwritable_cache_still_runs(tmp_path):
 
     assert_small_errors(report["errors"])
     assert report["numba_loaded"]
+    assert report["numba_kernels"]
     assert report["warnings"] == []
     assert stderr == ""

@@ -1,19 +1,20 @@
 """The numba plumbing: compile a kernel on its first call, never at import.
 
-Importing numba takes about 0.4 s, so ``import netlite`` does not import it.
-A function decorated with ``@kernel(fallback=...)`` stays a plain Python
-function until it is first called. The first call imports numba and compiles
-the function with ``cache=True``, so a restarted process loads the machine code
-from ``__pycache__`` instead of compiling again.
+Importing numba takes about 0.4 s, and the first call of any numba function
+costs about as much again, so ``import netlite`` does not import numba. A
+function decorated with ``@kernel(...)`` stays a plain Python function until
+it is first called. That call imports numba and compiles the function with
+``cache=True``, so a restarted process loads the machine code from
+``__pycache__`` instead of compiling again.
 
 Three situations change what runs:
 
 - ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
   unchanged, so the loops run as ordinary, slow Python that a debugger can step
   through (``prange`` becomes ``range``). Results are the same.
-- numba is not installed: the kernel calls its numpy ``fallback`` instead, and
-  one RuntimeWarning reports it.
-- no cache folder is writable: the kernel is compiled without the cache, in
+- numba is not installed: the kernels call their numpy ``fallback`` instead
+  (bit-identical results, only slower), and one RuntimeWarning reports it.
+- no cache folder is writable: the kernels are compiled without the cache, in
   every new process again.
 """
 
@@ -22,21 +23,17 @@ import os
 import threading
 import warnings
 
+_lock = threading.Lock()
 _numba = None  # the numba module after the first successful import
 _numba_missing = False  # True after an import of numba failed
-_lock = threading.Lock()
 
 
 def load_numba():
-    """Import numba on first use and return it, or return None if it is not installed.
+    """Import numba on first use and return it, or return None if it cannot be imported.
 
     Warns once per process when numba is missing.
     """
     global _numba, _numba_missing
-    if _numba is not None:
-        return _numba
-    if _numba_missing:
-        return None
     with _lock:
         if _numba is None and not _numba_missing:
             try:
@@ -47,7 +44,7 @@ def load_numba():
                     f"netlite: numba could not be imported ({error}); convolution and pooling "
                     f"use slower numpy code instead. Install numba for the fast kernels.",
                     RuntimeWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
     return _numba
 
@@ -58,12 +55,12 @@ def jit_disabled():
 
 
 class Kernel:
-    """A function compiled with numba on its first call.
+    """A numba-compilable function with a numpy fallback of the same signature and result.
 
-    ``py_func`` is written in the subset of Python that numba compiles.
-    ``fallback`` has the same signature and uses numpy only; it runs when numba
-    is not installed. ``parallel=True`` is only for functions with a ``prange``
-    loop, because numba warns on stderr when a parallel function has none.
+    ``py_func`` is written in the subset of Python that numba compiles, and
+    ``fallback`` uses numpy only. ``parallel=True`` is only for functions with
+    a ``prange`` loop, because numba warns on stderr when a parallel function
+    has none.
     """
 
     def __init__(self, py_func, fallback, parallel):
@@ -76,9 +73,16 @@ class Kernel:
         self.__wrapped__ = py_func
 
     def __call__(self, *args):
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._compile()
+        return compiled(*args)
+
+    def numba_function(self):
+        """Return the numba dispatcher (compiling it if needed), or None when numba is missing."""
         if self._compiled is None:
             self._compiled = self._compile()
-        return self._compiled(*args)
+        return None if self._compiled is self.fallback else self._compiled
 
     def _compile(self):
         numba = load_numba()
@@ -93,8 +97,8 @@ class Kernel:
             return numba.njit(cache=True, **options)(self.py_func)
         except (RuntimeError, OSError):
             # numba raises RuntimeError("cannot cache function ...: no locator
-            # available") at decoration when neither __pycache__ beside the
-            # source, NUMBA_CACHE_DIR nor the user cache folder is writable.
+            # available") when neither __pycache__ beside the source,
+            # NUMBA_CACHE_DIR nor the user cache folder is writable.
             return numba.njit(cache=False, **options)(self.py_func)
 
     def __repr__(self):
@@ -108,7 +112,6 @@ def kernel(fallback, parallel=False):
         return Kernel(py_func, fallback, parallel)
 
     return decorate
-
 
 
 def set_num_threads(n):

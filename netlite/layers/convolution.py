@@ -11,8 +11,9 @@ and the backward pass is three more matrix expressions:
     db = dY summed over all pixels
     dX = col2im(dY @ W_matrix.T)   (add each patch gradient back onto its pixels)
 
-im2col and col2im live in ``netlite/kernels/convolution.py`` (compiled with
-numba). ``netlite/kernels/reference.py`` computes the same convolution with
+Both passes run these products on a few images at a time, so that the patch
+matrix stays small. im2col and col2im live in ``netlite/kernels/convolution.py``
+(compiled with numba). ``netlite/kernels/reference.py`` computes the same convolution with
 plain loops straight from the definition, to read side by side.
 """
 
@@ -40,6 +41,11 @@ class ConvolutionalLayer(Layer):
     returns None.
     """
 
+    # The batch is processed in chunks of images whose patch matrix has about
+    # this size, so that it stays in the CPU's L2 cache between im2col and the
+    # matrix products. A whole batch of 256 MNIST images would need 20 MB.
+    PATCH_BYTES = 512 * 1024
+
     def __init__(self, kernel_size, in_channels, out_channels, rng=None, dtype=np.float32):
         super().__init__()
         for name, value in (
@@ -66,8 +72,7 @@ class ConvolutionalLayer(Layer):
         """Convolve the batch with every kernel and add the bias.
 
         X: (N, H, W, C_in) -> returns (N, H - K + 1, W - K + 1, C_out), in the
-        parameters' dtype. Keeps the input shape and the im2col patch matrix
-        (N * OH * OW, K * K * C_in) for the backward pass.
+        parameters' dtype. Keeps X (as a C-contiguous array) for the backward pass.
         """
         W, b = self.params["W"], self.params["b"]
         X = self._check_input(X, 4, f"(batch, height, width, {self.in_channels})", dtype=W.dtype)
@@ -84,10 +89,15 @@ class ConvolutionalLayer(Layer):
             )
         OH, OW = H - K + 1, W_in - K + 1
 
-        patches = kernels.im2col(np.ascontiguousarray(X), K)  # (N * OH * OW, K * K * C_in)
-        Y = patches @ W.reshape(K * K * C_in, self.out_channels)  # (N * OH * OW, C_out)
+        X = np.ascontiguousarray(X)
+        W_matrix = W.reshape(K * K * C_in, self.out_channels)
+        rows_per_image = OH * OW
+        Y = np.empty((N * rows_per_image, self.out_channels), dtype=W.dtype)
+        for start, stop in self._image_chunks(X.shape):
+            patches = kernels.im2col(X[start:stop], K)  # (images * OH * OW, K * K * C_in)
+            np.matmul(patches, W_matrix, out=Y[start * rows_per_image : stop * rows_per_image])
         Y += b
-        self.cache = (X.shape, patches)
+        self.cache = X
         return Y.reshape(N, OH, OW, self.out_channels)
 
     def backward(self, grad_output):
@@ -95,21 +105,40 @@ class ConvolutionalLayer(Layer):
 
         grad_output: (N, OH, OW, C_out) -> returns (N, H, W, C_in).
         """
-        input_shape, patches = self._require_cache()
-        N, H, W_in, C_in = input_shape
+        X = self._require_cache()
+        N, H, W_in, C_in = X.shape
         K, C_out = self.kernel_size, self.out_channels
-        expected_shape = (N, H - K + 1, W_in - K + 1, C_out)
-        grad_output = self._check_grad_output(grad_output, expected_shape)
+        OH, OW = H - K + 1, W_in - K + 1
+        grad_output = self._check_grad_output(grad_output, (N, OH, OW, C_out))
         W = self.params["W"]
-        grad_rows = np.ascontiguousarray(grad_output, dtype=W.dtype).reshape(-1, C_out)  # (N * OH * OW, C_out)
+        W_matrix = W.reshape(K * K * C_in, C_out)
+        grad_rows = np.ascontiguousarray(grad_output, dtype=W.dtype).reshape(N * OH * OW, C_out)
 
-        self.grads["W"] = (patches.T @ grad_rows).reshape(W.shape)
+        grad_W = np.zeros_like(W_matrix)
+        grad_X = np.empty(X.shape, dtype=W.dtype) if self.compute_input_grad else None
+        rows_per_image = OH * OW
+        for start, stop in self._image_chunks(X.shape):
+            # Recomputing the patches is cheaper than keeping all of them from
+            # forward(): a chunk's patches stay in the CPU cache for both products.
+            patches = kernels.im2col(X[start:stop], K)
+            grad_chunk = grad_rows[start * rows_per_image : stop * rows_per_image]  # (images * OH * OW, C_out)
+            grad_W += patches.T @ grad_chunk
+            if grad_X is not None:
+                grad_patches = grad_chunk @ W_matrix.T  # (images * OH * OW, K * K * C_in)
+                grad_X[start:stop] = kernels.col2im(grad_patches, X[start:stop].shape, K)
+
+        self.grads["W"] = grad_W.reshape(W.shape)
         self.grads["b"] = grad_rows.sum(axis=0)
-        if not self.compute_input_grad:
-            return None
+        return grad_X
 
-        grad_patches = grad_rows @ W.reshape(K * K * C_in, C_out).T  # (N * OH * OW, K * K * C_in)
-        return kernels.col2im(grad_patches, input_shape, K)
+    def _image_chunks(self, input_shape):
+        """Yield (start, stop) image ranges whose im2col patch matrix is about PATCH_BYTES large."""
+        N, H, W_in, C_in = input_shape
+        K = self.kernel_size
+        patch_bytes_per_image = (H - K + 1) * (W_in - K + 1) * K * K * C_in * self.params["W"].itemsize
+        images_per_chunk = max(1, self.PATCH_BYTES // patch_bytes_per_image)
+        for start in range(0, N, images_per_chunk):
+            yield start, min(N, start + images_per_chunk)
 
     def output_shape(self, input_shape):
         H, W_in, _ = input_shape
