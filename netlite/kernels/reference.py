@@ -72,7 +72,7 @@ def im2col(X, kernel_size):
     """Copy every K x K patch of X into one row of a matrix.
 
     X: (N, H, W, C) -> patches: (N * OH * OW, K * K * C). Row n*OH*OW + i*OW + j
-    holds the patch whose top-left pixel is (i, j) of image n, ordered by
+    contains the patch whose top-left pixel is (i, j) of image n, ordered by
     (kh, kw, c), the order of ``W.reshape(K * K * C, C_out)``.
     """
     N, H, W, C = X.shape

@@ -1,0 +1,420 @@
+"""Train LeNet-5 on MNIST with NetLite and with PyTorch side by side, and time both.
+
+    bash benchmarks/setup_torch_env.sh
+    benchmarks/.venv/bin/python benchmarks/bench_lenet.py            # full grid, takes long
+    benchmarks/.venv/bin/python benchmarks/bench_lenet.py --quick    # 6,000 images, one repeat
+    benchmarks/.venv/bin/python benchmarks/bench_lenet.py --accuracy # 5 epochs x 3 seeds, NetLite only
+
+Both frameworks train the same network (conv 5x5 1->6, ReLU, 2x2 average
+pool, conv 5x5 6->16, ReLU, average pool, flatten, 400->120->84->10,
+cross-entropy on the logits, ADAM with learning rate 1e-3) for one epoch per
+measurement. The runs of the two frameworks alternate, so both see the same
+load on the machine. The timed epoch includes shuffling and batching; the
+test accuracy and the inference time on the 10,000 test images are measured
+after it. PyTorch gets NCHW tensors, its native layout; NetLite gets NHWC.
+
+Results go to stdout as Markdown and, with ``--json PATH``, to a JSON file.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
+LEARNING_RATE = 1e-3
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+def read_idx(path):
+    """Read a gzip-compressed IDX file (the MNIST format) into a uint8 array."""
+    with gzip.open(path, "rb") as file:
+        data = file.read()
+    n_dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+
+
+def load_mnist(data_dir, split, n_images):
+    """Return X: (N, 32, 32, 1) float32 in [0, 1], zero-padded from 28x28, and y: (N,) int64."""
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(Path(data_dir) / f"{prefix}-images-idx3-ubyte.gz")[:n_images]
+    labels = read_idx(Path(data_dir) / f"{prefix}-labels-idx1-ubyte.gz")[:n_images]
+    X = np.zeros((len(images), 32, 32, 1), dtype=np.float32)
+    X[:, 2:30, 2:30, 0] = images / np.float32(255)
+    return X, labels.astype(np.int64)
+
+
+# -- NetLite ----------------------------------------------------------------------------
+
+
+def netlite_lenet(seed):
+    import netlite as nl
+
+    nl.seed(seed)
+    return nl.NeuralNetwork(
+        [
+            nl.ConvolutionalLayer(5, 1, 6),
+            nl.ReLU(),
+            nl.AvgPoolingLayer(),
+            nl.ConvolutionalLayer(5, 6, 16),
+            nl.ReLU(),
+            nl.AvgPoolingLayer(),
+            nl.Flatten(),
+            nl.FullyConnectedLayer(400, 120),
+            nl.ReLU(),
+            nl.FullyConnectedLayer(120, 84),
+            nl.ReLU(),
+            nl.FullyConnectedLayer(84, 10),
+            nl.Softmax(),
+        ]
+    )
+
+
+class NetLiteRun:
+    name = "NetLite"
+
+    def __init__(self, seed):
+        import netlite as nl
+
+        self.nl = nl
+        self.model = netlite_lenet(seed)
+        self.optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), LEARNING_RATE)
+        self.rng = np.random.default_rng(seed)
+
+    def train_epoch(self, X, y, batchsize):
+        for x_batch, y_batch in self.nl.batch_handler(X, y, batchsize=batchsize, shuffle=True, rng=self.rng):
+            self.optimizer.step(self.model, x_batch, y_batch)
+
+    def predict_labels(self, X):
+        return self.model.predict(X, batchsize=1000).argmax(axis=1)
+
+
+# -- PyTorch ----------------------------------------------------------------------------
+
+
+class TorchRun:
+    name = "PyTorch"
+
+    def __init__(self, seed):
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        torch.manual_seed(seed)
+        self.model = nn.Sequential(
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(400, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
+        self.loss_func = nn.CrossEntropyLoss()
+        self.generator = torch.Generator().manual_seed(seed)
+        self._tensors = {}
+
+    def _as_tensors(self, X, y):
+        key = id(X)
+        if key not in self._tensors:
+            self._tensors[key] = (
+                self.torch.from_numpy(np.ascontiguousarray(X.transpose(0, 3, 1, 2))),
+                self.torch.from_numpy(y),
+            )
+        return self._tensors[key]
+
+    def train_epoch(self, X, y, batchsize):
+        X_t, y_t = self._as_tensors(X, y)
+        self.model.train()
+        order = self.torch.randperm(len(X_t), generator=self.generator)
+        for start in range(0, len(X_t), batchsize):
+            indices = order[start : start + batchsize]
+            self.optimizer.zero_grad()
+            loss = self.loss_func(self.model(X_t[indices]), y_t[indices])
+            loss.backward()
+            self.optimizer.step()
+
+    def predict_labels(self, X):
+        X_t, _ = self._as_tensors(X, np.zeros(len(X), dtype=np.int64))
+        self.model.eval()
+        with self.torch.no_grad():
+            outputs = [self.model(X_t[start : start + 1000]) for start in range(0, len(X_t), 1000)]
+        return self.torch.cat(outputs).argmax(dim=1).numpy()
+
+
+# -- threads ----------------------------------------------------------------------------
+
+
+def set_threads(n_threads, with_torch):
+    """Limit NetLite's numba kernels, BLAS and (if loaded) PyTorch to ``n_threads``."""
+    import netlite.kernels
+
+    limiter = netlite.kernels.set_num_threads(n_threads)
+    if with_torch:
+        import torch
+
+        torch.set_num_threads(n_threads)
+    return limiter
+
+
+# -- measurements in fresh processes ------------------------------------------------------
+
+
+def time_cold_import(repeats=5):
+    """Return the times of ``import netlite`` in fresh interpreters (seconds)."""
+    code = "import time; t = time.perf_counter(); import netlite; print(time.perf_counter() - t)"
+    return [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(repeats)]
+
+
+FIRST_STEP_CODE = """
+import time, numpy as np, sys
+sys.path.insert(0, {bench_dir!r})
+from bench_lenet import netlite_lenet
+import netlite as nl
+model = netlite_lenet(0)
+optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), 1e-3)
+X = np.random.default_rng(0).random((32, 32, 32, 1), dtype=np.float32)
+y = np.arange(32) % 10
+start = time.perf_counter()
+optimizer.step(model, X, y)
+print(time.perf_counter() - start)
+"""
+
+
+def time_first_step():
+    """Return (compile seconds, cached seconds): the first training step in a new process.
+
+    The first run gets an empty NUMBA_CACHE_DIR, so every kernel is compiled;
+    the second run reuses that folder, as a restarted notebook kernel would.
+    """
+    code = FIRST_STEP_CODE.format(bench_dir=str(Path(__file__).resolve().parent))
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        compile_run = float(subprocess.check_output([sys.executable, "-c", code], text=True, env=env))
+        cached_runs = [
+            float(subprocess.check_output([sys.executable, "-c", code], text=True, env=env)) for _ in range(3)
+        ]
+    return compile_run, cached_runs
+
+
+# -- machine ------------------------------------------------------------------------------
+
+
+def describe_machine():
+    import numba
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu_model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "blas": [
+            {key: entry.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
+            for entry in threadpool_info()
+            if entry.get("user_api") == "blas"
+        ],
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+# -- the benchmark --------------------------------------------------------------------------
+
+
+def measure_epochs(runner_classes, X_train, y_train, X_test, y_test, batchsize, n_threads, repeats):
+    """Train one epoch per repeat with each framework in turn; return a list of result dicts."""
+    results = []
+    for repeat in range(repeats):
+        for runner_class in runner_classes:
+            runner = runner_class(seed=repeat)
+            start = time.perf_counter()
+            runner.train_epoch(X_train, y_train, batchsize)
+            train_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            labels = runner.predict_labels(X_test)
+            inference_seconds = time.perf_counter() - start
+            accuracy = float(np.mean(labels == y_test))
+            result = dict(
+                framework=runner.name,
+                batchsize=batchsize,
+                threads=n_threads,
+                repeat=repeat,
+                train_seconds=train_seconds,
+                inference_seconds=inference_seconds,
+                test_accuracy=accuracy,
+            )
+            results.append(result)
+            print(
+                f"  {runner.name:8s} batch {batchsize:4d}, {n_threads} thread(s), repeat {repeat}: "
+                f"train {train_seconds:6.2f} s, inference {inference_seconds:5.2f} s, test accuracy {accuracy:.4f}",
+                flush=True,
+            )
+    return results
+
+
+def summarize(results, n_train_images):
+    """Print a Markdown table: min and median epoch time per framework, and the ratio."""
+    scale = 60000 / n_train_images
+    print()
+    if scale != 1:
+        print(f"Times scaled to a 60,000-image epoch from {n_train_images} images.\n")
+    print("| batch | threads | NetLite min / median (s) | PyTorch min / median (s) | ratio of minima | "
+          "inference NetLite / PyTorch (s) | test acc. NetLite / PyTorch |")
+    print("|---|---|---|---|---|---|---|")
+    keys = sorted({(r["batchsize"], r["threads"]) for r in results})
+    rows = []
+    for batchsize, threads in keys:
+        row = {"batchsize": batchsize, "threads": threads}
+        for framework in ("NetLite", "PyTorch"):
+            chosen = [r for r in results if (r["batchsize"], r["threads"], r["framework"]) == (batchsize, threads, framework)]
+            if not chosen:
+                continue
+            times = [r["train_seconds"] * scale for r in chosen]
+            row[framework] = dict(
+                min=min(times),
+                median=statistics.median(times),
+                inference_min=min(r["inference_seconds"] for r in chosen),
+                accuracy=statistics.mean(r["test_accuracy"] for r in chosen),
+            )
+        rows.append(row)
+        netlite, torch = row.get("NetLite"), row.get("PyTorch")
+        ratio = f"{netlite['min'] / torch['min']:.2f}" if netlite and torch else "-"
+        times = " | ".join(f"{e['min']:.2f} / {e['median']:.2f}" if e else "-" for e in (netlite, torch))
+        inference = " / ".join(f"{e['inference_min']:.2f}" if e else "-" for e in (netlite, torch))
+        accuracy = " / ".join(f"{e['accuracy']:.4f}" if e else "-" for e in (netlite, torch))
+        print(f"| {batchsize} | {threads} | {times} | {ratio} | {inference} | {accuracy} |")
+    return rows
+
+
+def run_accuracy_mode(args):
+    """Train the introductory LeNet for 5 epochs with 3 seeds and report test accuracy per epoch."""
+    X_train, y_train = load_mnist(args.data_dir, "train", args.images)
+    X_test, y_test = load_mnist(args.data_dir, "test", 10000)
+    set_threads(args.threads[0], with_torch=False)
+    histories = []
+    for seed in range(args.seeds):
+        runner = NetLiteRun(seed)
+        history = []
+        for epoch in range(args.epochs):
+            start = time.perf_counter()
+            runner.train_epoch(X_train, y_train, 32)
+            seconds = time.perf_counter() - start
+            accuracy = float(np.mean(runner.predict_labels(X_test) == y_test))
+            history.append(accuracy)
+            print(f"seed {seed}, epoch {epoch + 1}: {seconds:6.2f} s, test accuracy {accuracy:.4f}", flush=True)
+        histories.append(history)
+    mean_per_epoch = np.mean(histories, axis=0)
+    print("\nmean test accuracy per epoch over seeds:", ", ".join(f"{a:.4f}" for a in mean_per_epoch))
+    best_epoch = int(np.argmax(mean_per_epoch >= 0.99)) + 1 if (mean_per_epoch >= 0.99).any() else None
+    print("first epoch with mean >= 99.0 %:", best_epoch if best_epoch else f"none within {args.epochs} epochs")
+    return {"mode": "accuracy", "histories": histories, "mean_per_epoch": mean_per_epoch.tolist(), "first_epoch_99": best_epoch}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short run: 6,000 training images, 1 repeat, batch 32 only")
+    parser.add_argument("--accuracy", action="store_true", help="train NetLite 5 epochs with 3 seeds, batch 32, report accuracy")
+    parser.add_argument("--images", type=int, default=60000, help="number of training images per epoch (default 60000)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 256], help="batch sizes (default 32 128 256)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="epochs measured per configuration and framework (default 3)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per seed in --accuracy mode (default 5)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds in --accuracy mode (default 3)")
+    parser.add_argument("--no-torch", action="store_true", help="measure NetLite only")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with the gzip IDX MNIST files")
+    parser.add_argument("--json", type=Path, help="also write all measurements to this JSON file")
+    args = parser.parse_args()
+    if args.quick:
+        args.images, args.repeats, args.batch_sizes = min(args.images, 6000), 1, [32]
+        args.epochs, args.seeds = min(args.epochs, 1), min(args.seeds, 1)
+
+    if args.accuracy:
+        report = run_accuracy_mode(args)
+        report["machine"] = describe_machine()
+    else:
+        report = run_speed_mode(args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def run_speed_mode(args):
+    import_times = time_cold_import()
+    compile_seconds, cached_first_steps = time_first_step()
+    print(f"cold 'import netlite': min {min(import_times):.3f} s, median {statistics.median(import_times):.3f} s")
+    print(f"first training step with an empty numba cache (compiles every kernel): {compile_seconds:.2f} s")
+    print(f"first training step in a new process with the cache: min {min(cached_first_steps):.3f} s")
+
+    X_train, y_train = load_mnist(args.data_dir, "train", args.images)
+    X_test, y_test = load_mnist(args.data_dir, "test", 10000)
+    runner_classes = [NetLiteRun]
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F401
+
+            runner_classes.append(TorchRun)
+        except ImportError:
+            print("PyTorch is not installed in this environment; run benchmarks/setup_torch_env.sh. Measuring NetLite only.")
+    machine = describe_machine()
+    print(json.dumps(machine))
+
+    results = []
+    for n_threads in args.threads:
+        limiter = set_threads(n_threads, with_torch=TorchRun in runner_classes)
+        # One untimed pass compiles or loads every kernel before the clock runs.
+        NetLiteRun(0).train_epoch(X_train[:64], y_train[:64], 32)
+        for batchsize in args.batch_sizes:
+            results += measure_epochs(runner_classes, X_train, y_train, X_test, y_test, batchsize, n_threads, args.repeats)
+        limiter.restore_original_limits()
+    rows = summarize(results, args.images)
+    return {
+        "mode": "speed",
+        "machine": machine,
+        "n_train_images": args.images,
+        "cold_import_seconds": import_times,
+        "first_step_compile_seconds": compile_seconds,
+        "first_step_cached_seconds": cached_first_steps,
+        "results": results,
+        "summary": rows,
+    }
+
+
+if __name__ == "__main__":
+    main()
