@@ -1,0 +1,130 @@
+"""Checks of the course notebooks themselves: structure, stored outputs, and check cells that catch wrong solutions.
+
+``pytest --nbval`` verifies the notebooks' stored outputs. These tests cover what nbval cannot see,
+such as whether each check cell fails for a typical wrong solution with a message that names the value.
+The mutation tests start a Jupyter kernel each (a few seconds per test).
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+def load(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def cell_text(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def output_texts(cell):
+    for output in cell.get("outputs", []):
+        text = output.get("text") or output.get("data", {}).get("text/plain") or ""
+        yield output, "".join(text) if isinstance(text, list) else text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_metadata_clean(path):
+    notebook = load(path)
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert "widgets" not in notebook["metadata"], "store no widget state in the notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_stored_outputs_stable(path):
+    for index, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert cell.get("execution_count") is not None or not cell.get("outputs"), f"cell {index} has outputs but no count"
+        for output, text in output_texts(cell):
+            assert output.get("name") != "stderr", f"cell {index} wrote to stderr: {text[:200]!r}"
+            assert output.get("output_type") != "error", f"cell {index} stored an error"
+            if "nbval-ignore-output" not in tags:
+                assert not re.search(r"at 0x[0-9a-f]+", text), f"cell {index} shows a memory address: {text[:200]!r}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda path: path.name)
+def test_solution_cells_well_formed(path):
+    cells = load(path)["cells"]
+    grade_ids = [nbgrader(cell)["grade_id"] for cell in cells if nbgrader(cell)]
+    assert len(grade_ids) == len(set(grade_ids)), f"duplicate grade_id in {grade_ids}"
+    n_solutions = n_checks = 0
+    for cell in cells:
+        meta = nbgrader(cell)
+        text = cell_text(cell)
+        if meta.get("solution"):
+            n_solutions += 1
+            assert text.count("### BEGIN SOLUTION") == text.count("### END SOLUTION") >= 1
+        if meta.get("grade"):
+            n_checks += 1
+            assert meta["points"] > 0
+            assert meta.get("locked") is True
+            assert "report_pass(" in text, f"check cell {meta['grade_id']} prints no pass line"
+    assert n_solutions >= 1
+    assert n_checks >= 1
+
+
+def test_tanh_exercise_layout():
+    """The browser test of notebook 03 relies on one solution cell defining MyTanh, then a check cell."""
+    cells = [cell for cell in load(ROOT / "solutions" / "03_own_activation.ipynb")["cells"]]
+    solution_indices = [index for index, cell in enumerate(cells) if nbgrader(cell).get("solution")]
+    assert len(solution_indices) == 1
+    index = solution_indices[0]
+    assert cell_text(cells[index]).startswith("class MyTanh(nl.Layer):")
+    assert nbgrader(cells[index + 1]).get("grade") is True
+
+
+# -- check cells against wrong solutions ---------------------------------------
+
+# (notebook, solution grade_id, correct line, wrong line, check grade_id, text expected in the error)
+MUTATIONS = [
+    ("02_training_step_by_hand.ipynb", "backward_pass", "dL_dz1 = dL_da1 * a1 * (1 - a1)", "dL_dz1 = dL_da1 * a1",
+     "check_backward_pass", "backward_pass(...)['dL_dz1']"),
+    ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", "return grad_output * (1 - Y)",
+     "check_tanh_backward", "tanh'(0) = 1"),
+    ("03_own_activation.ipynb", "my_tanh", "Y = np.tanh(X)", "Y = np.maximum(X, 0)",
+     "check_tanh_forward", "tanh(-1.0) returned 0.0, expected -0.7616"),
+    ("04_robust_regression.ipynb", "my_huber_loss", "linear = self.delta * (abs_error - 0.5 * self.delta)",
+     "linear = self.delta * abs_error", "check_huber_forward", "large error"),
+    ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
+     "check_adam", "the parameter after step 1"),
+]
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: f"{mutation[0][:2]}-{mutation[4]}-{mutation[2][:12]}")
+def test_check_cell_rejects_wrong_solution(mutation, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    name, solution_id, correct, wrong, check_id, expected_message = mutation
+
+    notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
+    ids = [nbgrader(cell).get("grade_id") for cell in notebook.cells]
+    solution_cell = notebook.cells[ids.index(solution_id)]
+    assert correct in solution_cell.source, f"{name}: the line to break is no longer in {solution_id}"
+    solution_cell.source = solution_cell.source.replace(correct, wrong)
+    check_index = ids.index(check_id)
+    notebook.cells = notebook.cells[: check_index + 1]
+
+    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as error:
+        client.execute()
+    failed_cells = [
+        index for index, cell in enumerate(notebook.cells)
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", []))
+    ]
+    assert failed_cells == [check_index], f"expected only the check cell {check_id} to fail, failed: {failed_cells}"
+    assert "AssertionError" in str(error.value)
+    assert expected_message in str(error.value)
