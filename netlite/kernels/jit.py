@@ -11,7 +11,7 @@ Three situations change what runs:
 
 - ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
   unchanged, so the loops run as ordinary, slow Python that a debugger can step
-  through (``prange`` becomes ``range``). Results are the same.
+  through. Results are the same.
 - numba is not installed: the kernels call their numpy ``fallback`` instead
   (bit-identical results, only slower), and one RuntimeWarning reports it.
 - no cache folder is writable: the kernels are compiled without the cache, in
@@ -58,15 +58,12 @@ class Kernel:
     """A numba-compilable function with a numpy fallback of the same signature and result.
 
     ``py_func`` is written in the subset of Python that numba compiles, and
-    ``fallback`` uses numpy only. ``parallel=True`` is only for functions with
-    a ``prange`` loop, because numba warns on stderr when a parallel function
-    has none.
+    ``fallback`` uses numpy only.
     """
 
-    def __init__(self, py_func, fallback, parallel):
+    def __init__(self, py_func, fallback):
         self.py_func = py_func
         self.fallback = fallback
-        self.parallel = parallel
         self._compiled = None
         self.__name__ = py_func.__name__
         self.__doc__ = py_func.__doc__
@@ -88,11 +85,7 @@ class Kernel:
         numba = load_numba()
         if numba is None:
             return self.fallback
-        if self.parallel:
-            # Kernel modules define ``prange = range`` so that they import
-            # without numba; numba only parallelises loops over numba.prange.
-            self.py_func.__globals__["prange"] = numba.prange
-        options = dict(parallel=self.parallel, error_model="numpy", nogil=True)
+        options = dict(error_model="numpy", nogil=True)
         try:
             return numba.njit(cache=True, **options)(self.py_func)
         except (RuntimeError, OSError):
@@ -105,28 +98,26 @@ class Kernel:
         return f"<netlite kernel {self.__name__}>"
 
 
-def kernel(fallback, parallel=False):
+def kernel(fallback):
     """Decorate a numba-compilable function; see :class:`Kernel`."""
 
     def decorate(py_func):
-        return Kernel(py_func, fallback, parallel)
+        return Kernel(py_func, fallback)
 
     return decorate
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for the numba kernels and for BLAS (numpy's matrix products).
+    """Use ``n`` threads for BLAS, which computes the matrix products of the dense and convolutional layers.
 
-    The kernels and BLAS never run at the same time, so both may use all
-    cores. Set 1 to measure single-core speed. Returns the threadpoolctl
-    limiter, whose BLAS limit lasts until ``.restore_original_limits()``.
+    The numba kernels always run on one thread (see ``convolution.py``).
+    Set 1 to measure single-core speed, or on a machine shared with other
+    jobs. Returns the threadpoolctl limiter, whose limit lasts until
+    ``.restore_original_limits()``.
     """
     from threadpoolctl import threadpool_limits
 
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    numba = load_numba()
-    if numba is not None and not jit_disabled():
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     return threadpool_limits(limits=n, user_api="blas")
