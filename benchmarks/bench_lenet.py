@@ -165,7 +165,7 @@ class TorchRun:
 
 
 def set_threads(n_threads, with_torch):
-    """Limit NetLite's numba kernels, BLAS and (if loaded) PyTorch to ``n_threads``."""
+    """Limit BLAS (NetLite's matrix products; its numba kernels are single-threaded) and PyTorch to ``n_threads``."""
     import netlite.kernels
 
     limiter = netlite.kernels.set_num_threads(n_threads)
