@@ -22,11 +22,11 @@ class NeuralNetwork:
     ``forward(X, logits=True)`` stops before a final Softmax layer, and the
     following ``backward`` starts below it.
 
-    The first layer is told that nothing needs the gradient with respect to
-    the network's input (``compute_input_grad = False`` where the layer
-    supports it, as ConvolutionalLayer does), which saves the most expensive
-    part of a convolution's backward pass. Set it back to True on
-    ``model.layers[0]`` to inspect input gradients (saliency maps).
+    The network sets ``compute_input_grad = False`` on its first layer (on
+    layers that support it, as ConvolutionalLayer does), because nothing
+    needs the gradient with respect to the network's input. That saves the
+    most expensive part of a convolution's backward pass. Set it back to True
+    on ``model.layers[0]`` to inspect input gradients (saliency maps).
     """
 
     def __init__(self, layers=()):
@@ -233,7 +233,7 @@ class NeuralNetwork:
         expected_layers = self._description()["layers"]
         if len(saved_layers) != len(expected_layers):
             raise ValueError(
-                f"{path}: the file holds {len(saved_layers)} layers, this network has {len(expected_layers)}; "
+                f"{path}: the file contains {len(saved_layers)} layers, this network has {len(expected_layers)}; "
                 f"build the same architecture as the saved model before loading"
             )
         for index, (saved, expected) in enumerate(zip(saved_layers, expected_layers)):

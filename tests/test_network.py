@@ -141,7 +141,7 @@ def test_load_rejects_other_architecture(tmp_path):
     path = tmp_path / "model.npz"
     small_model().save(path)
     other = nl.NeuralNetwork([nl.FullyConnectedLayer(8, 3)])
-    with pytest.raises(ValueError, match="the file holds 8 layers, this network has 1"):
+    with pytest.raises(ValueError, match="the file contains 8 layers, this network has 1"):
         other.load(path)
 
 
