@@ -12,7 +12,8 @@ def to_class_labels(values, name="labels"):
 
     values: one of
     - (N,) integer labels, or float labels with integer values (e.g. 0.0, 1.0);
-    - (N, 1) a single sigmoid output or 0/1 target: class 1 where the value is
+    - (N, 1) integer labels as a column: the labels themselves;
+    - (N, 1) a single sigmoid output or 0/1 float target: class 1 where the value is
       above 0.5, the rule that ``netlite.metrics.count_correct`` uses;
     - (N, C) one-hot targets, probabilities or logits: the argmax of each row.
     ``name`` is the argument's name in error messages.
@@ -20,7 +21,9 @@ def to_class_labels(values, name="labels"):
     values = np.asarray(values)
     if values.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric class labels or network outputs, got dtype {values.dtype}")
-    if values.ndim == 2 and values.shape[1] == 1:
+    if values.ndim == 2 and values.shape[1] == 1 and values.dtype.kind in "iu":
+        values = values[:, 0]  # integer labels as a column, as CrossEntropyLoss accepts them
+    elif values.ndim == 2 and values.shape[1] == 1:
         return (values[:, 0] > 0.5).astype(np.int64)
     if values.ndim == 2:
         return values.argmax(axis=1)

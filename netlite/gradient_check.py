@@ -54,7 +54,8 @@ def gradient_check(layer_or_loss, X, target=None, step=1e-6, max_checks=2000, se
         print(f"gradient check of {layer_or_loss!r}:")
         for record in records:
             print(f"  {record}")
-    return max(record.relative_error for record in records)
+    # A NaN error (a NaN gradient) must not vanish in max(), so it counts as infinite.
+    return max(record.relative_error if np.isfinite(record.relative_error) else np.inf for record in records)
 
 
 def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=2000, seed=0):
@@ -63,6 +64,12 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
     # (an input drawn with the same seed would make R equal to X).
     rng = np.random.default_rng([seed, 0x6E6C])
     X = np.array(X, dtype=np.float64)
+    if X.size == 0:
+        raise ValueError(f"gradient_check: expected a non-empty input, got shape {X.shape}")
+    if not step > 0:
+        raise ValueError(f"gradient_check: step must be positive, got {step!r}; 1e-6 suits float64")
+    if not (isinstance(max_checks, (int, np.integer)) and max_checks >= 1):
+        raise ValueError(f"gradient_check: max_checks must be a positive integer, got {max_checks!r}")
 
     if isinstance(layer_or_loss, Loss):
         if target is None:
@@ -144,8 +151,14 @@ def _compare(evaluate, arrays, analytic, step, max_checks, rng):
 
         difference = np.linalg.norm(analytic_values - numerical_values)
         scale = np.linalg.norm(analytic_values) + np.linalg.norm(numerical_values)
-        relative_error = difference / scale if scale > 0 else 0.0
-        worst = int(np.argmax(np.abs(analytic_values - numerical_values)))
+        if not (np.all(np.isfinite(analytic_values)) and np.all(np.isfinite(numerical_values))):
+            relative_error = np.inf  # a NaN or infinite gradient is never correct
+        elif scale > 0:
+            relative_error = difference / scale
+        else:
+            relative_error = 0.0  # both gradients are exactly zero
+        deviation = np.abs(analytic_values - numerical_values)
+        worst = int(np.argmax(np.where(np.isfinite(deviation), deviation, np.inf)))
         records.append(
             GradientCheckRecord(
                 name=name,

@@ -80,6 +80,8 @@ class NeuralNetwork:
 
     def predict(self, X, batchsize=256):
         """Return the network's output for X in evaluation mode, batch by batch."""
+        if len(X) == 0:
+            raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")
         was_training = self.is_training
         self.eval()
         try:
@@ -172,12 +174,19 @@ class NeuralNetwork:
                     arrays[f"{index}/{kind}/{name}"] = value
 
         folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
         handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
         try:
             with os.fdopen(handle, "wb") as file:
                 np.savez(file, **arrays)
                 file.flush()
                 os.fsync(file.fileno())
+            # mkstemp creates the file readable by its owner only; give it
+            # the permissions of a file created normally (0666 minus the umask).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary_path, 0o666 & ~umask)
             os.replace(temporary_path, path)
         except BaseException:
             os.unlink(temporary_path)
@@ -195,20 +204,30 @@ class NeuralNetwork:
                 arrays = {key: archive[key] for key in archive.files}
         except FileNotFoundError:
             raise
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError, TypeError, AttributeError):
+            # numpy's own message suggests allow_pickle=True, which must not be followed for a model file.
             raise ValueError(
-                f"{path}: not a NetLite model file ({error}); save one with model.save(path)"
+                f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
+                f"save one with model.save(path)"
             ) from None
 
         if "__netlite__" not in arrays:
             raise ValueError(f"{path}: not a NetLite model file (no '__netlite__' entry); save one with model.save(path)")
-        saved = json.loads(str(arrays.pop("__netlite__")))
+        try:
+            saved = json.loads(str(arrays.pop("__netlite__")))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
+            raise ValueError(f"{path}: the model description has no list of layers; save the model again")
         if saved.get("format") != MODEL_FORMAT or saved.get("version") != MODEL_FORMAT_VERSION:
             raise ValueError(
                 f"{path}: unsupported model format {saved.get('format')!r} version {saved.get('version')!r}, "
                 f"expected {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION}"
             )
-        self._check_fits(path, saved["layers"], arrays)
+        try:
+            self._check_fits(path, saved["layers"], arrays)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path}: the model description is incomplete (missing {error}); save the model again") from None
 
         for key, value in arrays.items():
             index, kind, name = key.split("/")

@@ -9,6 +9,8 @@ update rules, for a parameter p with gradient g and learning rate lr:
 - ADAM:      see OptimizerADAM
 """
 
+import numbers
+
 import numpy as np
 
 from .losses import Loss
@@ -22,9 +24,11 @@ class Optimizer:
         if not isinstance(loss_func, Loss):
             raise TypeError(
                 f"{type(self).__name__}: loss_func must be a loss such as nl.CrossEntropyLoss(), "
-                f"got {type(loss_func).__name__}"
+                f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
-        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+            raise TypeError(f"{type(self).__name__}: learning_rate must be a number, got {learning_rate!r}")
+        if not (0 < learning_rate < np.inf):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
         self.loss_func = loss_func
         self.learning_rate = learning_rate

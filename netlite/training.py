@@ -220,8 +220,9 @@ def _check_finite(loss, phase, epoch, batch, n_epochs, optimizer, history):
         return
     raise TrainingDivergedError(
         f"train: the {phase} loss became {loss} in epoch {epoch}/{n_epochs}, batch {batch}; "
-        f"the parameters have diverged. Build a new model and train it with a smaller learning rate "
-        f"than {optimizer.learning_rate}, e.g. 10 times smaller. The exception's history attribute "
+        f"the parameters have diverged. Check that the data contain no NaN or infinite values, then build "
+        f"a new model and train it with a smaller learning rate than {optimizer.learning_rate}, e.g. 10 times "
+        f"smaller. The exception's history attribute "
         f"contains the {history.epochs_completed} completed epochs.",
         epoch=epoch,
         batch=batch,

@@ -89,3 +89,30 @@ def test_batchnorm_single_value_in_evaluation_mode_works():
 def test_invalid_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_float16_input_is_converted_for_pooling():
+    output = nl.MaxPoolingLayer().forward(np.ones((1, 2, 2, 1), dtype=np.float16))
+    assert output.dtype == np.float32
+
+
+def test_max_pooling_propagates_nan():
+    X = np.zeros((1, 2, 2, 1), dtype=np.float32)
+    X[0, 1, 1, 0] = np.nan
+    assert np.isnan(nl.MaxPoolingLayer().forward(X)[0, 0, 0, 0])
+
+
+def test_learning_rate_accepts_numpy_float():
+    optimizer = nl.OptimizerSGD(nl.MseLoss(), np.float32(0.1))
+    assert optimizer.learning_rate == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("bad", [True, "0.1"])
+def test_learning_rate_must_be_a_number(bad):
+    with pytest.raises(TypeError, match="learning_rate must be a number"):
+        nl.OptimizerSGD(nl.MseLoss(), bad)
+
+
+def test_learning_rate_must_be_finite():
+    with pytest.raises(ValueError, match="learning_rate must be a positive number, got inf"):
+        nl.OptimizerSGD(nl.MseLoss(), float("inf"))

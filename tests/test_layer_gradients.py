@@ -92,3 +92,38 @@ def test_gradient_check_verbose_names_arrays(capsys):
     assert "input: relative error" in printed
     assert "W: relative error" in printed
     assert "b: relative error" in printed
+
+
+def test_gradient_check_fails_on_nan_gradient():
+    class NanTanh(nl.Tanh):
+        def backward(self, grad_output):
+            Y = self._require_cache()
+            return grad_output * np.where(np.abs(Y) > 0.5, np.nan, 1 - Y * Y)
+
+    X = random_input((4, 5), seed=3)
+    assert np.any(np.abs(np.tanh(X)) > 0.5)
+    assert nl.gradient_check(NanTanh(), X) == np.inf
+
+
+def test_gradient_check_fails_on_nan_parameter_gradient():
+    class NanWeights(nl.FullyConnectedLayer):
+        def backward(self, grad_output):
+            grad_input = super().backward(grad_output)
+            self.grads["W"] = self.grads["W"] * np.nan
+            return grad_input
+
+    assert nl.gradient_check(NanWeights(3, 2), random_input((4, 3))) == np.inf
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"X": np.zeros((0, 3))}, "expected a non-empty input"),
+        ({"step": 0}, "step must be positive"),
+        ({"max_checks": 0}, "max_checks must be a positive integer"),
+    ],
+)
+def test_gradient_check_rejects_bad_arguments(arguments, message):
+    call = {"X": random_input((2, 3)), **arguments}
+    with pytest.raises(ValueError, match=message):
+        nl.gradient_check(nl.FullyConnectedLayer(3, 2), **call)

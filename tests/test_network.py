@@ -204,3 +204,46 @@ def test_model_is_reproducible_with_seed():
     nl.seed(5)
     second = small_model().layers[0].params["W"].copy()
     np.testing.assert_array_equal(first, second)
+
+
+def test_load_rejects_npy_file(tmp_path):
+    path = tmp_path / "weights.npy"
+    np.save(path, np.zeros(3))
+    with pytest.raises(ValueError, match="weights.npy: not a NetLite model file"):
+        small_model().load(path)
+
+
+def test_load_error_does_not_suggest_unpickling(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, __netlite__=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError) as error:
+        small_model().load(path)
+    assert "allow_pickle" not in str(error.value)
+
+
+@pytest.mark.parametrize("description", ["{not json", "[1, 2]", '{"format": "netlite-model", "version": 1}'])
+def test_load_rejects_broken_description(tmp_path, description):
+    path = tmp_path / "broken.npz"
+    np.savez(path, __netlite__=np.array(description))
+    with pytest.raises(ValueError, match="broken.npz: the model description"):
+        small_model().load(path)
+
+
+def test_save_into_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        small_model().save(tmp_path / "missing" / "model.npz")
+
+
+def test_saved_file_is_readable_by_others(tmp_path):
+    path = tmp_path / "model.npz"
+    previous = os.umask(0o022)
+    try:
+        small_model().save(path)
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_predict_rejects_empty_input():
+    with pytest.raises(ValueError, match="expected at least one sample"):
+        small_model().predict(np.zeros((0, 6, 6, 1), dtype=np.float32))

@@ -98,7 +98,7 @@ def test_optimizer_rejects_bad_hyperparameters(make, message):
 
 
 def test_optimizer_rejects_non_loss():
-    with pytest.raises(TypeError, match="loss_func must be a loss such as nl.CrossEntropyLoss\\(\\), got type"):
+    with pytest.raises(TypeError, match="loss_func must be a loss such as nl.CrossEntropyLoss\\(\\), got type; did you forget the parentheses"):
         nl.OptimizerSGD(nl.MseLoss, 0.1)
 
 

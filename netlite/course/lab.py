@@ -32,7 +32,7 @@ def start_lab(root=".", port=None, no_browser=False, extra_args=()):
     missing = [name for name in ("notebooks", "exercises") if not (root / name).is_dir()]
     if missing:
         raise FileNotFoundError(
-            f"{root.resolve()} is not a NetLite course folder (no {' or '.join(missing)}/ in it); "
+            f"{root.resolve()} is not a NetLite course folder (no {' or '.join(name + '/' for name in missing)} in it); "
             f"run the command in the course folder or pass --root"
         )
     try:

@@ -114,7 +114,8 @@ def maxpool2x2_forward(X):
                     best_position = 0
                     for position in range(1, 4):
                         value = X[n, 2 * i + position // 2, 2 * j + position % 2, c]
-                        if value > best_value:
+                        # "not <=" also picks a NaN, as np.max and the numpy fallback do.
+                        if not value <= best_value and not best_value != best_value:
                             best_value = value
                             best_position = position
                     Y[n, i, j, c] = best_value

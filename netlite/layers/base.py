@@ -87,7 +87,8 @@ class Layer:
                 f"got {X.shape}"
             )
         if dtype is None:
-            dtype = X.dtype if X.dtype.kind == "f" else np.float32
+            # float16 is converted too: the numba kernels compile for float32 and float64 only.
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float32
         if X.dtype != dtype:
             X = X.astype(dtype)
         return X
