@@ -165,7 +165,9 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
                 "traceback": [],
             },
             shutdown_kernel="immediate",
-            store_widget_state=False,
+            # NOTE: nbclient 0.11.0 raises KeyError on ipywidgets' interact
+            # output with store_widget_state=False, so widget state is kept.
+            store_widget_state=True,
             resources={"metadata": {"path": os.fspath(working_dir)}},
         )
 
