@@ -1,4 +1,4 @@
-"""Loss functions: a number that says how wrong the network's output is.
+"""Loss functions: a number that measures how wrong the network's output is.
 
 Each loss has ``forward(output, target)``, which returns the mean loss over
 the batch, and ``backward()``, which returns dLoss/dOutput of that mean. The

@@ -21,7 +21,7 @@ class ReLU(Layer):
         return X * positive
 
     def backward(self, grad_output):
-        """The derivative is 1 where the input was positive and 0 elsewhere (also at 0)."""
+        """Multiply by the derivative: 1 where the input was positive, 0 elsewhere (also at 0)."""
         positive = self._require_cache()
         grad_output = self._check_grad_output(grad_output, positive.shape)
         return grad_output * positive
@@ -59,7 +59,7 @@ class Sigmoid(Layer):
     def forward(self, X):
         """X: any shape -> same shape in (0, 1). Keeps the output for backward.
 
-        exp() only ever sees -|x|, so large inputs of either sign cannot
+        exp() is only applied to -|x|, so large inputs of either sign cannot
         overflow: for x >= 0 the usual form is used, for x < 0 the equivalent
         ``exp(x) / (1 + exp(x))``.
         """
