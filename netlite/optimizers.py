@@ -119,7 +119,9 @@ class OptimizerMomentum(Optimizer):
 class OptimizerADAM(Optimizer):
     """ADAM (Kingma and Ba, 2015, Algorithm 1), with bias correction.
 
-    With step counter t starting at 1:
+    With t counting this parameter's updates, starting at 1 (per parameter,
+    as in PyTorch, so an optimizer reused on a new model starts its bias
+    correction afresh):
     ``m <- beta1 * m + (1 - beta1) * g`` and ``v <- beta2 * v + (1 - beta2) * g**2``
     are running averages of the gradient and its square. Both start at 0, so
     they are biased towards 0 in the first steps; dividing by (1 - beta**t)
@@ -143,8 +145,9 @@ class OptimizerADAM(Optimizer):
         if "m" not in state:
             state["m"] = np.zeros_like(param)
             state["v"] = np.zeros_like(param)
-        m, v = state["m"], state["v"]
-        t = self.n_steps
+            state["t"] = 0
+        state["t"] += 1
+        m, v, t = state["m"], state["v"], state["t"]
 
         m *= self.beta1
         m += (1 - self.beta1) * grad

@@ -147,3 +147,11 @@ def test_step_length_mismatch():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
     with pytest.raises(ValueError, match="got 4 inputs and 3 targets"):
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.zeros((4, 2)), np.zeros((3, 1)))
+
+
+def test_adam_reused_on_new_model_starts_bias_correction_afresh():
+    optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
+    run_steps(optimizer, [0.0], [[1.0]] * 5)
+    (after,) = run_steps(optimizer, [1.0, 1.0], [[2.0, -2.0]])
+    # A first step of a new parameter moves it by lr * sign(g), as in a fresh optimizer.
+    np.testing.assert_allclose(after, [0.99, 1.01], rtol=1e-9)
