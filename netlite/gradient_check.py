@@ -43,9 +43,10 @@ class GradientCheckRecord:
 def gradient_check(layer_or_loss, X, target=None, step=1e-6, max_checks=2000, seed=0, verbose=False):
     """Compare analytic and numerical gradients and return the maximum relative error.
 
-    layer_or_loss: a layer (its input and every parameter are checked), a loss
-    (its gradient with respect to the output is checked; ``target`` is then
-    required), or a NeuralNetwork (input and every layer's parameters).
+    layer_or_loss: a layer, whose input and parameters are checked; a loss,
+    whose gradient with respect to the output is checked, so ``target`` is
+    required; or a NeuralNetwork, whose input and every layer's parameters
+    are checked.
     The object is copied and cast to float64; the original is not changed.
     With ``verbose=True`` one line per gradient array is printed.
     """

@@ -1,6 +1,6 @@
 """Optimizers: one training step (forward, loss, backward) and the parameter update.
 
-All optimizers share ``Optimizer.step``; each subclass only says how one
+All optimizers share ``Optimizer.step``. Each subclass only defines how one
 parameter array is updated from its gradient (``update_parameter``). The
 update rules, for a parameter p with gradient g and learning rate lr:
 
@@ -39,8 +39,8 @@ class Optimizer:
     def step(self, model, X, y, forward_only=False):
         """Run one training step on a batch and return ``(loss, metrics)``.
 
-        ``loss`` is the loss summed over the batch (divide an epoch's sum by
-        the number of samples for the mean); ``metrics['n_correct']`` is the
+        ``loss`` is the loss summed over the batch, so an epoch's sum divided
+        by the number of samples is the mean. ``metrics['n_correct']`` is the
         number of correct predictions (see ``netlite.metrics.count_correct``).
         The gradient is that of the batch's mean loss.
 

@@ -71,8 +71,8 @@ def assert_fails_only_where_expected(path: Path):
         named = [grade_id for grade_id in exercise_ids if evalue.startswith(f"{grade_id}: ")]
         assert named, f"{path.name}, cell {index}: the message {evalue!r} names none of the exercises {exercise_ids}"
         named_exercises.update(named)
-    # Exercises that build on each other (a later one reads the result of an
-    # earlier one) report only the first; at least that one must be named.
+    # When a later exercise reads the result of an earlier one, only the
+    # earlier one reports its message. At least one exercise must be named.
     assert named_exercises, f"{path.name}: no cell reported an unsolved exercise of {exercise_ids} with its message"
 
 

@@ -1,7 +1,7 @@
 """The two examples of NetLite's original description run against the library as written.
 
 They are read from the description in the shared folder beside the
-repository, which holds the API contract. Only the changes the contract
+repository, which contains the API contract. Only the changes the contract
 allows are made: ``plt.tile`` becomes ``plt.title`` (a typo), figures go to
 the Agg backend instead of a window, and the LeNet example trains on fewer
 images for one epoch to keep the suite fast.

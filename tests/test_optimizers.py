@@ -149,7 +149,7 @@ def test_step_length_mismatch():
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.zeros((4, 2)), np.zeros((3, 1)))
 
 
-def test_adam_reused_on_new_model_starts_bias_correction_afresh():
+def test_adam_reused_optimizer_new_parameter():
     optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
     run_steps(optimizer, [0.0], [[1.0]] * 5)
     (after,) = run_steps(optimizer, [1.0, 1.0], [[2.0, -2.0]])

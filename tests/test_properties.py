@@ -40,7 +40,7 @@ def test_sigmoid_symmetry_and_no_overflow(x):
 
 @settings(max_examples=40, deadline=None)
 @given(matrices(min_cols=2), st.data())
-def test_cross_entropy_is_nonnegative_and_gradient_rows_sum_to_zero(logits, data):
+def test_cross_entropy_nonnegative_zero_sum_gradient(logits, data):
     n_rows, n_classes = logits.shape
     labels = np.array(data.draw(st.lists(st.integers(0, n_classes - 1), min_size=n_rows, max_size=n_rows)))
     loss = nl.CrossEntropyLoss()

@@ -6,11 +6,11 @@ computes all outputs at once with BLAS. col2im is the adjoint of im2col, which
 the backward pass needs for dL/dX. ``reference.py`` has the same functions as
 plain loops.
 
-The numba versions run on one thread. Parallel kernels were tried: on a
-2-core x86-64 machine, numba's OpenMP threads waiting next to OpenBLAS's
-threads made a LeNet-5 training step about 15 times slower (188 ms against
-13 ms at batch 32), and BLAS already spreads the matrix products over the
-cores. To step through the kernels in a debugger, run Python with
+The numba versions run on one thread, and BLAS alone spreads the matrix
+products over the cores. Parallel kernels were tried: on a 2-core x86-64
+machine, numba's OpenMP threads waiting next to OpenBLAS's threads made a
+LeNet-5 training step about 15 times slower (188 ms against 13 ms at
+batch 32). To step through the kernels in a debugger, run Python with
 ``NUMBA_DISABLE_JIT=1``, and they execute as ordinary Python loops. The numpy versions run when numba is not
 installed, and give bit-identical results.
 """

@@ -72,7 +72,7 @@ class Layer:
         None for layers that take any shape.
         ``expected_shape`` describes the axes for the error message, e.g.
         ``"(batch, 400)"``. Integer and boolean inputs are converted to
-        ``dtype`` (float32 by default); complex, object and string arrays raise
+        ``dtype`` (float32 by default). Complex, object and string arrays raise
         TypeError because they cannot be meant as network input.
         """
         X = np.asarray(X)

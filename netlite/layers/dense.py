@@ -10,8 +10,8 @@ class FullyConnectedLayer(Layer):
     """A fully connected layer mapping ``n_inputs`` features to ``n_outputs``.
 
     Parameters: ``W`` of shape (n_inputs, n_outputs), initialised with He (MSRA)
-    initialisation, a normal distribution with std sqrt(2 / n_inputs) that
-    keeps the activation variance steady through ReLU layers; ``b`` of shape
+    initialisation: a normal distribution with std sqrt(2 / n_inputs), which
+    keeps the activation variance steady through ReLU layers. ``b`` of shape
     (n_outputs,), initialised to zero.
     """
 

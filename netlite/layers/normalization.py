@@ -76,8 +76,8 @@ class BatchNorm(Layer):
         """grad_output: same shape as the input -> returns dL/dX of that shape.
 
         In training mode the mean and variance depend on every input of the
-        batch, which adds the two correction terms below; in evaluation mode
-        they are constants and the layer is a plain scale.
+        batch, which adds the two correction terms below. In evaluation mode
+        they are constants, so the layer is a plain scale.
         """
         X_hat, inv_std, was_training = self._require_cache()
         grad_output = self._check_grad_output(grad_output, X_hat.shape)
