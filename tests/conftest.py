@@ -21,3 +21,13 @@ def _reseed_netlite():
 
     netlite.seed(1234)
     yield
+
+
+@pytest.fixture
+def use_threads():
+    """Return a function that sets NetLite's thread count; the count in use before is restored afterwards."""
+    from netlite import kernels
+
+    before = kernels.get_num_threads()
+    yield kernels.set_num_threads
+    kernels.set_num_threads(before)

@@ -6,6 +6,7 @@ the package behaves with NUMBA_DISABLE_JIT=1, without numba, without a
 writable cache folder, and what ``import netlite`` loads.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -18,19 +19,23 @@ import numpy as np
 import pytest
 
 from netlite import kernels
-from netlite.kernels import reference
+from netlite.kernels import convolution, reference
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-# (N, H, W, C, K): batch 1, one channel, odd and non-square sizes, kernel 1, 3, 5,
-# and a kernel as large as the image (a 1x1 output).
+# (N, H, W, C_in, K, C_out): batch 1, one channel, odd and non-square sizes,
+# kernel 1, 3, 5, a kernel as large as the image (a 1x1 output), output
+# channel counts that are and are not multiples of the kernels' groups of
+# 2 and 4, and LeNet-5's two layers.
 CONV_SHAPES = [
-    (1, 5, 5, 1, 5),
-    (1, 7, 9, 1, 3),
-    (2, 6, 6, 3, 1),
-    (3, 11, 8, 2, 3),
-    (2, 9, 13, 4, 5),
-    (4, 12, 12, 6, 5),
+    (1, 5, 5, 1, 5, 1),
+    (1, 7, 9, 1, 3, 2),
+    (2, 6, 6, 3, 1, 4),
+    (3, 11, 8, 2, 3, 5),
+    (2, 9, 13, 4, 5, 3),
+    (4, 12, 12, 6, 5, 16),
+    (1, 32, 32, 1, 5, 6),
+    (1, 14, 14, 6, 5, 16),
 ]
 # (N, H, W, C): even, odd height, odd width, both odd, the 2x2 and 3x3 minimum, one channel.
 POOL_SHAPES = [(1, 2, 2, 1), (2, 3, 3, 1), (3, 8, 8, 4), (2, 7, 6, 3), (2, 6, 9, 2), (1, 11, 13, 5), (4, 28, 28, 6)]
@@ -54,55 +59,156 @@ def random_array(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
-# -- im2col and col2im ----------------------------------------------------------
+# -- convolution ------------------------------------------------------------------
+
+
+def conv_case(shape, dtype, seed):
+    """Return random X, W, b and an upstream gradient for one entry of CONV_SHAPES."""
+    N, H, W_in, C_in, K, C_out = shape
+    rng = np.random.default_rng(seed)
+    X = random_array(rng, (N, H, W_in, C_in), dtype)
+    W = random_array(rng, (K, K, C_in, C_out), dtype)
+    b = random_array(rng, (C_out,), dtype)
+    grad_output = random_array(rng, (N, H - K + 1, W_in - K + 1, C_out), dtype)
+    return X, W, b, grad_output
+
+
+def kernel_function(fast_kernel, implementation):
+    return compiled(fast_kernel) if implementation == "numba" else fast_kernel.fallback
+
+
+# A sum of n rounded terms is off by at most about n * eps times the sum of the
+# terms' absolute values, and in practice far less; these bounds allow 16 eps.
+SUM_ERROR = {np.float32: 16 * np.finfo(np.float32).eps, np.float64: 16 * np.finfo(np.float64).eps}
+
+
+SEED = 1  # one random case per shape and dtype, shared by the three kernel tests
+
+
+@functools.lru_cache(maxsize=None)
+def reference_for(shape, dtype, seed):
+    """The float64 reference results of ``conv_case(shape, dtype, seed)``, computed once (plain loops are slow)."""
+    return reference_in_float64(*conv_case(shape, dtype, seed))
+
+
+def reference_in_float64(X, W, b, grad_output):
+    """Return the reference results, and the same sums over absolute values, both in float64."""
+    X, W, b, grad_output = (np.asarray(a, dtype=np.float64) for a in (X, W, b, grad_output))
+    exact = (reference.conv2d_forward(X, W, b), *reference.conv2d_backward(X, W, grad_output))
+    absolute = (np.abs(X), np.abs(W), np.abs(b), np.abs(grad_output))
+    scale = (reference.conv2d_forward(*absolute[:3]), *reference.conv2d_backward(absolute[0], absolute[1], absolute[3]))
+    return dict(zip(["Y", "dX", "dW", "db"], exact)), dict(zip(["Y", "dX", "dW", "db"], scale))
+
+
+def assert_sum_close(actual, expected, scale, dtype, name):
+    """Check every entry against its float64 value, allowing the rounding error of a float sum."""
+    error = np.abs(np.asarray(actual, dtype=np.float64) - expected)
+    bound = SUM_ERROR[dtype] * scale + np.finfo(dtype).tiny
+    worst = np.unravel_index(np.argmax(error / bound), error.shape)
+    assert np.all(error <= bound), (
+        f"{name}: entry {worst} is {actual[worst]!r}, expected {expected[worst]!r} "
+        f"(error {error[worst]:.3g}, allowed {bound[worst]:.3g})"
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_im2col_matches_reference(implementation, shape, dtype):
-    N, H, W, C, K = shape
-    rng = np.random.default_rng(1)
-    X = random_array(rng, (N, H, W, C), dtype)
-    im2col = compiled(kernels.im2col) if implementation == "numba" else kernels.im2col.fallback
+def test_conv_forward_kernel_matches_reference(implementation, shape, dtype):
+    X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
+    Y = np.full(grad_output.shape, np.nan, dtype=dtype)  # every entry must be overwritten
 
-    patches = im2col(X, K)
+    kernel_function(convolution.forward_images, implementation)(X, W, b, Y)
 
-    expected = reference.im2col(X, K)
-    assert patches.shape == (N * (H - K + 1) * (W - K + 1), K * K * C)
-    assert patches.dtype == dtype
-    # im2col only copies numbers, so the result must be exact.
-    np.testing.assert_array_equal(patches, expected)
+    expected, scale = reference_for(shape, dtype, seed=SEED)
+    assert Y.dtype == dtype
+    assert_sum_close(Y, expected["Y"], scale["Y"], dtype, "Y")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_col2im_matches_reference(implementation, shape, dtype):
-    N, H, W, C, K = shape
-    rng = np.random.default_rng(2)
-    patches = random_array(rng, (N * (H - K + 1) * (W - K + 1), K * K * C), dtype)
-    col2im = compiled(kernels.col2im) if implementation == "numba" else kernels.col2im.fallback
+def test_conv_weight_grad_kernel_adds_reference_gradient(implementation, shape, dtype):
+    X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
+    # The kernel adds to what is there, so that threads can sum their images.
+    grad_W = np.ones_like(W)
+    grad_b = np.full_like(b, 2.0)
 
-    dX = col2im(patches, (N, H, W, C), K)
+    kernel_function(convolution.weight_grad_images, implementation)(X, grad_output, grad_W, grad_b)
 
-    expected = reference.col2im(patches, (N, H, W, C), K)
-    assert dX.shape == (N, H, W, C)
-    assert dX.dtype == dtype
-    np.testing.assert_allclose(dX, expected, **TOLERANCE[dtype])
+    expected, scale = reference_for(shape, dtype, seed=SEED)
+    assert_sum_close(grad_W, expected["dW"] + 1, scale["dW"] + 1, dtype, "dW")
+    assert_sum_close(grad_b, expected["db"] + 2, scale["db"] + 2, dtype, "db")
 
 
-def test_col2im_is_adjoint_of_im2col():
-    # <im2col(X), P> == <X, col2im(P)> for all X and P defines the adjoint.
-    rng = np.random.default_rng(3)
-    N, H, W, C, K = 2, 9, 7, 3, 3
-    X = rng.standard_normal((N, H, W, C))
-    P = rng.standard_normal((N * 7 * 5, K * K * C))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", CONV_SHAPES)
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+def test_conv_input_grad_kernel_matches_reference(implementation, shape, dtype):
+    X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
+    grad_X = np.full(X.shape, np.nan, dtype=dtype)
 
-    left = np.sum(compiled(kernels.im2col)(X, K) * P)
-    right = np.sum(X * compiled(kernels.col2im)(P, X.shape, K))
+    kernel_function(convolution.input_grad_images, implementation)(grad_output, W, grad_X)
 
-    assert left == pytest.approx(right, rel=1e-12)
+    expected, scale = reference_for(shape, dtype, seed=SEED)
+    assert_sum_close(grad_X, expected["dX"], scale["dX"], dtype, "dX")
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("n_images", [1, 2, 7])
+def test_conv_split_between_threads_matches_reference(use_threads, n_threads, n_images):
+    use_threads(n_threads)
+    X, W, b, grad_output = conv_case((n_images, 10, 9, 3, 3, 5), np.float64, seed=4)
+
+    Y = kernels.conv2d_forward(X, W, b)
+    dX, dW, db = kernels.conv2d_backward(X, W, grad_output)
+
+    ref_dX, ref_dW, ref_db = reference.conv2d_backward(X, W, grad_output)
+    np.testing.assert_allclose(Y, reference.conv2d_forward(X, W, b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dX, ref_dX, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dW, ref_dW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, ref_db, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_backward_repeats_exactly_with_same_threads(use_threads):
+    use_threads(2)
+    X, W, b, grad_output = conv_case((9, 14, 14, 6, 5, 16), np.float32, seed=5)
+
+    first = kernels.conv2d_backward(X, W, grad_output)
+    second = kernels.conv2d_backward(X, W, grad_output)
+
+    for a, b_ in zip(first, second):
+        np.testing.assert_array_equal(a, b_)
+
+
+def test_conv_backward_without_input_grad_returns_none():
+    X, W, b, grad_output = conv_case((2, 8, 8, 2, 3, 3), np.float64, seed=6)
+
+    dX, dW, db = kernels.conv2d_backward(X, W, grad_output, compute_input_grad=False)
+
+    _, ref_dW, ref_db = reference.conv2d_backward(X, W, grad_output)
+    assert dX is None
+    np.testing.assert_allclose(dW, ref_dW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, ref_db, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+def test_conv_forward_keeps_inf_and_nan_where_they_belong(implementation):
+    # The kernels pad their groups of taps with zero weights; a padding tap
+    # must never multiply an inf (0 * inf = NaN) into an output pixel.
+    X, W, b, grad_output = conv_case((1, 9, 8, 1, 5, 3), np.float64, seed=7)
+    X[0, 0, 0, 0] = np.inf
+    X[0, 8, 7, 0] = np.nan
+    Y = np.empty(grad_output.shape)
+
+    kernel_function(convolution.forward_images, implementation)(X, W, b, Y)
+
+    expected = reference.conv2d_forward(X, W, b)
+    np.testing.assert_array_equal(np.isinf(Y), np.isinf(expected))
+    np.testing.assert_array_equal(np.isnan(Y), np.isnan(expected))
+    finite = np.isfinite(expected)
+    assert finite.sum() > 0
+    np.testing.assert_allclose(Y[finite], expected[finite], rtol=1e-12, atol=1e-12)
 
 
 def test_reference_convolution_matches_hand_computed_values():
@@ -190,16 +296,15 @@ def test_maxpool_backward_matches_reference(backward, shape, dtype):
     np.testing.assert_array_equal(dX, reference.maxpool2x2_backward(grad_output, argmax, shape))
 
 
-def test_numba_and_numpy_kernels_bit_identical():
+def test_numba_and_numpy_pooling_bit_identical():
     # Without numba the numpy versions run, and a model must train the same either way.
+    # (The convolution kernels sum in another order than numpy, so they are compared
+    # with a tolerance above.)
     rng = np.random.default_rng(8)
     X = rng.standard_normal((5, 12, 11, 3)).astype(np.float32)
     pooled_grad = rng.standard_normal((5, 6, 5, 3)).astype(np.float32)
-    patches = rng.standard_normal((5 * 8 * 7, 75)).astype(np.float32)
     argmax = rng.integers(0, 4, size=pooled_grad.shape).astype(np.uint8)
     cases = [
-        (kernels.im2col, (X, 5)),
-        (kernels.col2im, (patches, X.shape, 5)),
         (kernels.avgpool2x2_forward, (X,)),
         (kernels.avgpool2x2_backward, (pooled_grad, X.shape)),
         (kernels.maxpool2x2_forward, (X,)),
@@ -224,7 +329,7 @@ CHECK_SCRIPT = textwrap.dedent(
         warnings.simplefilter("always")
         import netlite as nl
         from netlite.kernels import reference
-        numba_kernels = nl.kernels.im2col.numba_function() is not None
+        numba_kernels = nl.kernels.convolution.forward_images.numba_function() is not None
         rng = np.random.default_rng(0)
         layer = nl.ConvolutionalLayer(3, 2, 4, rng=rng)
         X = rng.standard_normal((2, 7, 6, 2)).astype(np.float32)

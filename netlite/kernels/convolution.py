@@ -1,24 +1,91 @@
-"""Fast im2col and col2im, the data movement around the convolution's matrix products.
+"""Fast 2D convolution, forward and backward, as numba loops over whole rows of pixels.
 
-``ConvolutionalLayer`` turns the convolution into one matrix product: im2col
-copies every K x K x C patch into a row, and ``patches @ W.reshape(-1, C_out)``
-computes all outputs at once with BLAS. col2im is the adjoint of im2col, which
-the backward pass needs for dL/dX. ``reference.py`` has the same functions as
-plain loops.
+``reference.py`` computes the same numbers with one plain loop per index,
+straight from the definition. This file computes them fast with one idea:
+flatten each image's rows, so that a kernel position becomes a shift.
 
-The numba versions run on one thread, and BLAS alone spreads the matrix
-products over the cores. Parallel kernels were tried: on a 2-core x86-64
-machine, numba's OpenMP threads waiting next to OpenBLAS's threads made a
-LeNet-5 training step about 15 times slower (188 ms against 13 ms at
-batch 32). To step through the kernels in a debugger, run Python with
-``NUMBA_DISABLE_JIT=1``, and they execute as ordinary Python loops. The numpy versions run when numba is not
-installed, and give bit-identical results.
+Copy one image channel-first, so that channel c is one flat row ``image[c]``
+of H * W_in pixels, pixel (h, w) at position h * W_in + w. Give output pixel
+(i, j) the flat position p = i * W_in + j. The input pixel (i + kh, j + kw)
+that the kernel entry (kh, kw) multiplies is then at position
+p + kh * W_in + kw: the same shift for every output pixel. So one kernel
+entry updates all output pixels of one channel in a single loop over
+contiguous memory, which the compiler turns into vector instructions:
+
+    out[co, p] += W[kh, kw, c, co] * image[c, p + kh * W_in + kw]   for all p
+
+Positions with j >= OW are computed too, and thrown away: there the shifted
+row runs into the next image row. That wastes (K - 1) of every W_in columns
+(a seventh for LeNet's first layer) but keeps every loop long and simple.
+
+The backward pass uses the same shifts, with the output gradient copied
+into rows that are zero at the thrown-away positions, so that they add
+nothing:
+
+    dX:  image_grad[c, p + kh * W_in + kw] += W[kh, kw, c, co] * grad[co, p]
+    dW:  dW[kh, kw, c, co] += sum over p of image[c, p + kh * W_in + kw] * grad[co, p]
+
+``conv2d_forward`` and ``conv2d_backward`` split the batch into one range of
+images per thread (``threads.py``). The numba kernels release the GIL, so
+the threads run at the same time. Each kernel has a numpy fallback, which
+runs when numba is not installed. To step through the loops in a debugger,
+run Python with ``NUMBA_DISABLE_JIT=1``: they then execute as ordinary (slow)
+Python.
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .jit import kernel
+from .threads import image_ranges, run_in_threads
+
+
+def conv2d_forward(X, W, b):
+    """Convolve every image with every kernel and add the bias.
+
+    X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), b: (C_out,), all C-contiguous
+    and of one float dtype -> Y: (N, H - K + 1, W_in - K + 1, C_out).
+    """
+    N, H, W_in, _ = X.shape
+    K, C_out = W.shape[0], W.shape[3]
+    Y = np.empty((N, H - K + 1, W_in - K + 1, C_out), dtype=X.dtype)
+
+    def forward_range(start, stop):
+        forward_images(X[start:stop], W, b, Y[start:stop])
+
+    run_in_threads(forward_range, image_ranges(N))
+    return Y
+
+
+def conv2d_backward(X, W, grad_output, compute_input_grad=True):
+    """Return (dX, dW, db) for Y = conv2d_forward(X, W, b) and dL/dY = grad_output.
+
+    X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), grad_output: (N, OH, OW, C_out),
+    all C-contiguous and of one float dtype -> dX: (N, H, W_in, C_in) or None
+    when ``compute_input_grad`` is False, dW: (K, K, C_in, C_out), db: (C_out,).
+    Each thread sums dW and db over its own images. The partial sums are
+    added in a fixed order, so a run repeats exactly with the same number of
+    threads.
+    """
+    grad_X = np.empty(X.shape, dtype=X.dtype) if compute_input_grad else None
+
+    def backward_range(start, stop):
+        grad_W = np.zeros(W.shape, dtype=W.dtype)
+        grad_b = np.zeros(W.shape[3], dtype=W.dtype)
+        weight_grad_images(X[start:stop], grad_output[start:stop], grad_W, grad_b)
+        if grad_X is not None:
+            input_grad_images(grad_output[start:stop], W, grad_X[start:stop])
+        return grad_W, grad_b
+
+    partial_grads = run_in_threads(backward_range, image_ranges(len(X)))
+    grad_W, grad_b = partial_grads[0]
+    for partial_W, partial_b in partial_grads[1:]:
+        grad_W += partial_W
+        grad_b += partial_b
+    return grad_X, grad_W, grad_b
+
+
+# -- numpy fallbacks: the same results through one tensordot over a patch view -------
 
 
 def _patch_view(X, K):
@@ -29,71 +96,179 @@ def _patch_view(X, K):
     return as_strided(X, shape=shape, strides=(sN, sH, sW, sH, sW, sC), writeable=False)
 
 
-def _im2col_numpy(X, kernel_size):
-    N, H, W, C = X.shape
-    K = kernel_size
-    return _patch_view(X, K).reshape(N * (H - K + 1) * (W - K + 1), K * K * C)
+def _forward_images_numpy(X, W, b, Y):
+    Y[...] = np.tensordot(_patch_view(X, W.shape[0]), W, axes=3) + b
 
 
-def _col2im_numpy(patches, input_shape, kernel_size):
-    N, H, W, C = input_shape
-    K = kernel_size
-    OH, OW = H - K + 1, W - K + 1
-    patches = patches.reshape(N, OH, OW, K, K, C)
-    dX = np.zeros(input_shape, dtype=patches.dtype)
-    # Adding in reverse order sums each pixel's terms in the same order as the
-    # numba kernel below, so both give bit-identical results.
-    for kh in reversed(range(K)):
-        for kw in reversed(range(K)):
-            dX[:, kh : kh + OH, kw : kw + OW, :] += patches[:, :, :, kh, kw, :]
-    return dX
+def _weight_grad_images_numpy(X, grad_output, grad_W, grad_b):
+    grad_W += np.tensordot(_patch_view(X, grad_W.shape[0]), grad_output, axes=([0, 1, 2], [0, 1, 2]))
+    grad_b += grad_output.sum(axis=(0, 1, 2))
 
 
-@kernel(fallback=_im2col_numpy)
-def im2col(X, kernel_size):
-    """Copy every K x K patch of X into one row of a matrix.
+def _input_grad_images_numpy(grad_output, W, grad_X):
+    # dX is the convolution of the zero-padded output gradient with the
+    # kernel turned by 180 degrees, its input and output channels swapped.
+    K = W.shape[0]
+    padded = np.pad(grad_output, ((0, 0), (K - 1, K - 1), (K - 1, K - 1), (0, 0)))
+    turned = W[::-1, ::-1].transpose(0, 1, 3, 2)
+    grad_X[...] = np.tensordot(_patch_view(padded, K), turned, axes=3)
 
-    X: (N, H, W, C), C-contiguous -> patches: (N * OH * OW, K * K * C), rows in
-    (n, i, j) order, columns in (kh, kw, c) order like ``W.reshape(-1, C_out)``.
+
+# -- the numba kernels: each works on the images it is given and writes its output in place --
+#
+# A kernel "tap" is one entry (kh, kw, c) of the K x K x C_in kernel. In the
+# flat channel-first copy of an image, ``image[offsets[t] + p]`` is the pixel
+# that tap t multiplies for output position p. The inner loops handle four
+# taps and two output channels (or four output channels) per pass, so that
+# each number is loaded and stored less often. To keep one loop shape, the
+# taps and channels are padded up to whole groups with zero weights, which
+# read zeros (the padding taps point past the image, into ``L`` zeros).
+
+
+@kernel(fallback=_forward_images_numpy)
+def forward_images(X, W, b, Y):
+    """Write the convolution of the images X with W, plus b, into Y (see the module docstring).
+
+    X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), b: (C_out,), Y: (N, OH, OW, C_out).
     """
-    N, H, W, C = X.shape
-    K = kernel_size
-    OH, OW = H - K + 1, W - K + 1
-    row_length = K * C
-    # One image row is W * C contiguous numbers. A patch row (kh fixed) is
-    # the contiguous slice of K * C of them that starts at pixel j.
-    rows = X.reshape(N, H, W * C)
-    patches = np.empty((N, OH, OW, K, row_length), dtype=X.dtype)
-    # The innermost loop copies element by element: numba compiles it to a
-    # tight loop, where a slice assignment per patch row costs more than the copy.
+    N, H, W_in, C_in = X.shape
+    K, C_out = W.shape[0], W.shape[3]
+    OH, OW = Y.shape[1], Y.shape[2]
+    L = (OH - 1) * W_in + OW  # flat positions from the first to the last output pixel
+    T = K * K * C_in
+    T_padded, C_padded = (T + 3) // 4 * 4, (C_out + 1) // 2 * 2
+    image_size = C_in * H * W_in
+    taps = np.zeros((T_padded, C_padded), dtype=W.dtype)  # row t = (kh * K + kw) * C_in + c
+    taps[:T, :C_out] = W.reshape(T, C_out)
+    offsets = np.full(T_padded, image_size, dtype=np.int64)  # padding taps read the zeros after the image
+    for kh in range(K):
+        for kw in range(K):
+            for c in range(C_in):
+                offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
+    image = np.zeros(image_size + L, dtype=X.dtype)
+    out = np.empty((C_padded, L), dtype=X.dtype)
     for n in range(N):
+        for c in range(C_in):
+            for h in range(H):
+                for w in range(W_in):
+                    image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
+        for co in range(0, C_padded, 2):
+            row0, row1 = out[co], out[co + 1]
+            row0[:] = b[co]
+            row1[:] = b[co + 1] if co + 1 < C_out else 0
+            for t in range(0, T_padded, 4):
+                x0 = image[offsets[t] : offsets[t] + L]
+                x1 = image[offsets[t + 1] : offsets[t + 1] + L]
+                x2 = image[offsets[t + 2] : offsets[t + 2] + L]
+                x3 = image[offsets[t + 3] : offsets[t + 3] + L]
+                a0, a1, a2, a3 = taps[t, co], taps[t + 1, co], taps[t + 2, co], taps[t + 3, co]
+                b0, b1, b2, b3 = taps[t, co + 1], taps[t + 1, co + 1], taps[t + 2, co + 1], taps[t + 3, co + 1]
+                for p in range(L):
+                    v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
+                    row0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                    row1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
         for i in range(OH):
             for j in range(OW):
-                for kh in range(K):
-                    start = j * C
-                    for t in range(row_length):
-                        patches[n, i, j, kh, t] = rows[n, i + kh, start + t]
-    return patches.reshape(N * OH * OW, K * row_length)
+                for co in range(C_out):
+                    Y[n, i, j, co] = out[co, i * W_in + j]
 
 
-@kernel(fallback=_col2im_numpy)
-def col2im(patches, input_shape, kernel_size):
-    """Add every row of ``patches`` back onto the pixels its patch came from (the adjoint of im2col).
+@kernel(fallback=_weight_grad_images_numpy, fastmath={"reassoc", "contract"})
+def weight_grad_images(X, grad_output, grad_W, grad_b):
+    """Add dL/dW and dL/db of the images X to grad_W and grad_b (see the module docstring).
 
-    patches: (N * OH * OW, K * K * C), C-contiguous, input_shape: (N, H, W, C)
-    -> dX: (N, H, W, C). A pixel in several patches receives the sum of their entries.
+    X: (N, H, W_in, C_in), grad_output: (N, OH, OW, C_out), grad_W: (K, K, C_in, C_out),
+    grad_b: (C_out,). ``fastmath`` lets numba add up each dot product in
+    vector-sized pieces ("reassoc") with fused multiply-adds ("contract"), so
+    the rounding differs slightly from a sum in order. (numpy's
+    ``grad_output.sum(axis=(0, 1, 2))`` for db takes longer than this whole
+    kernel for LeNet's first layer.)
     """
-    N, H, W, C = input_shape
-    K = kernel_size
-    OH, OW = H - K + 1, W - K + 1
-    row_length = K * C
-    patch_rows = patches.reshape(N, OH, OW, K, row_length)
-    dX = np.zeros((N, H, W * C), dtype=patches.dtype)
+    N, H, W_in, C_in = X.shape
+    OH, OW, C_out = grad_output.shape[1], grad_output.shape[2], grad_output.shape[3]
+    K = grad_W.shape[0]
+    L = (OH - 1) * W_in + OW
+    T = K * K * C_in
+    C_padded = (C_out + 3) // 4 * 4
+    offsets = np.empty(T, dtype=np.int64)
+    for kh in range(K):
+        for kw in range(K):
+            for c in range(C_in):
+                offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
+    zero = np.zeros(1, dtype=X.dtype)[0]  # a zero of X's dtype, so that sums stay in that precision
+    image = np.empty(C_in * H * W_in, dtype=X.dtype)
+    grad = np.zeros((C_padded, L), dtype=X.dtype)  # zero at the thrown-away positions and padding rows
+    grad_taps = np.zeros((T, C_padded), dtype=X.dtype)
     for n in range(N):
-        for i in range(OH):
-            for j in range(OW):
-                for kh in range(K):
-                    start = j * C
-                    for t in range(row_length):
-                        dX[n, i + kh, start + t] += patch_rows[n, i, j, kh, t]
-    return dX.reshape(N, H, W, C)
+        for c in range(C_in):
+            for h in range(H):
+                for w in range(W_in):
+                    image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
+        for co in range(C_out):
+            for i in range(OH):
+                for j in range(OW):
+                    grad[co, i * W_in + j] = grad_output[n, i, j, co]
+            total = zero
+            for p in range(L):
+                total += grad[co, p]
+            grad_b[co] += total
+        for t in range(T):
+            pixels = image[offsets[t] : offsets[t] + L]
+            for co in range(0, C_padded, 4):
+                g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                total0, total1, total2, total3 = zero, zero, zero, zero
+                for p in range(L):
+                    total0 += pixels[p] * g0[p]
+                    total1 += pixels[p] * g1[p]
+                    total2 += pixels[p] * g2[p]
+                    total3 += pixels[p] * g3[p]
+                grad_taps[t, co] += total0
+                grad_taps[t, co + 1] += total1
+                grad_taps[t, co + 2] += total2
+                grad_taps[t, co + 3] += total3
+    grad_W_taps = grad_W.reshape(T, C_out)
+    for t in range(T):
+        for co in range(C_out):
+            grad_W_taps[t, co] += grad_taps[t, co]
+
+
+@kernel(fallback=_input_grad_images_numpy)
+def input_grad_images(grad_output, W, grad_X):
+    """Write dL/dX into grad_X (see the module docstring).
+
+    grad_output: (N, OH, OW, C_out), W: (K, K, C_in, C_out), grad_X: (N, H, W_in, C_in).
+    """
+    N, OH, OW, C_out = grad_output.shape
+    H, W_in, C_in = grad_X.shape[1], grad_X.shape[2], grad_X.shape[3]
+    K = W.shape[0]
+    L = (OH - 1) * W_in + OW
+    T = K * K * C_in
+    C_padded = (C_out + 3) // 4 * 4
+    taps = np.zeros((T, C_padded), dtype=W.dtype)
+    taps[:, :C_out] = W.reshape(T, C_out)
+    offsets = np.empty(T, dtype=np.int64)
+    for kh in range(K):
+        for kw in range(K):
+            for c in range(C_in):
+                offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
+    grad = np.zeros((C_padded, L), dtype=grad_output.dtype)  # zero at the thrown-away positions and padding rows
+    image_grad = np.empty(C_in * H * W_in, dtype=grad_output.dtype)
+    for n in range(N):
+        for co in range(C_out):
+            for i in range(OH):
+                for j in range(OW):
+                    grad[co, i * W_in + j] = grad_output[n, i, j, co]
+        image_grad[:] = 0
+        # One tap per pass: the pixels of neighbouring taps overlap, and
+        # writing to overlapping rows in one loop would stop vectorisation.
+        for t in range(T):
+            target = image_grad[offsets[t] : offsets[t] + L]
+            for co in range(0, C_padded, 4):
+                w0, w1, w2, w3 = taps[t, co], taps[t, co + 1], taps[t, co + 2], taps[t, co + 3]
+                g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                for p in range(L):
+                    target[p] += w0 * g0[p] + w1 * g1[p] + w2 * g2[p] + w3 * g3[p]
+        for h in range(H):
+            for w in range(W_in):
+                for c in range(C_in):
+                    grad_X[n, h, w, c] = image_grad[c * H * W_in + h * W_in + w]

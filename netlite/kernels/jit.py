@@ -61,9 +61,10 @@ class Kernel:
     ``fallback`` uses numpy only.
     """
 
-    def __init__(self, py_func, fallback):
+    def __init__(self, py_func, fallback, fastmath=()):
         self.py_func = py_func
         self.fallback = fallback
+        self.fastmath = set(fastmath)
         self._compiled = None
         self.__name__ = py_func.__name__
         self.__doc__ = py_func.__doc__
@@ -85,7 +86,8 @@ class Kernel:
         numba = load_numba()
         if numba is None:
             return self.fallback
-        options = dict(error_model="numpy", nogil=True)
+        # nogil: other Python threads run while the kernel runs (see threads.py).
+        options = dict(error_model="numpy", nogil=True, fastmath=self.fastmath or False)
         try:
             return numba.njit(cache=True, **options)(self.py_func)
         except (RuntimeError, OSError):
@@ -98,26 +100,16 @@ class Kernel:
         return f"<netlite kernel {self.__name__}>"
 
 
-def kernel(fallback):
-    """Decorate a numba-compilable function; see :class:`Kernel`."""
+def kernel(fallback, fastmath=()):
+    """Decorate a numba-compilable function; see :class:`Kernel`.
+
+    ``fastmath`` lists the floating-point shortcuts numba may take, for
+    example ``{"reassoc"}`` to sum a loop in any order, which lets the
+    compiler use vector instructions for a sum.
+    """
 
     def decorate(py_func):
-        return Kernel(py_func, fallback)
+        return Kernel(py_func, fallback, fastmath)
 
     return decorate
 
-
-def set_num_threads(n):
-    """Use ``n`` threads for BLAS, which computes the matrix products of the dense and convolutional layers.
-
-    The numba kernels always run on one thread (see ``convolution.py``).
-    Set 1 to measure single-core speed, or on a machine shared with other
-    jobs. Returns the threadpoolctl limiter, whose limit lasts until
-    ``.restore_original_limits()``.
-    """
-    from threadpoolctl import threadpool_limits
-
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    return threadpool_limits(limits=n, user_api="blas")

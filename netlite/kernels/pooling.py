@@ -3,11 +3,9 @@
 An odd last row or column is dropped (floor, as PyTorch does) and gets zero
 gradient. ``reference.py`` has the same functions as plain loops.
 
-The numba versions run on one thread, and BLAS alone spreads the matrix
-products over the cores. Parallel kernels were tried: on a 2-core x86-64
-machine, numba's OpenMP threads waiting next to OpenBLAS's threads made a
-LeNet-5 training step about 15 times slower (188 ms against 13 ms at
-batch 32). To step through the kernels in a debugger, run Python with
+The pooling kernels run on the calling thread: they take a few percent of a
+LeNet-5 training step, too little to share between threads (see
+``threads.py``). To step through the kernels in a debugger, run Python with
 ``NUMBA_DISABLE_JIT=1``, and they execute as ordinary Python loops. The
 numpy versions run when numba is not installed, and give bit-identical
 results.

@@ -1,11 +1,10 @@
 """Naive reference versions of the kernels: plain Python loops straight from the definitions.
 
-Each function here has the same signature and result as the fast kernel of
-the same name in ``convolution.py`` or ``pooling.py``. They are far too slow
-for training. The tests compare the fast kernels against them, and they are
-the place to read what a kernel computes. ``conv2d_forward`` and
-``conv2d_backward`` compute the convolution directly from its definition
-(no im2col), so the tests check the layer's im2col route against them.
+Each function here has the same signature and result as the fast function
+of the same name in ``convolution.py`` or ``pooling.py``. They are far too
+slow for training. The tests compare the fast kernels against them, and they
+are the place to read what a kernel computes: one loop per index of the
+definition, and nothing else.
 
 Shapes use one vocabulary: N images, H x W pixels, C channels, K x K kernels,
 OH = H - K + 1 and OW = W - K + 1 for the convolution output (stride 1, no
@@ -66,49 +65,6 @@ def conv2d_backward(X, W, grad_output):
                                 dX[n, i + kh, j + kw, c] += g * W[kh, kw, c, co]
                                 dW[kh, kw, c, co] += g * X[n, i + kh, j + kw, c]
     return dX, dW, db
-
-
-def im2col(X, kernel_size):
-    """Copy every K x K patch of X into one row of a matrix.
-
-    X: (N, H, W, C) -> patches: (N * OH * OW, K * K * C). Row n*OH*OW + i*OW + j
-    contains the patch whose top-left pixel is (i, j) of image n, ordered by
-    (kh, kw, c), the order of ``W.reshape(K * K * C, C_out)``.
-    """
-    N, H, W, C = X.shape
-    K = kernel_size
-    OH, OW = H - K + 1, W - K + 1
-    patches = np.zeros((N * OH * OW, K * K * C), dtype=X.dtype)
-    for n in range(N):
-        for i in range(OH):
-            for j in range(OW):
-                row = (n * OH + i) * OW + j
-                for kh in range(K):
-                    for kw in range(K):
-                        for c in range(C):
-                            patches[row, (kh * K + kw) * C + c] = X[n, i + kh, j + kw, c]
-    return patches
-
-
-def col2im(patches, input_shape, kernel_size):
-    """Add every row of ``patches`` back onto the pixels its patch came from (the adjoint of im2col).
-
-    patches: (N * OH * OW, K * K * C), input_shape: (N, H, W, C) -> dX: (N, H, W, C).
-    A pixel that lies in several patches receives the sum of their entries.
-    """
-    N, H, W, C = input_shape
-    K = kernel_size
-    OH, OW = H - K + 1, W - K + 1
-    dX = np.zeros(input_shape, dtype=patches.dtype)
-    for n in range(N):
-        for i in range(OH):
-            for j in range(OW):
-                row = (n * OH + i) * OW + j
-                for kh in range(K):
-                    for kw in range(K):
-                        for c in range(C):
-                            dX[n, i + kh, j + kw, c] += patches[row, (kh * K + kw) * C + c]
-    return dX
 
 
 # -- 2x2 pooling, stride 2 ----------------------------------------------------

@@ -1,20 +1,20 @@
-"""The 2D convolutional layer, computed as one matrix product per pass (im2col).
+"""The 2D convolutional layer: forward, backward, and where its loops are.
 
-The forward pass copies every K x K x C_in patch of the input into one row of
-a matrix (``im2col``), so the whole convolution becomes
+For an image X, kernels W of shape (K, K, C_in, C_out) and a bias b, the
+forward pass computes every output pixel as
 
-    Y = patches @ W.reshape(K * K * C_in, C_out) + b
+    Y[n, i, j, co] = b[co] + sum over kh, kw, c of X[n, i + kh, j + kw, c] * W[kh, kw, c, co]
 
-and the backward pass is three more matrix expressions:
+and the backward pass, from the upstream gradient dY = dL/dY,
 
-    dW = patches.T @ dY            (one sum over all pixels of all images)
-    db = dY summed over all pixels
-    dX = col2im(dY @ W_matrix.T)   (add each patch gradient back onto its pixels)
+    dW[kh, kw, c, co] = sum over n, i, j of X[n, i + kh, j + kw, c] * dY[n, i, j, co]
+    db[co]            = sum over n, i, j of dY[n, i, j, co]
+    dX[n, h, w, c]    = sum over kh, kw, co of dY[n, h - kh, w - kw, co] * W[kh, kw, c, co]
 
-Both passes run these products on a few images at a time, so that the patch
-matrix stays small. im2col and col2im live in ``netlite/kernels/convolution.py``
-(compiled with numba). ``netlite/kernels/reference.py`` computes the same convolution with
-plain loops straight from the definition, to read side by side.
+(the last sum only over the output pixels that exist). The loops that
+compute these sums fast are in ``netlite/kernels/convolution.py``; the same
+sums written as plain loops, one per index, are in
+``netlite/kernels/reference.py``.
 """
 
 import numpy as np
@@ -40,11 +40,6 @@ class ConvolutionalLayer(Layer):
     ``backward`` skips dL/dX, which nothing needs for the input images, and
     returns None.
     """
-
-    # The batch is processed in chunks of images whose patch matrix has about
-    # this size, so that it stays in the CPU's L2 cache between im2col and the
-    # matrix products. A whole batch of 256 MNIST images would need 20 MB.
-    PATCH_BYTES = 512 * 1024
 
     def __init__(self, kernel_size, in_channels, out_channels, rng=None, dtype=np.float32):
         super().__init__()
@@ -87,18 +82,11 @@ class ConvolutionalLayer(Layer):
                 f"{self!r}: expected images of at least {K}x{K} pixels, got {H}x{W_in} "
                 f"(input shape {X.shape}); use a smaller kernel or larger images"
             )
-        OH, OW = H - K + 1, W_in - K + 1
 
         X = np.ascontiguousarray(X)
-        W_matrix = W.reshape(K * K * C_in, self.out_channels)
-        rows_per_image = OH * OW
-        Y = np.empty((N * rows_per_image, self.out_channels), dtype=W.dtype)
-        for start, stop in self._image_chunks(X.shape):
-            patches = kernels.im2col(X[start:stop], K)  # (images * OH * OW, K * K * C_in)
-            np.matmul(patches, W_matrix, out=Y[start * rows_per_image : stop * rows_per_image])
-        Y += b
+        Y = kernels.conv2d_forward(X, np.ascontiguousarray(W), np.ascontiguousarray(b))
         self.cache = X
-        return Y.reshape(N, OH, OW, self.out_channels)
+        return Y
 
     def backward(self, grad_output):
         """Store dL/dW and dL/db, and return dL/dX (None if ``compute_input_grad`` is False).
@@ -110,35 +98,12 @@ class ConvolutionalLayer(Layer):
         K, C_out = self.kernel_size, self.out_channels
         OH, OW = H - K + 1, W_in - K + 1
         grad_output = self._check_grad_output(grad_output, (N, OH, OW, C_out))
-        W = self.params["W"]
-        W_matrix = W.reshape(K * K * C_in, C_out)
-        grad_rows = np.ascontiguousarray(grad_output, dtype=W.dtype).reshape(N * OH * OW, C_out)
-
-        grad_W = np.zeros_like(W_matrix)
-        grad_X = np.empty(X.shape, dtype=W.dtype) if self.compute_input_grad else None
-        rows_per_image = OH * OW
-        for start, stop in self._image_chunks(X.shape):
-            # Recomputing the patches is cheaper than keeping all of them from
-            # forward(): a chunk's patches stay in the CPU cache for both products.
-            patches = kernels.im2col(X[start:stop], K)
-            grad_chunk = grad_rows[start * rows_per_image : stop * rows_per_image]  # (images * OH * OW, C_out)
-            grad_W += patches.T @ grad_chunk
-            if grad_X is not None:
-                grad_patches = grad_chunk @ W_matrix.T  # (images * OH * OW, K * K * C_in)
-                grad_X[start:stop] = kernels.col2im(grad_patches, X[start:stop].shape, K)
-
-        self.grads["W"] = grad_W.reshape(W.shape)
-        self.grads["b"] = grad_rows.sum(axis=0)
+        W = np.ascontiguousarray(self.params["W"])
+        grad_output = np.ascontiguousarray(grad_output, dtype=W.dtype)
+        grad_X, self.grads["W"], self.grads["b"] = kernels.conv2d_backward(
+            X, W, grad_output, compute_input_grad=self.compute_input_grad
+        )
         return grad_X
-
-    def _image_chunks(self, input_shape):
-        """Yield (start, stop) image ranges whose im2col patch matrix is about PATCH_BYTES large."""
-        N, H, W_in, C_in = input_shape
-        K = self.kernel_size
-        patch_bytes_per_image = (H - K + 1) * (W_in - K + 1) * K * K * C_in * self.params["W"].itemsize
-        images_per_chunk = max(1, self.PATCH_BYTES // patch_bytes_per_image)
-        for start in range(0, N, images_per_chunk):
-            yield start, min(N, start + images_per_chunk)
 
     def output_shape(self, input_shape):
         H, W_in, _ = input_shape
