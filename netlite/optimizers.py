@@ -154,6 +154,8 @@ class OptimizerADAM(Optimizer):
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
 
-        m_hat = m / (1 - self.beta1**t)
-        v_hat = v / (1 - self.beta2**t)
-        param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        # p <- p - lr * m_hat / (sqrt(v_hat) + eps), in fewer passes over the arrays:
+        # m_hat = m / (1 - beta1**t) becomes a factor of the scalar learning rate.
+        sqrt_v_hat = np.sqrt(v / (1 - self.beta2**t))
+        sqrt_v_hat += self.eps
+        param -= (self.learning_rate / (1 - self.beta1**t)) * m / sqrt_v_hat
