@@ -165,7 +165,7 @@ class TorchRun:
 
 
 def set_threads(n_threads, with_torch):
-    """Limit BLAS (NetLite's matrix products; its numba kernels are single-threaded) and PyTorch to ``n_threads``."""
+    """Give NetLite (its kernels; BLAS then runs on one thread) and PyTorch ``n_threads`` threads each."""
     import netlite.kernels
 
     limiter = netlite.kernels.set_num_threads(n_threads)
