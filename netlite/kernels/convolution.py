@@ -139,7 +139,11 @@ def forward_images(X, W, b, Y):
     T_padded, C_padded = (T + 3) // 4 * 4, (C_out + 1) // 2 * 2
     image_size = C_in * H * W_in
     taps = np.zeros((T_padded, C_padded), dtype=W.dtype)  # row t = (kh * K + kw) * C_in + c
-    taps[:T, :C_out] = W.reshape(T, C_out)
+    W_taps = W.reshape(T, C_out)
+    for t in range(T):
+        # A loop, because numba takes about 5 s to compile the 2D slice assignment.
+        for co in range(C_out):
+            taps[t, co] = W_taps[t, co]
     offsets = np.full(T_padded, image_size, dtype=np.int64)  # padding taps read the zeros after the image
     for kh in range(K):
         for kw in range(K):
@@ -245,7 +249,10 @@ def input_grad_images(grad_output, W, grad_X):
     T = K * K * C_in
     C_padded = (C_out + 3) // 4 * 4
     taps = np.zeros((T, C_padded), dtype=W.dtype)
-    taps[:, :C_out] = W.reshape(T, C_out)
+    W_taps = W.reshape(T, C_out)
+    for t in range(T):
+        for co in range(C_out):
+            taps[t, co] = W_taps[t, co]
     offsets = np.empty(T, dtype=np.int64)
     for kh in range(K):
         for kw in range(K):
