@@ -3,11 +3,12 @@
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 
 import numpy as np
 
-from .layers.activations import Softmax
+from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
 
 MODEL_FORMAT = "netlite-model"
@@ -32,6 +33,7 @@ class NeuralNetwork:
     def __init__(self, layers=()):
         self.layers = []
         self._n_layers_run = None
+        self._warned = set()  # the input mistakes this network has warned about, each once
         for layer in layers:
             self.add_layer(layer)
 
@@ -61,10 +63,33 @@ class NeuralNetwork:
         layers = self.layers
         if logits and isinstance(layers[-1], Softmax):
             layers = layers[:-1]
+        self._warn_about_likely_mistakes(X, layers[-1], logits)
         for layer in layers:
             X = layer.forward(X)
         self._n_layers_run = len(layers)
         return X
+
+    def _warn_about_likely_mistakes(self, X, last_layer, logits):
+        """Warn once per network about input that runs but rarely means what was intended."""
+        if isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.size and "uint8" not in self._warned:
+            largest = int(X.max())
+            if largest > 1:
+                self._warned.add("uint8")
+                warnings.warn(
+                    f"NeuralNetwork: the input is uint8 with values up to {largest}, and the layers use "
+                    f"these values unscaled; for images, divide by 255 (X / 255) to train on values in [0, 1]",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        if logits and isinstance(last_layer, (Sigmoid, Tanh, ReLU)) and "logits" not in self._warned:
+            self._warned.add("logits")
+            warnings.warn(
+                f"NeuralNetwork: the loss expects logits (raw scores), but the network ends with "
+                f"{last_layer!r}, which squashes them; remove that last layer, or end with nl.Softmax(), "
+                f"which the loss skips",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def backward(self, grad):
         """Run backward through the layers of the last forward pass, last layer first.

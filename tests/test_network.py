@@ -1,6 +1,7 @@
 """NeuralNetwork: forward/backward bookkeeping, summary, modes, save and load."""
 
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -247,3 +248,43 @@ def test_saved_file_is_readable_by_others(tmp_path):
 def test_predict_rejects_empty_input():
     with pytest.raises(ValueError, match="expected at least one sample"):
         small_model().predict(np.zeros((0, 6, 6, 1), dtype=np.float32))
+
+
+def test_uint8_images_warn_once():
+    model = nl.NeuralNetwork([nl.Flatten(), nl.FullyConnectedLayer(4, 2)])
+    images = np.full((3, 2, 2, 1), 200, dtype=np.uint8)
+
+    with pytest.warns(UserWarning, match=r"uint8 with values up to 200.*divide by 255"):
+        model.forward(images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.forward(images)  # a second time: no warning
+        model.forward(images.astype(np.float32) / 255)
+
+
+def test_binary_uint8_input_does_not_warn():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.forward(np.array([[0, 1], [1, 1]], dtype=np.uint8))
+
+
+@pytest.mark.parametrize("last_layer", [nl.Sigmoid(), nl.Tanh(), nl.ReLU()])
+def test_squashing_last_layer_with_logit_loss_warns(last_layer):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), last_layer])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+
+    with pytest.warns(UserWarning, match=rf"expects logits.*ends with {type(last_layer).__name__}"):
+        optimizer.step(model, X, np.arange(5) % 4)
+
+
+def test_softmax_last_layer_with_logit_loss_is_quiet():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.Softmax()])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimizer.step(model, X, np.arange(5) % 4)
