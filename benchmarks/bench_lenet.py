@@ -165,10 +165,16 @@ class TorchRun:
 
 
 def set_threads(n_threads, with_torch):
-    """Give NetLite (its kernels; BLAS then runs on one thread) and PyTorch ``n_threads`` threads each."""
-    import netlite.kernels
+    """Give NetLite and PyTorch ``n_threads`` threads each; return the BLAS limiter to undo afterwards.
 
-    limiter = netlite.kernels.set_num_threads(n_threads)
+    With 2 or more threads NetLite puts BLAS on one thread itself. With one
+    thread BLAS is limited here, so that both frameworks run on one core.
+    """
+    import netlite.kernels
+    from threadpoolctl import threadpool_limits
+
+    netlite.kernels.set_num_threads(n_threads)
+    limiter = threadpool_limits(limits=1, user_api="blas") if n_threads == 1 else None
     if with_torch:
         import torch
 
@@ -214,6 +220,49 @@ def time_first_step():
             float(subprocess.check_output([sys.executable, "-c", code], text=True, env=env)) for _ in range(3)
         ]
     return compile_run, cached_runs
+
+
+# -- the arithmetic floor --------------------------------------------------------------------
+
+# Multiply-adds per image in LeNet-5's forward pass: two convolutions (output
+# pixels x output channels x kernel entries) and three dense layers.
+LENET_MACS_PER_IMAGE = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10
+# Forward plus a backward pass of twice its work, 2 FLOP per multiply-add, 60,000 images.
+LENET_FLOP_PER_EPOCH = 3 * 2 * LENET_MACS_PER_IMAGE * 60000
+
+
+def sgemm_rate(n_threads, batchsize=256, repeats=20):
+    """Return the FLOP/s of numpy's float32 matrix product on LeNet-5's products at ``batchsize``.
+
+    The shapes are those of the forward pass written as matrix products:
+    the two convolutions as im2col patches times weights, and the dense layers.
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    shapes = [
+        (batchsize * 28 * 28, 25, 6),
+        (batchsize * 10 * 10, 150, 16),
+        (batchsize, 400, 120),
+        (batchsize, 120, 84),
+        (batchsize, 84, 10),
+    ]
+    total_flop, total_seconds = 0, 0.0
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        for rows, inner, columns in shapes:
+            A = rng.random((rows, inner), dtype=np.float32)
+            B = rng.random((inner, columns), dtype=np.float32)
+            A @ B
+            best = min(timed(lambda: A @ B) for _ in range(repeats))
+            total_flop += 2 * rows * inner * columns
+            total_seconds += best
+    return total_flop / total_seconds
+
+
+def timed(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 # -- machine ------------------------------------------------------------------------------
@@ -327,7 +376,7 @@ def run_accuracy_mode(args):
     """Train the introductory LeNet for 5 epochs with 3 seeds and report test accuracy per epoch."""
     X_train, y_train = load_mnist(args.data_dir, "train", args.images)
     X_test, y_test = load_mnist(args.data_dir, "test", 10000)
-    set_threads(args.threads[0], with_torch=False)
+    set_threads(args.threads[0], with_torch=False)  # for the whole run
     histories = []
     for seed in range(args.seeds):
         runner = NetLiteRun(seed)
@@ -402,8 +451,19 @@ def run_speed_mode(args):
         NetLiteRun(0).train_epoch(X_train[:64], y_train[:64], 32)
         for batchsize in args.batch_sizes:
             results += measure_epochs(runner_classes, X_train, y_train, X_test, y_test, batchsize, n_threads, args.repeats)
-        limiter.restore_original_limits()
+        if limiter is not None:
+            limiter.restore_original_limits()
     rows = summarize(results, args.images)
+    floors = {}
+    for n_threads in args.threads:
+        rate = sgemm_rate(n_threads)
+        floors[n_threads] = {"sgemm_flop_per_second": rate, "floor_seconds": LENET_FLOP_PER_EPOCH / rate}
+        best = min(row["NetLite"]["min"] for row in rows if row["threads"] == n_threads and "NetLite" in row)
+        print(
+            f"\n{n_threads} thread(s): numpy sgemm on LeNet's products {rate / 1e9:.1f} GFLOP/s, "
+            f"floor {LENET_FLOP_PER_EPOCH / 1e9:.0f} GFLOP / rate = {LENET_FLOP_PER_EPOCH / rate:.2f} s per epoch; "
+            f"NetLite's best epoch is {best / (LENET_FLOP_PER_EPOCH / rate):.1f} times the floor"
+        )
     return {
         "mode": "speed",
         "machine": machine,
@@ -413,6 +473,7 @@ def run_speed_mode(args):
         "first_step_cached_seconds": cached_first_steps,
         "results": results,
         "summary": rows,
+        "arithmetic_floor": floors,
     }
 
 

@@ -45,9 +45,8 @@ class NeuralNetwork:
                 f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
             )
         self.layers.append(layer)
-        first = self.layers[0]
-        if hasattr(first, "compute_input_grad"):
-            first.compute_input_grad = False
+        if len(self.layers) == 1 and hasattr(layer, "compute_input_grad"):
+            layer.compute_input_grad = False
         return self
 
     # -- running the network -------------------------------------------------

@@ -211,6 +211,72 @@ def test_conv_forward_keeps_inf_and_nan_where_they_belong(implementation):
     np.testing.assert_allclose(Y[finite], expected[finite], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("bad_value", [np.inf, np.nan])
+def test_conv_backward_nonfinite_matches_reference(use_threads, n_threads, bad_value):
+    # A zero the kernels multiply at thrown-away positions would turn inf into NaN.
+    use_threads(n_threads)
+    X, W, b, grad_output = conv_case((2, 7, 6, 2, 3, 3), np.float64, seed=8)
+    X[0, 2, 0, 1] = bad_value
+    X[1, 6, 5, 0] = bad_value
+    W[0, 2, 1, 1] = bad_value
+
+    dX, dW, db = kernels.conv2d_backward(X, W, grad_output)
+
+    ref_dX, ref_dW, ref_db = reference.conv2d_backward(X, W, grad_output)
+    for name, actual, expected in (("dX", dX, ref_dX), ("dW", dW, ref_dW), ("db", db, ref_db)):
+        np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=f"NaN pattern of {name}")
+        np.testing.assert_array_equal(np.isinf(actual), np.isinf(expected), err_msg=f"inf pattern of {name}")
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(actual[finite], expected[finite], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_conv_input_grad_fallback_keeps_inf_weights_local():
+    X, W, b, grad_output = conv_case((1, 6, 6, 1, 3, 2), np.float64, seed=9)
+    W[2, 2, 0, 0] = np.inf
+    grad_X = np.empty(X.shape)
+
+    convolution.input_grad_images.fallback(grad_output, W, grad_X)
+
+    ref_dX, _, _ = reference.conv2d_backward(X, W, grad_output)
+    np.testing.assert_array_equal(np.isnan(grad_X), np.isnan(ref_dX))
+    np.testing.assert_array_equal(np.isinf(grad_X), np.isinf(ref_dX))
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (lambda X, W, b: (X.astype(np.int64), W, b), TypeError, "X must be float32 or float64, got int64"),
+        (lambda X, W, b: (X, W, b[:-1]), ValueError, r"expected b of shape \(3,\), got \(2,\)"),
+        (lambda X, W, b: (X, W.astype(np.float32), b), TypeError, "W has dtype float32, but X has float64"),
+        (lambda X, W, b: (X, W[:2], b), ValueError, r"expected W of shape \(K, K, 2, C_out\)"),
+        (lambda X, W, b: (X, W[:, :, :1], b), ValueError, r"expected W of shape \(K, K, 2, C_out\)"),
+        (lambda X, W, b: (X[:, :2], W, b), ValueError, "the 3x3 kernel is larger than the 2x6 images"),
+        (lambda X, W, b: (X[0], W, b), ValueError, r"expected X of shape \(N, H, W, C_in\)"),
+    ],
+)
+def test_conv_kernels_reject_bad_arrays(change, error, message):
+    X, W, b, grad_output = conv_case((2, 7, 6, 2, 3, 3), np.float64, seed=10)
+
+    with pytest.raises(error, match=message):
+        kernels.conv2d_forward(*change(X, W, b))
+
+
+def test_conv_backward_rejects_wrong_gradient_shape():
+    X, W, b, grad_output = conv_case((2, 7, 6, 2, 3, 3), np.float64, seed=11)
+
+    with pytest.raises(ValueError, match=r"expected grad_output of shape \(2, 5, 4, 3\), got \(2, 5, 4, 2\)"):
+        kernels.conv2d_backward(X, W, grad_output[..., :2])
+
+
+def test_conv_kernels_accept_fortran_order():
+    X, W, b, grad_output = conv_case((2, 7, 6, 2, 3, 3), np.float64, seed=12)
+
+    Y = kernels.conv2d_forward(np.asfortranarray(X), np.asfortranarray(W), b)
+
+    np.testing.assert_allclose(Y, reference.conv2d_forward(X, W, b), rtol=1e-12, atol=1e-12)
+
+
 def test_reference_convolution_matches_hand_computed_values():
     # One 3x3 image, one 2x2 kernel of ones: each output is the sum of a 2x2 window plus the bias.
     X = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)

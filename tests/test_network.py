@@ -288,3 +288,13 @@ def test_softmax_last_layer_with_logit_loss_is_quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimizer.step(model, X, np.arange(5) % 4)
+
+
+def test_input_grad_choice_survives_add_layer():
+    model = nl.NeuralNetwork([nl.ConvolutionalLayer(3, 1, 2)])
+    assert model.layers[0].compute_input_grad is False
+
+    model.layers[0].compute_input_grad = True
+    model.add_layer(nl.Flatten())
+
+    assert model.layers[0].compute_input_grad is True

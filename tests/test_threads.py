@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -44,6 +45,22 @@ def test_ranges_run_concurrently_in_order(use_threads):
     assert [(start, stop) for start, stop, _ in results] == [(0, 2), (2, 4), (4, 5)]
     assert len({ident for _, _, ident in results}) == 3
     assert results[-1][2] == threading.get_ident()  # the caller takes the last range
+
+
+def test_error_waits_for_other_ranges(use_threads):
+    use_threads(3)
+    finished = []
+
+    def work(start, stop):
+        if start == 0:
+            raise ValueError("first range failed")
+        time.sleep(0.3)
+        finished.append(start)
+
+    with pytest.raises(ValueError, match="first range failed"):
+        threads.run_in_threads(work, [(0, 1), (1, 2), (2, 3)])
+
+    assert sorted(finished) == [1, 2]
 
 
 def test_error_in_a_worker_range_reaches_the_caller(use_threads):
@@ -111,6 +128,26 @@ def test_convolution_threads_limit_blas():
     assert report["after_conv"] == [1]
 
 
+SET_THEN_RESET = """
+import json
+from threadpoolctl import threadpool_info
+import netlite as nl
+def blas_threads():
+    return [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+seen = []
+for n in (1, 2, 3, 1, 2, 1):
+    nl.kernels.set_num_threads(n)
+    seen.append(blas_threads())
+print(json.dumps(seen))
+"""
+
+
+def test_set_num_threads_one_restores_blas():
+    seen, _ = run_python(SET_THEN_RESET, {"OPENBLAS_NUM_THREADS": "2"})
+
+    assert seen == [[2], [1], [1], [2], [1], [2]]
+
+
 def test_one_thread_leaves_blas_alone():
     report, _ = run_python(BLAS_THREADS, {"NETLITE_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "2"})
 
@@ -118,15 +155,49 @@ def test_one_thread_leaves_blas_alone():
     assert report["after_conv"] == [2]
 
 
-def test_invalid_thread_variable_raises():
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1e3", "\u00b9"])
+def test_invalid_thread_variable_raises(value):
     result = subprocess.run(
         [sys.executable, "-c", "import netlite as nl; nl.kernels.get_num_threads()"],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
-        env={**os.environ, "NETLITE_NUM_THREADS": "two"},
+        env={**os.environ, "NETLITE_NUM_THREADS": value},
         timeout=300,
     )
 
     assert result.returncode != 0
-    assert "NETLITE_NUM_THREADS must be a positive whole number, got 'two'" in result.stderr
+    assert f"NETLITE_NUM_THREADS must be a positive whole number, got {value!r}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        ({"/sys/fs/cgroup/cpu.max": "max 100000\n"}, None),
+        ({"/sys/fs/cgroup/cpu.max": "150000 100000\n"}, 2),
+        ({"/sys/fs/cgroup/cpu.max": "100000 100000\n"}, 1),
+        ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1\n", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "300000\n", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n"}, 3),
+        ({}, None),
+    ],
+)
+def test_cgroup_cpu_quota_parsing(monkeypatch, files, expected):
+    class FakePath:
+        def __init__(self, path):
+            self.path = path
+
+        def read_text(self):
+            if self.path not in files:
+                raise FileNotFoundError(self.path)
+            return files[self.path]
+
+    monkeypatch.setattr(threads, "Path", FakePath)
+
+    assert threads._cgroup_cpu_quota() == expected
+
+
+def test_default_threads_respect_cpu_quota(monkeypatch):
+    monkeypatch.setattr(threads, "_cgroup_cpu_quota", lambda: 1)
+    monkeypatch.delenv("NETLITE_NUM_THREADS", raising=False)
+
+    assert threads._threads_from_environment() == 1

@@ -4,33 +4,39 @@
 straight from the definition. This file computes them fast with one idea:
 flatten each image's rows, so that a kernel position becomes a shift.
 
-Copy one image channel-first, so that channel c is one flat row ``image[c]``
-of H * W_in pixels, pixel (h, w) at position h * W_in + w. Give output pixel
-(i, j) the flat position p = i * W_in + j. The input pixel (i + kh, j + kw)
-that the kernel entry (kh, kw) multiplies is then at position
-p + kh * W_in + kw: the same shift for every output pixel. So one kernel
-entry updates all output pixels of one channel in a single loop over
-contiguous memory, which the compiler turns into vector instructions:
+Copy one image channel-first into a flat array ``image``: channel c, pixel
+(h, w) goes to position c * H * W_in + h * W_in + w. Give output pixel (i, j)
+the flat position p = i * W_in + j. The input pixel (i + kh, j + kw) of
+channel c that the kernel entry (kh, kw, c) multiplies is then at position
+p + shift, with shift = c * H * W_in + kh * W_in + kw: the same shift for
+every output pixel. So one kernel entry updates all output pixels of one
+channel in a single loop over contiguous memory, which the compiler turns
+into vector instructions:
 
-    out[co, p] += W[kh, kw, c, co] * image[c, p + kh * W_in + kw]   for all p
+    out[co, p] += W[kh, kw, c, co] * image[p + shift]   for all p
 
 Positions with j >= OW are computed too, and thrown away: there the shifted
-row runs into the next image row. That wastes (K - 1) of every W_in columns
-(a seventh for LeNet's first layer) but keeps every loop long and simple.
+row runs into the next image row (or the next channel). That wastes K - 1
+of every W_in columns (an eighth for LeNet's first layer, 4 of 32, and 4 of
+14 for its second) but keeps every loop long and simple.
 
 The backward pass uses the same shifts, with the output gradient copied
-into rows that are zero at the thrown-away positions, so that they add
-nothing:
+into rows ``grad`` that are zero at the thrown-away positions:
 
-    dX:  image_grad[c, p + kh * W_in + kw] += W[kh, kw, c, co] * grad[co, p]
-    dW:  dW[kh, kw, c, co] += sum over p of image[c, p + kh * W_in + kw] * grad[co, p]
+    dX:  image_grad[p + shift] += W[kh, kw, c, co] * grad[co, p]
+    dW:  dW[kh, kw, c, co] += sum over p of image[p + shift] * grad[co, p]
+
+A zero there adds nothing, as long as the number it multiplies is finite:
+0 * inf is NaN. So ``conv2d_backward`` sends an X with inf or NaN (for dW),
+or a W with inf or NaN (for dX), to the numpy versions, which compute only
+the products of the definition.
 
 ``conv2d_forward`` and ``conv2d_backward`` split the batch into one range of
 images per thread (``threads.py``). The numba kernels release the GIL, so
 the threads run at the same time. Each kernel has a numpy fallback, which
-runs when numba is not installed. To step through the loops in a debugger,
-run Python with ``NUMBA_DISABLE_JIT=1``: they then execute as ordinary (slow)
-Python.
+runs when numba is not installed; it gives the same results up to rounding.
+To step through the loops in a debugger, run Python with
+``NUMBA_DISABLE_JIT=1``: they then execute as ordinary (slow) Python.
 """
 
 import numpy as np
@@ -43,9 +49,10 @@ from .threads import image_ranges, run_in_threads
 def conv2d_forward(X, W, b):
     """Convolve every image with every kernel and add the bias.
 
-    X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), b: (C_out,), all C-contiguous
-    and of one float dtype -> Y: (N, H - K + 1, W_in - K + 1, C_out).
+    X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), b: (C_out,), all of one
+    float dtype (float32 or float64) -> Y: (N, H - K + 1, W_in - K + 1, C_out).
     """
+    X, W, b = _check_arrays("conv2d_forward", X=X, W=W, b=b)
     N, H, W_in, _ = X.shape
     K, C_out = W.shape[0], W.shape[3]
     Y = np.empty((N, H - K + 1, W_in - K + 1, C_out), dtype=X.dtype)
@@ -61,20 +68,24 @@ def conv2d_backward(X, W, grad_output, compute_input_grad=True):
     """Return (dX, dW, db) for Y = conv2d_forward(X, W, b) and dL/dY = grad_output.
 
     X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), grad_output: (N, OH, OW, C_out),
-    all C-contiguous and of one float dtype -> dX: (N, H, W_in, C_in) or None
-    when ``compute_input_grad`` is False, dW: (K, K, C_in, C_out), db: (C_out,).
+    all of one float dtype -> dX: (N, H, W_in, C_in) or None when
+    ``compute_input_grad`` is False, dW: (K, K, C_in, C_out), db: (C_out,).
     Each thread sums dW and db over its own images. The partial sums are
     added in a fixed order, so a run repeats exactly with the same number of
     threads.
     """
+    X, W, grad_output = _check_arrays("conv2d_backward", X=X, W=W, grad_output=grad_output)
     grad_X = np.empty(X.shape, dtype=X.dtype) if compute_input_grad else None
+    # See the module docstring: the numba kernels need finite numbers where they multiply by zero.
+    weight_grad = weight_grad_images if np.isfinite(X).all() else weight_grad_images.fallback
+    input_grad = input_grad_images if np.isfinite(W).all() else input_grad_images.fallback
 
     def backward_range(start, stop):
         grad_W = np.zeros(W.shape, dtype=W.dtype)
         grad_b = np.zeros(W.shape[3], dtype=W.dtype)
-        weight_grad_images(X[start:stop], grad_output[start:stop], grad_W, grad_b)
+        weight_grad(X[start:stop], grad_output[start:stop], grad_W, grad_b)
         if grad_X is not None:
-            input_grad_images(grad_output[start:stop], W, grad_X[start:stop])
+            input_grad(grad_output[start:stop], W, grad_X[start:stop])
         return grad_W, grad_b
 
     partial_grads = run_in_threads(backward_range, image_ranges(len(X)))
@@ -85,7 +96,44 @@ def conv2d_backward(X, W, grad_output, compute_input_grad=True):
     return grad_X, grad_W, grad_b
 
 
-# -- numpy fallbacks: the same results through one tensordot over a patch view -------
+def _check_arrays(caller, X, W, b=None, grad_output=None):
+    """Check the shapes and dtypes that the kernels rely on; return the arrays C-contiguous."""
+    X, W = np.asarray(X), np.asarray(W)
+
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{caller}: X must be float32 or float64, got {X.dtype}; convert it with X.astype(np.float32)")
+    if X.ndim != 4 or W.ndim != 4:
+        raise ValueError(
+            f"{caller}: expected X of shape (N, H, W, C_in) and W of shape (K, K, C_in, C_out), "
+            f"got X {X.shape} and W {W.shape}"
+        )
+    N, H, W_in, C_in = X.shape
+    K, K_width, W_channels, C_out = W.shape
+    if K != K_width or W_channels != C_in:
+        raise ValueError(
+            f"{caller}: expected W of shape (K, K, {C_in}, C_out) for X of shape {X.shape}, got {W.shape}"
+        )
+    if K > H or K > W_in:
+        raise ValueError(f"{caller}: the {K}x{K} kernel is larger than the {H}x{W_in} images of X")
+
+    arrays = {"X": X, "W": W}
+    expected_shapes = {"W": W.shape}
+    if b is not None:
+        arrays["b"] = np.asarray(b)
+        expected_shapes["b"] = (C_out,)
+    if grad_output is not None:
+        arrays["grad_output"] = np.asarray(grad_output)
+        expected_shapes["grad_output"] = (N, H - K + 1, W_in - K + 1, C_out)
+
+    for name, array in arrays.items():
+        if array.dtype != X.dtype:
+            raise TypeError(f"{caller}: {name} has dtype {array.dtype}, but X has {X.dtype}; give all arrays X's dtype")
+        if name in expected_shapes and array.shape != expected_shapes[name]:
+            raise ValueError(f"{caller}: expected {name} of shape {expected_shapes[name]}, got {array.shape}")
+    return [np.ascontiguousarray(array) for array in arrays.values()]
+
+
+# -- numpy fallbacks: the same sums with numpy's tensordot and matmul -------------------
 
 
 def _patch_view(X, K):
@@ -106,23 +154,25 @@ def _weight_grad_images_numpy(X, grad_output, grad_W, grad_b):
 
 
 def _input_grad_images_numpy(grad_output, W, grad_X):
-    # dX is the convolution of the zero-padded output gradient with the
-    # kernel turned by 180 degrees, its input and output channels swapped.
+    # Kernel entry (kh, kw) read the pixels [kh : kh + OH, kw : kw + OW] of every channel,
+    # so it sends grad_output @ W[kh, kw].T back to them.
+    _, OH, OW, _ = grad_output.shape
     K = W.shape[0]
-    padded = np.pad(grad_output, ((0, 0), (K - 1, K - 1), (K - 1, K - 1), (0, 0)))
-    turned = W[::-1, ::-1].transpose(0, 1, 3, 2)
-    grad_X[...] = np.tensordot(_patch_view(padded, K), turned, axes=3)
+    grad_X[...] = 0
+    for kh in range(K):
+        for kw in range(K):
+            grad_X[:, kh : kh + OH, kw : kw + OW, :] += grad_output @ W[kh, kw].T
 
 
 # -- the numba kernels: each works on the images it is given and writes its output in place --
 #
-# A kernel "tap" is one entry (kh, kw, c) of the K x K x C_in kernel. In the
-# flat channel-first copy of an image, ``image[offsets[t] + p]`` is the pixel
-# that tap t multiplies for output position p. The inner loops handle four
-# taps and two output channels (or four output channels) per pass, so that
-# each number is loaded and stored less often. To keep one loop shape, the
-# taps and channels are padded up to whole groups with zero weights, which
-# read zeros (the padding taps point past the image, into ``L`` zeros).
+# A kernel "tap" is one entry (kh, kw, c) of the K x K x C_in kernel, and
+# ``offsets[t]`` is the shift of tap t (see the module docstring). The inner
+# loops handle several rows per pass, so that each number is loaded and
+# stored less often: the forward pass four taps and two output channels, the
+# backward passes four output channels. To keep one loop shape, the groups
+# are filled up: with zero weights that read zeros after the image (forward),
+# or with zero gradient rows (backward).
 
 
 @kernel(fallback=_forward_images_numpy)
@@ -184,9 +234,10 @@ def weight_grad_images(X, grad_output, grad_W, grad_b):
     X: (N, H, W_in, C_in), grad_output: (N, OH, OW, C_out), grad_W: (K, K, C_in, C_out),
     grad_b: (C_out,). ``fastmath`` lets numba add up each dot product in
     vector-sized pieces ("reassoc") with fused multiply-adds ("contract"), so
-    the rounding differs slightly from a sum in order. (numpy's
-    ``grad_output.sum(axis=(0, 1, 2))`` for db takes longer than this whole
-    kernel for LeNet's first layer.)
+    the rounding differs slightly from a sum in order. db is summed here
+    too, because numpy's ``grad_output.sum(axis=(0, 1, 2))`` over LeNet's
+    first layer output, (32, 28, 28, 6), took 0.6 ms on the benchmark
+    machine of docs/benchmarks.md, longer than this whole kernel.
     """
     N, H, W_in, C_in = X.shape
     OH, OW, C_out = grad_output.shape[1], grad_output.shape[2], grad_output.shape[3]

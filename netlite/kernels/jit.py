@@ -11,9 +11,11 @@ Three situations change what runs:
 
 - ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
   unchanged, so the loops run as ordinary, slow Python that a debugger can step
-  through. Results are the same.
+  through. Results agree up to rounding (bit for bit where the kernel has no
+  ``fastmath`` option).
 - numba is not installed: the kernels call their numpy ``fallback`` instead
-  (bit-identical results, only slower), and one RuntimeWarning reports it.
+  (slower; bit-identical for pooling, equal up to rounding for the
+  convolution), and one RuntimeWarning reports it.
 - no cache folder is writable: the kernels are compiled without the cache, in
   every new process again.
 """

@@ -20,33 +20,57 @@ from BLAS threads anyway. A network without convolutions never starts
 NetLite's threads and leaves BLAS as it was.
 """
 
+import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 
 _lock = threading.RLock()
 _num_threads = None  # None until first needed, then the number of threads in use
 _pool = None  # the ThreadPoolExecutor with _num_threads - 1 workers; the caller is the last thread
-_blas_limiter = None  # the threadpoolctl limit that keeps BLAS on one thread, once set
+_blas_limiter = None  # while NetLite keeps BLAS on one thread: the threadpoolctl limiter that can undo it
 
 
 def _cores_available():
+    """Return the CPU cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no sched_getaffinity
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota else cores
+
+
+def _cgroup_cpu_quota():
+    """Return the CPU limit of a container (JupyterHub, Docker) in whole cores, rounded up, or None."""
+    try:  # cgroup v2: "max 100000" (no limit) or "200000 100000" (2 cores)
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        return None if quota == "max" else math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means no limit
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return math.ceil(quota / period) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 def _threads_from_environment():
     value = os.environ.get("NETLITE_NUM_THREADS", "").strip()
     if not value:
         return _cores_available()
-    if not value.isdigit() or int(value) < 1:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
         raise ValueError(
             f"NETLITE_NUM_THREADS must be a positive whole number, got {value!r}; "
             f"unset it to use one thread per CPU core"
         )
-    return int(value)
+    return n
 
 
 def get_num_threads():
@@ -60,11 +84,12 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for the convolution kernels, and one thread for BLAS.
+    """Use ``n`` threads for the convolution kernels from now on.
 
-    Returns the threadpoolctl limiter of BLAS: ``.restore_original_limits()``
-    gives BLAS its earlier number of threads back. NetLite's own thread
-    count stays at ``n`` until the next call.
+    With ``n`` above 1, BLAS goes to one thread (see the module docstring).
+    With ``n == 1``, BLAS gets back the number of threads it had before
+    NetLite changed it, so ``set_num_threads(1)`` and ``NETLITE_NUM_THREADS=1``
+    leave BLAS alike.
     """
     global _num_threads, _pool
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -74,15 +99,25 @@ def set_num_threads(n):
             _pool.shutdown(wait=True)
             _pool = None
         _num_threads = n
-        return _limit_blas_to_one_thread()
+        if n > 1:
+            _limit_blas_to_one_thread()
+        else:
+            _restore_blas_threads()
 
 
 def _limit_blas_to_one_thread():
     global _blas_limiter
-    from threadpoolctl import threadpool_limits
+    if _blas_limiter is None:
+        from threadpoolctl import threadpool_limits
 
-    _blas_limiter = threadpool_limits(limits=1, user_api="blas")
-    return _blas_limiter
+        _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+
+
+def _restore_blas_threads():
+    global _blas_limiter
+    if _blas_limiter is not None:
+        _blas_limiter.restore_original_limits()
+        _blas_limiter = None
 
 
 def image_ranges(n_images):
@@ -95,34 +130,38 @@ def image_ranges(n_images):
 def run_in_threads(function, ranges):
     """Call ``function(start, stop)`` for every range, in parallel, and return the results in order.
 
-    The calling thread runs the last range itself. An exception in any
-    range is raised here after all ranges have finished.
+    The calling thread runs the last range itself. An exception in any range
+    is raised here once every range has finished, so that no thread still
+    writes into the caller's arrays.
     """
     if len(ranges) == 1:
         return [function(*ranges[0])]
-    futures = [_get_pool().submit(function, start, stop) for start, stop in ranges[:-1]]
+    with _lock:  # so that set_num_threads cannot shut the pool down between these lines
+        pool = _get_pool()
+        futures = [pool.submit(function, start, stop) for start, stop in ranges[:-1]]
     try:
         last = function(*ranges[-1])
     finally:
-        results = [future.result() for future in futures] if futures else []
-    return results + [last]
+        wait(futures)
+    return [future.result() for future in futures] + [last]
 
 
 def _get_pool():
     global _pool
     with _lock:
         if _pool is None:
-            if _blas_limiter is None:
-                _limit_blas_to_one_thread()
+            _limit_blas_to_one_thread()
             _pool = ThreadPoolExecutor(max_workers=max(1, get_num_threads() - 1), thread_name_prefix="netlite")
         return _pool
 
 
-def _forget_pool_after_fork():
-    # A forked child process has none of the parent's threads, so it starts a new pool when needed.
-    global _pool
+def _forget_threads_after_fork():
+    # A forked child process has none of the parent's threads: it starts a new
+    # pool when needed, and a lock that another thread held at the fork stays held.
+    global _pool, _lock
     _pool = None
+    _lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)

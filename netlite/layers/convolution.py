@@ -36,9 +36,9 @@ class ConvolutionalLayer(Layer):
     ``b`` of shape (C_out,), initialised to zero. The weights come from ``rng``
     if given, else from the package's generator ``netlite.seeding.default_rng()``.
 
-    Set ``compute_input_grad = False`` on the first layer of a network: then
-    ``backward`` skips dL/dX, which nothing needs for the input images, and
-    returns None.
+    With ``compute_input_grad = False``, ``backward`` skips dL/dX and returns
+    None. ``NeuralNetwork`` sets it on its first layer, because nothing needs
+    the gradient with respect to the input images.
     """
 
     def __init__(self, kernel_size, in_channels, out_channels, rng=None, dtype=np.float32):
@@ -84,7 +84,7 @@ class ConvolutionalLayer(Layer):
             )
 
         X = np.ascontiguousarray(X)
-        Y = kernels.conv2d_forward(X, np.ascontiguousarray(W), np.ascontiguousarray(b))
+        Y = kernels.conv2d_forward(X, W, b)
         self.cache = X
         return Y
 
@@ -98,8 +98,8 @@ class ConvolutionalLayer(Layer):
         K, C_out = self.kernel_size, self.out_channels
         OH, OW = H - K + 1, W_in - K + 1
         grad_output = self._check_grad_output(grad_output, (N, OH, OW, C_out))
-        W = np.ascontiguousarray(self.params["W"])
-        grad_output = np.ascontiguousarray(grad_output, dtype=W.dtype)
+        W = self.params["W"]
+        grad_output = grad_output.astype(W.dtype, copy=False)
         grad_X, self.grads["W"], self.grads["b"] = kernels.conv2d_backward(
             X, W, grad_output, compute_input_grad=self.compute_input_grad
         )
