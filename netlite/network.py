@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -12,6 +13,7 @@ from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
 
 MODEL_FORMAT = "netlite-model"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 MODEL_FORMAT_VERSION = 1
 
 
@@ -62,14 +64,19 @@ class NeuralNetwork:
         layers = self.layers
         if logits and isinstance(layers[-1], Softmax):
             layers = layers[:-1]
-        self._warn_about_likely_mistakes(X, layers[-1], logits)
+        self._warn_about_likely_mistakes(X, logits)
         for layer in layers:
             X = layer.forward(X)
         self._n_layers_run = len(layers)
         return X
 
-    def _warn_about_likely_mistakes(self, X, last_layer, logits):
-        """Warn once per network about input that runs but rarely means what was intended."""
+    def _warn_about_likely_mistakes(self, X, logits):
+        """Warn, at most once per network, about input that runs but rarely means what was intended.
+
+        The warnings point at the first line outside the netlite package, the
+        user's own call, so that Python's filter shows them for each such line.
+        """
+        last_layer = self.layers[-1]
         if isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.size and "uint8" not in self._warned:
             largest = int(X.max())
             if largest > 1:
@@ -78,7 +85,7 @@ class NeuralNetwork:
                     f"NeuralNetwork: the input is uint8 with values up to {largest}, and the layers use "
                     f"these values unscaled; for images, divide by 255 (X / 255) to train on values in [0, 1]",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=_stacklevel_outside_netlite(),
                 )
         if logits and isinstance(last_layer, (Sigmoid, Tanh, ReLU)) and "logits" not in self._warned:
             self._warned.add("logits")
@@ -87,7 +94,7 @@ class NeuralNetwork:
                 f"{last_layer!r}, which squashes them; remove that last layer, or end with nl.Softmax(), "
                 f"which the loss skips",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=_stacklevel_outside_netlite(),
             )
 
     def backward(self, grad):
@@ -315,3 +322,13 @@ class Summary(str):
 
     def __repr__(self):
         return str(self)
+
+
+def _stacklevel_outside_netlite():
+    """Return the ``stacklevel`` for warnings.warn that names the caller's first frame outside netlite."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+        level += 1
+    return level

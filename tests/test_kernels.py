@@ -253,6 +253,7 @@ def test_conv_input_grad_fallback_keeps_inf_weights_local():
         (lambda X, W, b: (X, W[:, :, :1], b), ValueError, r"expected W of shape \(K, K, 2, C_out\)"),
         (lambda X, W, b: (X[:, :2], W, b), ValueError, "the 3x3 kernel is larger than the 2x6 images"),
         (lambda X, W, b: (X[0], W, b), ValueError, r"expected X of shape \(N, H, W, C_in\)"),
+        (lambda X, W, b: (X, W[:0, :0], b), ValueError, r"expected a kernel of at least 1x1, got W of shape \(0, 0, 2, 3\)"),
     ],
 )
 def test_conv_kernels_reject_bad_arrays(change, error, message):
@@ -267,6 +268,14 @@ def test_conv_backward_rejects_wrong_gradient_shape():
 
     with pytest.raises(ValueError, match=r"expected grad_output of shape \(2, 5, 4, 3\), got \(2, 5, 4, 2\)"):
         kernels.conv2d_backward(X, W, grad_output[..., :2])
+
+
+def test_conv_kernels_accept_big_endian_arrays():
+    X, W, b, grad_output = conv_case((2, 7, 6, 2, 3, 3), np.float64, seed=13)
+
+    Y = kernels.conv2d_forward(X.astype(">f8"), W.astype(">f8"), b)
+
+    np.testing.assert_allclose(Y, reference.conv2d_forward(X, W, b), rtol=1e-12, atol=1e-12)
 
 
 def test_conv_kernels_accept_fortran_order():

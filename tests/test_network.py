@@ -280,8 +280,20 @@ def test_squashing_last_layer_with_logit_loss_warns(last_layer):
         optimizer.step(model, X, np.arange(5) % 4)
 
 
-def test_softmax_last_layer_with_logit_loss_is_quiet():
-    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.Softmax()])
+def test_warning_points_at_callers_line():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.Sigmoid()])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+
+    with pytest.warns(UserWarning, match="expects logits") as caught:
+        optimizer.step(model, X, np.arange(5) % 4)
+
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("hidden", [nl.ReLU(), nl.Sigmoid()])
+def test_softmax_last_layer_with_logit_loss_is_quiet(hidden):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), hidden, nl.Softmax()])
     optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
     X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
 

@@ -4,17 +4,18 @@ The numba kernels release Python's GIL while they run, so ordinary Python
 threads can compute different images of one batch at the same time.
 
 By default NetLite uses one thread per CPU core that this process may run
-on. ``NETLITE_NUM_THREADS=n`` in the environment, or ``set_num_threads(n)``,
+on (its CPU affinity, capped by a container's CPU quota). ``NETLITE_NUM_THREADS=n`` in the environment, or ``set_num_threads(n)``,
 chooses another number. ``set_num_threads(1)`` runs every kernel in the
 calling thread, which is the easiest to step through in a debugger.
 
 Once NetLite starts its threads, it limits BLAS (the library behind numpy's
 matrix products) to one thread in this process, because the two kinds of
 threads slow each other down. OpenBLAS's threads keep spinning on the cores
-for a while after each product. On the 2-core AMD EPYC machine of
-docs/benchmarks.md, a LeNet-5 training step at batch 32 took 12.5 ms with two
-NetLite threads and two OpenBLAS threads, and 7.7 ms with OpenBLAS on one
-thread. (Numba's own parallel loops next to OpenBLAS's threads were 15 times
+for a while after each product. Take a LeNet-5 training step at batch 32
+with two NetLite threads on the 2-core AMD EPYC machine of
+docs/benchmarks.md. With two OpenBLAS threads it took 12.5 ms in one
+measurement and 7.8 ms in another; with one OpenBLAS thread, 7.7 ms and
+6.3 ms. (Numba's own parallel loops next to OpenBLAS's threads were 15 times
 slower than one thread.) The dense layers of small networks gain little
 from BLAS threads anyway. A network without convolutions never starts
 NetLite's threads and leaves BLAS as it was.
@@ -87,9 +88,10 @@ def set_num_threads(n):
     """Use ``n`` threads for the convolution kernels from now on.
 
     With ``n`` above 1, BLAS goes to one thread (see the module docstring).
-    With ``n == 1``, BLAS gets back the number of threads it had before
-    NetLite changed it, so ``set_num_threads(1)`` and ``NETLITE_NUM_THREADS=1``
-    leave BLAS alike.
+    With ``n == 1``, BLAS gets back the number of threads it had when NetLite
+    first limited it, so ``set_num_threads(1)`` and ``NETLITE_NUM_THREADS=1``
+    leave BLAS alike. (If that first limit happened inside a threadpoolctl
+    block of your own, it restores what BLAS had inside that block.)
     """
     global _num_threads, _pool
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
