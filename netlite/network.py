@@ -73,8 +73,9 @@ class NeuralNetwork:
     def _warn_about_likely_mistakes(self, X, logits):
         """Warn, at most once per network, about input that runs but rarely means what was intended.
 
-        The warnings point at the first line outside the netlite package, the
-        user's own call, so that Python's filter shows them for each such line.
+        The warnings name the first line outside the netlite package, which is
+        the user's own call. Python's default filter then shows each warning
+        once per such line.
         """
         last_layer = self.layers[-1]
         if isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.size and "uint8" not in self._warned:

@@ -24,9 +24,9 @@ from netlite.kernels import convolution, reference
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # (N, H, W, C_in, K, C_out): batch 1, one channel, odd and non-square sizes,
-# kernel 1, 3, 5, a kernel as large as the image (a 1x1 output), output
-# channel counts that are and are not multiples of the kernels' groups of
-# 2 and 4, and LeNet-5's two layers.
+# kernel 1, 3, 5, and a kernel as large as the image (a 1x1 output). The
+# output channel counts include multiples and non-multiples of the kernels'
+# groups of 2 and 4. The last two shapes are LeNet-5's layers.
 CONV_SHAPES = [
     (1, 5, 5, 1, 5, 1),
     (1, 7, 9, 1, 3, 2),
@@ -78,7 +78,7 @@ def kernel_function(fast_kernel, implementation):
 
 
 # A sum of n rounded terms is off by at most about n * eps times the sum of the
-# terms' absolute values, and in practice far less; these bounds allow 16 eps.
+# terms' absolute values, and in practice by far less. These bounds allow 16 eps.
 SUM_ERROR = {np.float32: 16 * np.finfo(np.float32).eps, np.float64: 16 * np.finfo(np.float64).eps}
 
 
@@ -193,7 +193,7 @@ def test_conv_backward_without_input_grad_returns_none():
 
 
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_conv_forward_keeps_inf_and_nan_where_they_belong(implementation):
+def test_conv_forward_keeps_nonfinite_local(implementation):
     # The kernels pad their groups of taps with zero weights; a padding tap
     # must never multiply an inf (0 * inf = NaN) into an output pixel.
     X, W, b, grad_output = conv_case((1, 9, 8, 1, 5, 3), np.float64, seed=7)
