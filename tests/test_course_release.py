@@ -194,3 +194,26 @@ def test_release_cli_exit_status(tmp_path, capsys):
     (root / "docs" / "answers.md").unlink()
     assert main(["--root", str(root), "release", str(tmp_path / "release")]) == 0
     assert (tmp_path / "release" / "exercises" / "01_tiny.ipynb").is_file()
+
+
+def test_release_uses_student_readme(tmp_path):
+    root = built_course(tmp_path)
+    (root / "README.student.md").write_text("# For students\n\nStart with exercises/01_tiny.ipynb.\n")
+    destination = tmp_path / "release"
+
+    course_release.release(root, destination, **QUIET)
+
+    assert (destination / "README.md").read_text() == "# For students\n\nStart with exercises/01_tiny.ipynb.\n"
+    assert not (destination / "README.student.md").exists()
+
+
+def test_project_student_readme_names_real_files():
+    # The project's own student README must point at files a release contains.
+    project = Path(__file__).resolve().parents[1]
+    text = (project / "README.student.md").read_text()
+
+    for relative in ("notebooks/01_xor.ipynb", "netlite/layers/activations.py"):
+        assert relative in text
+        assert (project / relative).is_file(), relative
+    assert "solutions" not in text
+    assert "python -m netlite.course lab" in text

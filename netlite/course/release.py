@@ -3,6 +3,8 @@
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
 ``<!-- instructor-only -->`` among their first five lines). Caches and hidden files are left out.
+When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
+course's own README speaks to instructors about solutions and grading.
 
 Before the release is moved to its destination, every file in it is scanned for
 
@@ -30,6 +32,7 @@ from . import build as course_build
 LIBRARY_DIR = "netlite"
 RELEASED_FOLDERS = (LIBRARY_DIR, "notebooks", course_build.EXERCISES_DIR, "docs")
 RELEASED_FILES = ("README.md", "pyproject.toml", "LICENSE")
+STUDENT_README = "README.student.md"  # released as README.md when present
 REQUIRED = (LIBRARY_DIR, course_build.EXERCISES_DIR, "pyproject.toml")
 INSTRUCTOR_ONLY_MARK = "<!-- instructor-only -->"
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
@@ -217,8 +220,11 @@ def stage_release(root: Path, staging: Path) -> list[str]:
         if (root / name).is_dir():
             _copy_tree(root / name, staging / name, skipped, root)
     for name in RELEASED_FILES:
-        if (root / name).is_file():
-            shutil.copy2(root / name, staging / name)
+        source = root / name
+        if name == "README.md" and (root / STUDENT_README).is_file():
+            source = root / STUDENT_README
+        if source.is_file():
+            shutil.copy2(source, staging / name)
     return skipped
 
 
