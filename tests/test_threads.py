@@ -201,3 +201,17 @@ def test_default_threads_respect_cpu_quota(monkeypatch):
     monkeypatch.delenv("NETLITE_NUM_THREADS", raising=False)
 
     assert threads._threads_from_environment() == 1
+
+
+def test_disabled_jit_defaults_to_one_thread(monkeypatch):
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    monkeypatch.delenv("NETLITE_NUM_THREADS", raising=False)
+
+    assert threads._threads_from_environment() == 1
+
+
+def test_thread_variable_wins_over_disabled_jit(monkeypatch):
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    monkeypatch.setenv("NETLITE_NUM_THREADS", "3")
+
+    assert threads._threads_from_environment() == 3

@@ -4,7 +4,8 @@ The numba kernels release Python's GIL while they run, so ordinary Python
 threads can compute different images of one batch at the same time.
 
 By default NetLite uses one thread per CPU core that this process may run
-on (its CPU affinity, capped by a container's CPU quota). ``NETLITE_NUM_THREADS=n`` in the environment, or ``set_num_threads(n)``,
+on (its CPU affinity, capped by a container's CPU quota), and one thread
+under ``NUMBA_DISABLE_JIT=1``. ``NETLITE_NUM_THREADS=n`` in the environment, or ``set_num_threads(n)``,
 chooses another number. ``set_num_threads(1)`` runs every kernel in the
 calling thread, which is the easiest to step through in a debugger.
 
@@ -26,6 +27,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+
+from .jit import jit_disabled
 
 _lock = threading.RLock()
 _num_threads = None  # None until first needed, then the number of threads in use
@@ -61,7 +64,9 @@ def _cgroup_cpu_quota():
 def _threads_from_environment():
     value = os.environ.get("NETLITE_NUM_THREADS", "").strip()
     if not value:
-        return _cores_available()
+        # Python loops hold the GIL, so under NUMBA_DISABLE_JIT=1 more threads only
+        # slow them down, and a debugger is easier to follow in one thread.
+        return 1 if jit_disabled() else _cores_available()
     try:
         n = int(value)
     except ValueError:
