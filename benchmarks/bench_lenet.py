@@ -61,26 +61,11 @@ def load_mnist(data_dir, split, n_images):
 
 
 def netlite_lenet(seed):
+    """Return the package's LeNet-5 (``nl.models.lenet5``) with weights drawn from ``seed``."""
     import netlite as nl
 
     nl.seed(seed)
-    return nl.NeuralNetwork(
-        [
-            nl.ConvolutionalLayer(5, 1, 6),
-            nl.ReLU(),
-            nl.AvgPoolingLayer(),
-            nl.ConvolutionalLayer(5, 6, 16),
-            nl.ReLU(),
-            nl.AvgPoolingLayer(),
-            nl.Flatten(),
-            nl.FullyConnectedLayer(400, 120),
-            nl.ReLU(),
-            nl.FullyConnectedLayer(120, 84),
-            nl.ReLU(),
-            nl.FullyConnectedLayer(84, 10),
-            nl.Softmax(),
-        ]
-    )
+    return nl.models.lenet5()
 
 
 class NetLiteRun:
