@@ -73,9 +73,9 @@ class NeuralNetwork:
     def _warn_about_likely_mistakes(self, X, logits):
         """Warn, at most once per network, about input that runs but rarely means what was intended.
 
-        The warnings name the first line outside the netlite package, which is
-        the user's own call. Python's default filter then shows each warning
-        once per such line.
+        The warnings name the first line outside the netlite package, the
+        user's own call, because Python's default warning filter reports a
+        warning once per code location.
         """
         last_layer = self.layers[-1]
         if isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.size and "uint8" not in self._warned:
