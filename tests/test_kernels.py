@@ -114,11 +114,12 @@ def assert_sum_close(actual, expected, scale, dtype, name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_conv_forward_kernel_matches_reference(implementation, shape, dtype):
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_conv_forward_kernel_matches_reference(implementation, shape, dtype, n_chunks):
     X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
     Y = np.full(grad_output.shape, np.nan, dtype=dtype)  # every entry must be overwritten
 
-    kernel_function(convolution.forward_images, implementation)(X, W, b, Y)
+    kernel_function(convolution.forward_images, implementation)(X, W, b, Y, n_chunks)
 
     expected, scale = reference_for(shape, dtype, seed=SEED)
     assert Y.dtype == dtype
@@ -128,13 +129,14 @@ def test_conv_forward_kernel_matches_reference(implementation, shape, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_conv_weight_grad_kernel_adds_reference_gradient(implementation, shape, dtype):
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_conv_weight_grad_kernel_adds_reference_gradient(implementation, shape, dtype, n_chunks):
     X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
-    # The kernel adds to what is there, so that threads can sum their images.
+    # The kernel adds to what is there, so that a caller can sum several batches.
     grad_W = np.ones_like(W)
     grad_b = np.full_like(b, 2.0)
 
-    kernel_function(convolution.weight_grad_images, implementation)(X, grad_output, grad_W, grad_b)
+    kernel_function(convolution.weight_grad_images, implementation)(X, grad_output, grad_W, grad_b, n_chunks)
 
     expected, scale = reference_for(shape, dtype, seed=SEED)
     assert_sum_close(grad_W, expected["dW"] + 1, scale["dW"] + 1, dtype, "dW")
@@ -144,11 +146,12 @@ def test_conv_weight_grad_kernel_adds_reference_gradient(implementation, shape, 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
-def test_conv_input_grad_kernel_matches_reference(implementation, shape, dtype):
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_conv_input_grad_kernel_matches_reference(implementation, shape, dtype, n_chunks):
     X, W, b, grad_output = conv_case(shape, dtype, seed=SEED)
     grad_X = np.full(X.shape, np.nan, dtype=dtype)
 
-    kernel_function(convolution.input_grad_images, implementation)(grad_output, W, grad_X)
+    kernel_function(convolution.input_grad_images, implementation)(grad_output, W, grad_X, n_chunks)
 
     expected, scale = reference_for(shape, dtype, seed=SEED)
     assert_sum_close(grad_X, expected["dX"], scale["dX"], dtype, "dX")
@@ -201,7 +204,7 @@ def test_conv_forward_keeps_nonfinite_local(implementation):
     X[0, 8, 7, 0] = np.nan
     Y = np.empty(grad_output.shape)
 
-    kernel_function(convolution.forward_images, implementation)(X, W, b, Y)
+    kernel_function(convolution.forward_images, implementation)(X, W, b, Y, 1)
 
     expected = reference.conv2d_forward(X, W, b)
     np.testing.assert_array_equal(np.isinf(Y), np.isinf(expected))
@@ -236,7 +239,7 @@ def test_conv_input_grad_fallback_keeps_inf_weights_local():
     W[2, 2, 0, 0] = np.inf
     grad_X = np.empty(X.shape)
 
-    convolution.input_grad_images.fallback(grad_output, W, grad_X)
+    convolution.input_grad_images.fallback(grad_output, W, grad_X, 1)
 
     ref_dX, _, _ = reference.conv2d_backward(X, W, grad_output)
     np.testing.assert_array_equal(np.isnan(grad_X), np.isnan(ref_dX))

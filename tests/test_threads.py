@@ -3,76 +3,46 @@
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import numpy as np
 import pytest
 
 import netlite as nl
-from netlite.kernels import threads
+from netlite.kernels import reference, threads
 
 from test_kernels import PROJECT_ROOT, run_python
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3, 8])
-@pytest.mark.parametrize("n_images", [1, 2, 5, 32, 1000])
-def test_image_ranges_split_evenly(use_threads, n_threads, n_images):
+@pytest.mark.parametrize("n_images", [0, 1, 2, 5, 32])
+def test_chunks_capped_by_images(use_threads, n_threads, n_images):
     use_threads(n_threads)
 
-    ranges = threads.image_ranges(n_images)
-
-    assert len(ranges) == min(n_threads, n_images)
-    assert ranges[0][0] == 0
-    assert ranges[-1][1] == n_images
-    assert all(stop == next_start for (_, stop), (next_start, _) in zip(ranges, ranges[1:]))
-    sizes = [stop - start for start, stop in ranges]
-    assert min(sizes) >= 1
-    assert max(sizes) - min(sizes) <= 1
+    assert threads.threads_for(n_images) == max(1, min(n_threads, n_images))
 
 
-def test_ranges_run_concurrently_in_order(use_threads):
-    use_threads(3)
-    barrier = threading.Barrier(3, timeout=10)
-
-    def work(start, stop):
-        # Every range waits until all three run at once, which fails if they run one after another.
-        barrier.wait()
-        return start, stop, threading.get_ident()
-
-    results = threads.run_in_threads(work, [(0, 2), (2, 4), (4, 5)])
-
-    assert [(start, stop) for start, stop, _ in results] == [(0, 2), (2, 4), (4, 5)]
-    assert len({ident for _, _, ident in results}) == 3
-    assert results[-1][2] == threading.get_ident()  # the caller takes the last range
-
-
-def test_error_waits_for_other_ranges(use_threads):
-    use_threads(3)
-    finished = []
-
-    def work(start, stop):
-        if start == 0:
-            raise ValueError("first range failed")
-        time.sleep(0.3)
-        finished.append(start)
-
-    with pytest.raises(ValueError, match="first range failed"):
-        threads.run_in_threads(work, [(0, 1), (1, 2), (2, 3)])
-
-    assert sorted(finished) == [1, 2]
-
-
-def test_error_in_a_worker_range_reaches_the_caller(use_threads):
+def test_numba_threads_follow_chunks(use_threads):
+    numba = pytest.importorskip("numba")
     use_threads(2)
 
-    def work(start, stop):
-        if start == 0:
-            raise ValueError(f"bad image range {start}:{stop}")
-        return stop
+    threads.threads_for(32)
+    assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+    threads.threads_for(1)
+    assert numba.get_num_threads() == 1
 
-    with pytest.raises(ValueError, match="bad image range 0:3"):
-        threads.run_in_threads(work, [(0, 3), (3, 6)])
+
+def test_chunks_above_numba_limit(use_threads):
+    # The chunks, and so the sums, follow NetLite's thread count; numba runs them on the threads it has.
+    numba = pytest.importorskip("numba")
+    use_threads(numba.config.NUMBA_NUM_THREADS + 3)
+    X = np.random.default_rng(2).random((9, 8, 8, 2))
+    W = np.random.default_rng(3).random((3, 3, 2, 4))
+
+    Y = nl.kernels.conv2d_forward(X, W, np.zeros(4))
+
+    assert threads.threads_for(9) == min(9, numba.config.NUMBA_NUM_THREADS + 3)
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    np.testing.assert_allclose(Y, reference.conv2d_forward(X, W, np.zeros(4)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, "2", None])
@@ -215,3 +185,44 @@ def test_thread_variable_wins_over_disabled_jit(monkeypatch):
     monkeypatch.setenv("NETLITE_NUM_THREADS", "3")
 
     assert threads._threads_from_environment() == 3
+
+
+FORK_AFTER_THREADS = """
+import json, os, warnings
+import numpy as np
+import netlite as nl
+from netlite.kernels import reference
+rng = np.random.default_rng(0)
+X, W, b = rng.random((6, 9, 9, 2)), rng.random((3, 3, 2, 4)), rng.random(4)
+nl.kernels.conv2d_forward(X, W, b)  # the parent runs numba's threads
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Y = nl.kernels.conv2d_forward(X, W, b)
+        nl.kernels.conv2d_forward(X, W, b)
+    report = dict(
+        error=float(np.abs(Y - reference.conv2d_forward(X, W, b)).max()),
+        warnings=[str(w.message) for w in caught],
+    )
+    os.write(write_end, json.dumps(report).encode())
+    os._exit(0)
+os.close(write_end)
+_, status = os.waitpid(pid, 0)
+child = json.loads(os.read(read_end, 100000) or b"null")
+import numba
+print(json.dumps(dict(status=status, child=child, layer=numba.threading_layer())))
+"""
+
+
+def test_forked_child_uses_fallback():
+    report, _ = run_python(FORK_AFTER_THREADS, {"NETLITE_NUM_THREADS": "2"})
+
+    assert report["status"] == 0, "the forked child did not exit normally"
+    assert report["child"]["error"] < 1e-12
+    if report["layer"] == "omp":
+        assert len(report["child"]["warnings"]) == 1
+        assert "fork() of one that ran numba's OpenMP threads" in report["child"]["warnings"][0]
+    else:  # other threading layers run in a forked child, so nothing changes
+        assert report["child"]["warnings"] == []

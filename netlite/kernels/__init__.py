@@ -4,7 +4,7 @@
 - pooling.py: 2x2 average and max pooling, forward and backward
 - reference.py: the same functions as plain Python loops, for reading and testing
 - jit.py: compiles the kernels with numba on first use (cached on disk)
-- threads.py: splits a batch between threads, one range of images each
+- threads.py: how many threads share a batch (one chunk of images each), and BLAS
 
 The kernels are numba functions compiled on their first call, so importing
 this package does not import numba. Set ``NUMBA_DISABLE_JIT=1`` to run them as

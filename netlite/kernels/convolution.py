@@ -31,9 +31,16 @@ A zero there adds nothing, as long as the number it multiplies is finite:
 or a W with inf or NaN (for dX), to the numpy versions, which compute only
 the products of the definition.
 
-``conv2d_forward`` and ``conv2d_backward`` split the batch into one range of
-images per thread (``threads.py``). The numba kernels release the GIL, so
-the threads run at the same time. Each kernel has a numpy fallback, which
+``conv2d_forward`` and ``conv2d_backward`` split the batch into one chunk of
+consecutive images per thread (``threads.py``), and each kernel runs the
+chunks in a ``prange`` loop on numba's threads. Each chunk allocates its own
+scratch rows, so two threads never write to the same memory. numba may give
+the chunks that one thread runs one after the other the same allocation,
+which is safe because each chunk fills its rows before reading them. The
+weight gradient is summed per chunk, and the chunks' sums are added in order
+at the end. One array of scratch rows for all chunks, allocated before the
+loop, was slower: 201 against 143 microseconds for LeNet's first convolution
+at batch 32 on two threads. Each kernel has a numpy fallback, which
 runs when numba is not installed; it gives the same results up to rounding.
 To step through the loops in a debugger, run Python with
 ``NUMBA_DISABLE_JIT=1``: they then execute as ordinary (slow) Python.
@@ -43,7 +50,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .jit import kernel
-from .threads import image_ranges, run_in_threads
+from .threads import threads_for
+
+prange = range  # numba's parallel range once numba is loaded (see jit.py); the plain range before
 
 
 def conv2d_forward(X, W, b):
@@ -56,11 +65,7 @@ def conv2d_forward(X, W, b):
     N, H, W_in, _ = X.shape
     K, C_out = W.shape[0], W.shape[3]
     Y = np.empty((N, H - K + 1, W_in - K + 1, C_out), dtype=X.dtype)
-
-    def forward_range(start, stop):
-        forward_images(X[start:stop], W, b, Y[start:stop])
-
-    run_in_threads(forward_range, image_ranges(N))
+    forward_images(X, W, b, Y, threads_for(N))
     return Y
 
 
@@ -70,9 +75,9 @@ def conv2d_backward(X, W, grad_output, compute_input_grad=True):
     X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), grad_output: (N, OH, OW, C_out),
     all of one float dtype -> dX: (N, H, W_in, C_in) or None when
     ``compute_input_grad`` is False, dW: (K, K, C_in, C_out), db: (C_out,).
-    Each thread sums dW and db over its own images. The partial sums are
-    added in a fixed order, so a run repeats exactly with the same number of
-    threads.
+    Each thread sums dW and db over its own chunk of images. The chunks' sums
+    are added in a fixed order, so a run repeats exactly with the same number
+    of threads.
     """
     X, W, grad_output = _check_arrays("conv2d_backward", X=X, W=W, grad_output=grad_output)
     grad_X = np.empty(X.shape, dtype=X.dtype) if compute_input_grad else None
@@ -80,19 +85,12 @@ def conv2d_backward(X, W, grad_output, compute_input_grad=True):
     weight_grad = weight_grad_images if np.isfinite(X).all() else weight_grad_images.fallback
     input_grad = input_grad_images if np.isfinite(W).all() else input_grad_images.fallback
 
-    def backward_range(start, stop):
-        grad_W = np.zeros(W.shape, dtype=W.dtype)
-        grad_b = np.zeros(W.shape[3], dtype=W.dtype)
-        weight_grad(X[start:stop], grad_output[start:stop], grad_W, grad_b)
-        if grad_X is not None:
-            input_grad(grad_output[start:stop], W, grad_X[start:stop])
-        return grad_W, grad_b
-
-    partial_grads = run_in_threads(backward_range, image_ranges(len(X)))
-    grad_W, grad_b = partial_grads[0]
-    for partial_W, partial_b in partial_grads[1:]:
-        grad_W += partial_W
-        grad_b += partial_b
+    n_chunks = threads_for(len(X))
+    grad_W = np.zeros(W.shape, dtype=W.dtype)
+    grad_b = np.zeros(W.shape[3], dtype=W.dtype)
+    weight_grad(X, grad_output, grad_W, grad_b, n_chunks)
+    if grad_X is not None:
+        input_grad(grad_output, W, grad_X, n_chunks)
     return grad_X, grad_W, grad_b
 
 
@@ -137,6 +135,9 @@ def _check_arrays(caller, X, W, b=None, grad_output=None):
 
 
 # -- numpy fallbacks: the same sums with numpy's tensordot and matmul -------------------
+#
+# They take ``n_chunks`` only to share the kernels' signature: numpy's own
+# routines decide how to split the work.
 
 
 def _patch_view(X, K):
@@ -147,16 +148,16 @@ def _patch_view(X, K):
     return as_strided(X, shape=shape, strides=(sN, sH, sW, sH, sW, sC), writeable=False)
 
 
-def _forward_images_numpy(X, W, b, Y):
+def _forward_images_numpy(X, W, b, Y, n_chunks):
     Y[...] = np.tensordot(_patch_view(X, W.shape[0]), W, axes=3) + b
 
 
-def _weight_grad_images_numpy(X, grad_output, grad_W, grad_b):
+def _weight_grad_images_numpy(X, grad_output, grad_W, grad_b, n_chunks):
     grad_W += np.tensordot(_patch_view(X, grad_W.shape[0]), grad_output, axes=([0, 1, 2], [0, 1, 2]))
     grad_b += grad_output.sum(axis=(0, 1, 2))
 
 
-def _input_grad_images_numpy(grad_output, W, grad_X):
+def _input_grad_images_numpy(grad_output, W, grad_X, n_chunks):
     # Kernel entry (kh, kw) read the pixels [kh : kh + OH, kw : kw + OW] of every channel,
     # so it sends grad_output @ W[kh, kw].T back to them.
     _, OH, OW, _ = grad_output.shape
@@ -178,11 +179,12 @@ def _input_grad_images_numpy(grad_output, W, grad_X):
 # or with zero gradient rows (backward).
 
 
-@kernel(fallback=_forward_images_numpy)
-def forward_images(X, W, b, Y):
+@kernel(fallback=_forward_images_numpy, parallel=True)
+def forward_images(X, W, b, Y, n_chunks):
     """Write the convolution of the images X with W, plus b, into Y (see the module docstring).
 
     X: (N, H, W_in, C_in), W: (K, K, C_in, C_out), b: (C_out,), Y: (N, OH, OW, C_out).
+    The images are split into ``n_chunks`` chunks that run on different threads.
     """
     N, H, W_in, C_in = X.shape
     K, C_out = W.shape[0], W.shape[3]
@@ -202,40 +204,43 @@ def forward_images(X, W, b, Y):
         for kw in range(K):
             for c in range(C_in):
                 offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
-    image = np.zeros(image_size + L, dtype=X.dtype)
-    out = np.empty((C_padded, L), dtype=X.dtype)
-    for n in range(N):
-        for c in range(C_in):
-            for h in range(H):
-                for w in range(W_in):
-                    image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
-        for co in range(0, C_padded, 2):
-            row0, row1 = out[co], out[co + 1]
-            row0[:] = b[co]
-            row1[:] = b[co + 1] if co + 1 < C_out else 0
-            for t in range(0, T_padded, 4):
-                x0 = image[offsets[t] : offsets[t] + L]
-                x1 = image[offsets[t + 1] : offsets[t + 1] + L]
-                x2 = image[offsets[t + 2] : offsets[t + 2] + L]
-                x3 = image[offsets[t + 3] : offsets[t + 3] + L]
-                a0, a1, a2, a3 = taps[t, co], taps[t + 1, co], taps[t + 2, co], taps[t + 3, co]
-                b0, b1, b2, b3 = taps[t, co + 1], taps[t + 1, co + 1], taps[t + 2, co + 1], taps[t + 3, co + 1]
-                for p in range(L):
-                    v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
-                    row0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                    row1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-        for i in range(OH):
-            for j in range(OW):
-                for co in range(C_out):
-                    Y[n, i, j, co] = out[co, i * W_in + j]
+    for chunk in prange(n_chunks):
+        # Scratch rows of this chunk; the zeros after the image are what the padding taps read.
+        image = np.zeros(image_size + L, dtype=X.dtype)
+        out = np.empty((C_padded, L), dtype=X.dtype)
+        for n in range(N * chunk // n_chunks, N * (chunk + 1) // n_chunks):
+            for c in range(C_in):
+                for h in range(H):
+                    for w in range(W_in):
+                        image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
+            for co in range(0, C_padded, 2):
+                row0, row1 = out[co], out[co + 1]
+                row0[:] = b[co]
+                row1[:] = b[co + 1] if co + 1 < C_out else 0
+                for t in range(0, T_padded, 4):
+                    x0 = image[offsets[t] : offsets[t] + L]
+                    x1 = image[offsets[t + 1] : offsets[t + 1] + L]
+                    x2 = image[offsets[t + 2] : offsets[t + 2] + L]
+                    x3 = image[offsets[t + 3] : offsets[t + 3] + L]
+                    a0, a1, a2, a3 = taps[t, co], taps[t + 1, co], taps[t + 2, co], taps[t + 3, co]
+                    b0, b1, b2, b3 = taps[t, co + 1], taps[t + 1, co + 1], taps[t + 2, co + 1], taps[t + 3, co + 1]
+                    for p in range(L):
+                        v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
+                        row0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                        row1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+            for i in range(OH):
+                for j in range(OW):
+                    for co in range(C_out):
+                        Y[n, i, j, co] = out[co, i * W_in + j]
 
 
-@kernel(fallback=_weight_grad_images_numpy, fastmath={"reassoc", "contract"})
-def weight_grad_images(X, grad_output, grad_W, grad_b):
+@kernel(fallback=_weight_grad_images_numpy, fastmath={"reassoc", "contract"}, parallel=True)
+def weight_grad_images(X, grad_output, grad_W, grad_b, n_chunks):
     """Add dL/dW and dL/db of the images X to grad_W and grad_b (see the module docstring).
 
     X: (N, H, W_in, C_in), grad_output: (N, OH, OW, C_out), grad_W: (K, K, C_in, C_out),
-    grad_b: (C_out,). ``fastmath`` lets numba add up each dot product in
+    grad_b: (C_out,). The images are split into ``n_chunks`` chunks that run on
+    different threads, each summing into its own rows. ``fastmath`` lets numba add up each dot product in
     vector-sized pieces ("reassoc") with fused multiply-adds ("contract"), so
     the rounding differs slightly from a sum in order. db is summed here
     too, because numpy's ``grad_output.sum(axis=(0, 1, 2))`` over LeNet's
@@ -255,47 +260,56 @@ def weight_grad_images(X, grad_output, grad_W, grad_b):
             for c in range(C_in):
                 offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
     zero = np.zeros(1, dtype=X.dtype)[0]  # a zero of X's dtype, so that sums stay in that precision
-    image = np.empty(C_in * H * W_in, dtype=X.dtype)
-    grad = np.zeros((C_padded, L), dtype=X.dtype)  # zero at the thrown-away positions and padding rows
-    grad_taps = np.zeros((T, C_padded), dtype=X.dtype)
-    for n in range(N):
-        for c in range(C_in):
-            for h in range(H):
-                for w in range(W_in):
-                    image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
-        for co in range(C_out):
-            for i in range(OH):
-                for j in range(OW):
-                    grad[co, i * W_in + j] = grad_output[n, i, j, co]
-            total = zero
-            for p in range(L):
-                total += grad[co, p]
-            grad_b[co] += total
-        for t in range(T):
-            pixels = image[offsets[t] : offsets[t] + L]
-            for co in range(0, C_padded, 4):
-                g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
-                total0, total1, total2, total3 = zero, zero, zero, zero
+    chunk_taps = np.zeros((n_chunks, T, C_padded), dtype=X.dtype)  # each chunk's sums
+    chunk_b = np.zeros((n_chunks, C_out), dtype=X.dtype)
+    for chunk in prange(n_chunks):
+        grad_taps, grad_b_chunk = chunk_taps[chunk], chunk_b[chunk]
+        # Scratch rows of this chunk; the gradient rows stay zero at the
+        # thrown-away positions and in the padding rows.
+        image = np.empty(C_in * H * W_in, dtype=X.dtype)
+        grad = np.zeros((C_padded, L), dtype=X.dtype)
+        for n in range(N * chunk // n_chunks, N * (chunk + 1) // n_chunks):
+            for c in range(C_in):
+                for h in range(H):
+                    for w in range(W_in):
+                        image[c * H * W_in + h * W_in + w] = X[n, h, w, c]
+            for co in range(C_out):
+                for i in range(OH):
+                    for j in range(OW):
+                        grad[co, i * W_in + j] = grad_output[n, i, j, co]
+                total = zero
                 for p in range(L):
-                    total0 += pixels[p] * g0[p]
-                    total1 += pixels[p] * g1[p]
-                    total2 += pixels[p] * g2[p]
-                    total3 += pixels[p] * g3[p]
-                grad_taps[t, co] += total0
-                grad_taps[t, co + 1] += total1
-                grad_taps[t, co + 2] += total2
-                grad_taps[t, co + 3] += total3
+                    total += grad[co, p]
+                grad_b_chunk[co] += total
+            for t in range(T):
+                pixels = image[offsets[t] : offsets[t] + L]
+                for co in range(0, C_padded, 4):
+                    g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                    total0, total1, total2, total3 = zero, zero, zero, zero
+                    for p in range(L):
+                        total0 += pixels[p] * g0[p]
+                        total1 += pixels[p] * g1[p]
+                        total2 += pixels[p] * g2[p]
+                        total3 += pixels[p] * g3[p]
+                    grad_taps[t, co] += total0
+                    grad_taps[t, co + 1] += total1
+                    grad_taps[t, co + 2] += total2
+                    grad_taps[t, co + 3] += total3
     grad_W_taps = grad_W.reshape(T, C_out)
-    for t in range(T):
+    for chunk in range(n_chunks):  # in order, so that the sum does not depend on the threads' timing
         for co in range(C_out):
-            grad_W_taps[t, co] += grad_taps[t, co]
+            grad_b[co] += chunk_b[chunk, co]
+        for t in range(T):
+            for co in range(C_out):
+                grad_W_taps[t, co] += chunk_taps[chunk, t, co]
 
 
-@kernel(fallback=_input_grad_images_numpy)
-def input_grad_images(grad_output, W, grad_X):
+@kernel(fallback=_input_grad_images_numpy, parallel=True)
+def input_grad_images(grad_output, W, grad_X, n_chunks):
     """Write dL/dX into grad_X (see the module docstring).
 
     grad_output: (N, OH, OW, C_out), W: (K, K, C_in, C_out), grad_X: (N, H, W_in, C_in).
+    The images are split into ``n_chunks`` chunks that run on different threads.
     """
     N, OH, OW, C_out = grad_output.shape
     H, W_in, C_in = grad_X.shape[1], grad_X.shape[2], grad_X.shape[3]
@@ -313,24 +327,27 @@ def input_grad_images(grad_output, W, grad_X):
         for kw in range(K):
             for c in range(C_in):
                 offsets[(kh * K + kw) * C_in + c] = c * H * W_in + kh * W_in + kw
-    grad = np.zeros((C_padded, L), dtype=grad_output.dtype)  # zero at the thrown-away positions and padding rows
-    image_grad = np.empty(C_in * H * W_in, dtype=grad_output.dtype)
-    for n in range(N):
-        for co in range(C_out):
-            for i in range(OH):
-                for j in range(OW):
-                    grad[co, i * W_in + j] = grad_output[n, i, j, co]
-        image_grad[:] = 0
-        # One tap per pass: the pixels of neighbouring taps overlap, and
-        # writing to overlapping rows in one loop would stop vectorisation.
-        for t in range(T):
-            target = image_grad[offsets[t] : offsets[t] + L]
-            for co in range(0, C_padded, 4):
-                w0, w1, w2, w3 = taps[t, co], taps[t, co + 1], taps[t, co + 2], taps[t, co + 3]
-                g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
-                for p in range(L):
-                    target[p] += w0 * g0[p] + w1 * g1[p] + w2 * g2[p] + w3 * g3[p]
-        for h in range(H):
-            for w in range(W_in):
-                for c in range(C_in):
-                    grad_X[n, h, w, c] = image_grad[c * H * W_in + h * W_in + w]
+    for chunk in prange(n_chunks):
+        # Scratch rows of this chunk; the gradient rows stay zero at the
+        # thrown-away positions and in the padding rows.
+        grad = np.zeros((C_padded, L), dtype=grad_output.dtype)
+        image_grad = np.empty(C_in * H * W_in, dtype=grad_output.dtype)
+        for n in range(N * chunk // n_chunks, N * (chunk + 1) // n_chunks):
+            for co in range(C_out):
+                for i in range(OH):
+                    for j in range(OW):
+                        grad[co, i * W_in + j] = grad_output[n, i, j, co]
+            image_grad[:] = 0
+            # One tap per pass: the pixels of neighbouring taps overlap, and
+            # writing to overlapping rows in one loop would stop vectorisation.
+            for t in range(T):
+                target = image_grad[offsets[t] : offsets[t] + L]
+                for co in range(0, C_padded, 4):
+                    w0, w1, w2, w3 = taps[t, co], taps[t, co + 1], taps[t, co + 2], taps[t, co + 3]
+                    g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                    for p in range(L):
+                        target[p] += w0 * g0[p] + w1 * g1[p] + w2 * g2[p] + w3 * g3[p]
+            for h in range(H):
+                for w in range(W_in):
+                    for c in range(C_in):
+                        grad_X[n, h, w, c] = image_grad[c * H * W_in + h * W_in + w]

@@ -18,6 +18,10 @@ Three situations change what runs:
   convolution), and one RuntimeWarning reports it.
 - no cache folder is writable: the kernels are compiled without the cache, in
   every new process again.
+- the process is a ``fork()`` of one that already ran a parallel kernel on
+  numba's OpenMP threads: the parallel kernels call their numpy ``fallback``,
+  and one RuntimeWarning says so. GNU OpenMP cannot run in such a child, and
+  numba would end the child process at the first parallel loop.
 """
 
 import importlib
@@ -28,6 +32,8 @@ import warnings
 _lock = threading.Lock()
 _numba = None  # the numba module after the first successful import
 _numba_missing = False  # True after an import of numba failed
+_parallel_kernel_ran = False  # True once a parallel kernel has run in this process
+_forked_after_openmp = False  # True in a fork() child of a process whose OpenMP threads ran
 
 
 def load_numba():
@@ -60,19 +66,28 @@ class Kernel:
     """A numba-compilable function with a numpy fallback of the same signature and result.
 
     ``py_func`` is written in the subset of Python that numba compiles, and
-    ``fallback`` uses numpy only.
+    ``fallback`` uses numpy only. A ``parallel`` kernel runs the iterations of
+    its ``prange`` loops on numba's threads (see threads.py); its module binds
+    ``prange = range`` until the first call binds it to ``numba.prange``.
     """
 
-    def __init__(self, py_func, fallback, fastmath=()):
+    def __init__(self, py_func, fallback, fastmath=(), parallel=False):
         self.py_func = py_func
         self.fallback = fallback
         self.fastmath = set(fastmath)
+        self.parallel = parallel
         self._compiled = None
         self.__name__ = py_func.__name__
         self.__doc__ = py_func.__doc__
         self.__wrapped__ = py_func
 
     def __call__(self, *args):
+        global _parallel_kernel_ran
+        if self.parallel:
+            if _forked_after_openmp:
+                _warn_forked_once()
+                return self.fallback(*args)
+            _parallel_kernel_ran = True
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self._compile()
@@ -88,8 +103,12 @@ class Kernel:
         numba = load_numba()
         if numba is None:
             return self.fallback
-        # nogil: other Python threads run while the kernel runs (see threads.py).
-        options = dict(error_model="numpy", nogil=True, fastmath=self.fastmath or False)
+        if self.parallel:
+            # The kernel's module binds ``prange = range``, so that it imports without
+            # numba; numba parallelises only loops over its own ``numba.prange``.
+            self.py_func.__globals__["prange"] = numba.prange
+        # nogil: other Python threads run while the kernel runs.
+        options = dict(error_model="numpy", nogil=True, fastmath=self.fastmath or False, parallel=self.parallel)
         try:
             return numba.njit(cache=True, **options)(self.py_func)
         except (RuntimeError, OSError):
@@ -102,16 +121,51 @@ class Kernel:
         return f"<netlite kernel {self.__name__}>"
 
 
-def kernel(fallback, fastmath=()):
+def kernel(fallback, fastmath=(), parallel=False):
     """Decorate a numba-compilable function; see :class:`Kernel`.
 
     ``fastmath`` lists the floating-point shortcuts numba may take, for
     example ``{"reassoc"}`` to sum a loop in any order, which lets the
-    compiler use vector instructions for a sum.
+    compiler use vector instructions for a sum. ``parallel=True`` runs the
+    function's ``numba.prange`` loops on numba's threads.
     """
 
     def decorate(py_func):
-        return Kernel(py_func, fallback, fastmath)
+        return Kernel(py_func, fallback, fastmath, parallel)
 
     return decorate
+
+
+def _warn_forked_once():
+    global _forked_warned
+    if not _forked_warned:
+        _forked_warned = True
+        warnings.warn(
+            "netlite: this process is a fork() of one that ran numba's OpenMP threads, which cannot "
+            "run here; the convolution uses slower numpy code in this process. Start worker processes "
+            "with multiprocessing's 'spawn' or 'forkserver' method to keep the fast kernels.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+_forked_warned = False
+
+
+def _note_fork_in_child():
+    global _forked_after_openmp, _forked_warned
+    if _parallel_kernel_ran and _numba is not None and _threading_layer() == "omp":
+        _forked_after_openmp = True
+        _forked_warned = False
+
+
+def _threading_layer():
+    try:
+        return _numba.threading_layer()
+    except ValueError:  # no parallel loop has started the threads yet
+        return None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_fork_in_child)
 

@@ -1,38 +1,43 @@
-"""The threads that share a batch: a convolution gives each thread its own range of images.
+"""The threads that share a batch: each gets its own consecutive range of images.
 
-The numba kernels release Python's GIL while they run, so ordinary Python
-threads can compute different images of one batch at the same time.
+A convolution kernel splits its batch into ``threads_for(n_images)`` chunks
+of consecutive images and runs them in a ``numba.prange`` loop, one chunk per
+thread (see convolution.py). numba's threads, not Python's, do the work: on
+Linux numba uses GNU OpenMP, whose threads wait for the next loop by
+spinning for a moment instead of sleeping. A loop starts in about 2
+microseconds that way. Python threads had to be woken by the operating system
+for every kernel call. On the 2-core Intel Xeon of docs/benchmarks.md that took
+about 0.1 ms per call, and a training step calls the convolution kernels four
+times.
 
 By default NetLite uses one thread per CPU core that this process may run
 on (its CPU affinity, capped by a container's CPU quota), and one thread
 under ``NUMBA_DISABLE_JIT=1``. ``NETLITE_NUM_THREADS=n`` in the environment, or ``set_num_threads(n)``,
-chooses another number. ``set_num_threads(1)`` runs every kernel in the
-calling thread, which is the easiest to step through in a debugger.
+chooses another number. With ``set_num_threads(1)`` every kernel runs in the
+calling thread, which is the easiest to step through in a debugger. The
+number of chunks is the number of threads, so a run repeats exactly with the
+same setting, whatever numba's own thread limit (``NUMBA_NUM_THREADS``) is.
 
-Once NetLite starts its threads, it limits BLAS (the library behind numpy's
-matrix products) to one thread in this process, because the two kinds of
-threads slow each other down. OpenBLAS's threads keep spinning on the cores
-for a while after each product. Take a LeNet-5 training step at batch 32
-with two NetLite threads on the 2-core AMD EPYC machine of
-docs/benchmarks.md. With two OpenBLAS threads it took 12.5 ms in one
-measurement and 7.8 ms in another; with one OpenBLAS thread, 7.7 ms and
-6.3 ms. (Numba's own parallel loops next to OpenBLAS's threads were 15 times
-slower than one thread.) The dense layers of small networks gain little
-from BLAS threads anyway. A network without convolutions never starts
-NetLite's threads and leaves BLAS as it was.
+Once NetLite uses more than one thread, it limits BLAS (the library behind
+numpy's matrix products) to one thread in this process, because the two
+kinds of threads slow each other down: both keep spinning on the cores for a
+while after their work. Take a LeNet-5 training step at batch 32 with two
+NetLite threads on the 2-core AMD EPYC machine measured earlier: with two
+OpenBLAS threads it took 12.5 ms in one measurement and 7.8 ms in another;
+with one OpenBLAS thread, 7.7 ms and 6.3 ms. The dense layers of small
+networks gain little from BLAS threads anyway. A network without
+convolutions never starts NetLite's threads and leaves BLAS as it was.
 """
 
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-from .jit import jit_disabled
+from .jit import jit_disabled, load_numba
 
 _lock = threading.RLock()
 _num_threads = None  # None until first needed, then the number of threads in use
-_pool = None  # the ThreadPoolExecutor with _num_threads - 1 workers; the caller is the last thread
 _blas_limiter = None  # while NetLite keeps BLAS on one thread: the threadpoolctl limiter that can undo it
 
 
@@ -98,13 +103,10 @@ def set_num_threads(n):
     leave BLAS alike. (If that first limit happened inside a threadpoolctl
     block of your own, it restores what BLAS had inside that block.)
     """
-    global _num_threads, _pool
+    global _num_threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n!r}")
     with _lock:
-        if n != _num_threads and _pool is not None:
-            _pool.shutdown(wait=True)
-            _pool = None
         _num_threads = n
         if n > 1:
             _limit_blas_to_one_thread()
@@ -127,46 +129,28 @@ def _restore_blas_threads():
         _blas_limiter = None
 
 
-def image_ranges(n_images):
-    """Split ``range(n_images)`` into one (start, stop) range per thread, as equal as possible."""
-    n_parts = max(1, min(get_num_threads(), n_images))
-    bounds = [n_images * part // n_parts for part in range(n_parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+def threads_for(n_images):
+    """Return how many chunks of images a kernel should split ``n_images`` into, one per thread.
 
-
-def run_in_threads(function, ranges):
-    """Call ``function(start, stop)`` for every range, in parallel, and return the results in order.
-
-    The calling thread runs the last range itself. An exception in any range
-    is raised here once every range has finished, so that no thread still
-    writes into the caller's arrays.
+    Also gets the threads ready: BLAS goes to one thread when there are
+    several chunks, and numba runs the chunks on up to that many threads.
+    numba's thread count belongs to the calling thread, so it is set on
+    every call.
     """
-    if len(ranges) == 1:
-        return [function(*ranges[0])]
-    with _lock:  # so that set_num_threads cannot shut the pool down between these lines
-        pool = _get_pool()
-        futures = [pool.submit(function, start, stop) for start, stop in ranges[:-1]]
-    try:
-        last = function(*ranges[-1])
-    finally:
-        wait(futures)
-    return [future.result() for future in futures] + [last]
-
-
-def _get_pool():
-    global _pool
-    with _lock:
-        if _pool is None:
+    n_chunks = max(1, min(get_num_threads(), n_images))
+    if n_chunks > 1:
+        with _lock:
             _limit_blas_to_one_thread()
-            _pool = ThreadPoolExecutor(max_workers=max(1, get_num_threads() - 1), thread_name_prefix="netlite")
-        return _pool
+    if not jit_disabled():
+        numba = load_numba()
+        if numba is not None:
+            numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
+    return n_chunks
 
 
 def _forget_threads_after_fork():
-    # A forked child process has none of the parent's threads: it starts a new
-    # pool when needed, and a lock that another thread held at the fork stays held.
-    global _pool, _lock
-    _pool = None
+    # A lock that another thread held at the fork stays held in the child.
+    global _lock
     _lock = threading.RLock()
 
 
