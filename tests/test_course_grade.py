@@ -212,3 +212,33 @@ def test_restore_checks_places_deleted_cells():
 def test_invalid_time_limit_rejected(tmp_path):
     with pytest.raises(ValueError, match="cell_timeout must be a positive number"):
         course_grade.grade(tmp_path, tmp_path, cell_timeout=0)
+
+
+INTERACT_CELL = """
+import ipywidgets as widgets
+
+def show(n=3):
+    print("squared:", n * n)
+
+widgets.interact(show, n=widgets.IntSlider(value=3, min=0, max=9))
+print("after interact")
+"""
+
+
+def test_notebook_client_records_interact_output():
+    # The client sends no widget state back to the kernel, but still records what the widget showed.
+    notebook = nbformat.v4.new_notebook(cells=[new_code_cell(INTERACT_CELL), new_code_cell("print('done')")])
+    client = course_grade.notebook_client(notebook, kernel_name="python3", timeout=30)
+
+    client.execute()
+
+    widget_state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    captured = [
+        output
+        for model in widget_state.values()
+        if model["model_name"] == "OutputModel"
+        for output in model["state"].get("outputs", [])
+    ]
+    assert any("squared: 9" in output.get("text", "") for output in captured)
+    assert "after interact" in "".join(output.get("text", "") for output in notebook.cells[0].outputs)
+    assert notebook.cells[1].outputs[0]["text"] == "done\n"

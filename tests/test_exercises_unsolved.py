@@ -15,6 +15,7 @@ import pytest
 from course_helpers import make_course
 
 from netlite.course import build as course_build
+from netlite.course import grade as course_grade
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT = 600
@@ -23,17 +24,12 @@ REPOSITORY_EXERCISES = course_build.list_notebooks(REPOSITORY / "exercises")
 
 def run_notebook(path: Path):
     """Execute a notebook in a fresh python3 kernel and return ``{cell index: (ename, evalue)}`` of failed cells."""
-    from nbclient import NotebookClient
-
     notebook = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(
+    client = course_grade.notebook_client(
         notebook,
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
         allow_errors=True,
-        # nbclient 0.11.0 raises KeyError on ipywidgets' interact output
-        # with store_widget_state=False.
-        store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from netlite.course import grade as course_grade
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -117,8 +119,8 @@ def test_check_cell_rejects_wrong_solution(mutation, tmp_path):
     check_index = ids.index(check_id)
     notebook.cells = notebook.cells[: check_index + 1]
 
-    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = course_grade.notebook_client(notebook, kernel_name="python3", timeout=120,
+                                          resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(nbclient.exceptions.CellExecutionError) as error:
         client.execute()
     failed_cells = [

@@ -475,11 +475,13 @@ def test_jupyter_kernel_output_has_no_stderr(monkeypatch):
     # The kernel inherits the environment; without MPLBACKEND it uses the inline backend, as in JupyterLab.
     monkeypatch.delenv("MPLBACKEND", raising=False)
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    from netlite.course import grade as course_grade
+
     code = SCRIPT.format(progress='"auto"').replace("batchsize=4,", "batchsize=4, live_plot=True,")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    course_grade.notebook_client(notebook, kernel_name="python3", timeout=120).execute()
 
     outputs = notebook.cells[0].outputs
     streams = [output for output in outputs if output.output_type == "stream"]
