@@ -2,18 +2,17 @@
 
 import json
 import os
-import sys
 import tempfile
 import warnings
 import zipfile
 
 import numpy as np
 
+from .kernels.jit import stacklevel_outside_netlite
 from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
 
 MODEL_FORMAT = "netlite-model"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 MODEL_FORMAT_VERSION = 1
 
 
@@ -86,7 +85,7 @@ class NeuralNetwork:
                     f"NeuralNetwork: the input is uint8 with values up to {largest}, and the layers use "
                     f"these values unscaled; for images, divide by 255 (X / 255) to train on values in [0, 1]",
                     UserWarning,
-                    stacklevel=_stacklevel_outside_netlite(),
+                    stacklevel=stacklevel_outside_netlite(),
                 )
         if logits and isinstance(last_layer, (Sigmoid, Tanh, ReLU)) and "logits" not in self._warned:
             self._warned.add("logits")
@@ -95,7 +94,7 @@ class NeuralNetwork:
                 f"{last_layer!r}, which squashes them; remove that last layer, or end with nl.Softmax(), "
                 f"which the loss skips",
                 UserWarning,
-                stacklevel=_stacklevel_outside_netlite(),
+                stacklevel=stacklevel_outside_netlite(),
             )
 
     def backward(self, grad):
@@ -323,13 +322,3 @@ class Summary(str):
 
     def __repr__(self):
         return str(self)
-
-
-def _stacklevel_outside_netlite():
-    """Return the ``stacklevel`` for warnings.warn that names the caller's first frame outside netlite."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
-        frame = frame.f_back
-        level += 1
-    return level

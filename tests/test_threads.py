@@ -47,7 +47,7 @@ def test_chunks_above_numba_limit(use_threads):
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, "2", None])
 def test_set_num_threads_rejects_invalid(bad):
-    with pytest.raises(ValueError, match="expected a positive number of threads"):
+    with pytest.raises(ValueError, match="expected a positive whole number of threads"):
         nl.kernels.set_num_threads(bad)
 
 
@@ -205,6 +205,7 @@ if pid == 0:
     report = dict(
         error=float(np.abs(Y - reference.conv2d_forward(X, W, b)).max()),
         warnings=[str(w.message) for w in caught],
+        warned_files=[w.filename for w in caught],
     )
     os.write(write_end, json.dumps(report).encode())
     os._exit(0)
@@ -224,5 +225,126 @@ def test_forked_child_uses_fallback():
     if report["layer"] == "omp":
         assert len(report["child"]["warnings"]) == 1
         assert "fork() of one that ran numba's OpenMP threads" in report["child"]["warnings"][0]
+        assert report["child"]["warned_files"] == ["<string>"]  # the caller's line, not netlite's
     else:  # other threading layers run in a forked child, so nothing changes
         assert report["child"]["warnings"] == []
+
+
+FORK_AFTER_OTHER_PRANGE = """
+import json, os, warnings
+import numpy as np
+import numba
+import netlite as nl
+from netlite.kernels import reference
+
+@numba.njit(parallel=True)
+def double(values):
+    for i in numba.prange(values.shape[0]):
+        values[i] *= 2
+
+double(np.ones(16))  # the parent starts numba's threads without any NetLite kernel
+rng = np.random.default_rng(0)
+X, W, b = rng.random((4, 7, 7, 1)), rng.random((3, 3, 1, 2)), rng.random(2)
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Y = nl.kernels.conv2d_forward(X, W, b)
+    error = float(np.abs(Y - reference.conv2d_forward(X, W, b)).max())
+    os.write(write_end, json.dumps(dict(error=error, n_warnings=len(caught))).encode())
+    os._exit(0)
+os.close(write_end)
+_, status = os.waitpid(pid, 0)
+child = json.loads(os.read(read_end, 100000) or b"null")
+print(json.dumps(dict(status=status, child=child, layer=numba.threading_layer())))
+"""
+
+
+def test_fork_after_other_numba_threads():
+    report, _ = run_python(FORK_AFTER_OTHER_PRANGE, {"NETLITE_NUM_THREADS": "2"})
+
+    assert report["status"] == 0, "the forked child did not exit normally"
+    assert report["child"]["error"] < 1e-12
+    assert report["child"]["n_warnings"] == (1 if report["layer"] == "omp" else 0)
+
+
+FORK_WHILE_LOCK_HELD = """
+import json, os, signal, threading
+from netlite.kernels import jit
+lock_taken, release = threading.Event(), threading.Event()
+
+def hold_lock():
+    with jit._lock:
+        lock_taken.set()
+        release.wait()
+
+threading.Thread(target=hold_lock).start()
+lock_taken.wait()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # a deadlocked child ends here instead of hanging the test
+    jit.load_numba()
+    os._exit(0)
+release.set()
+_, status = os.waitpid(pid, 0)
+print(json.dumps(dict(status=status)))
+"""
+
+
+def test_fork_while_another_thread_loads_numba():
+    report, _ = run_python(FORK_WHILE_LOCK_HELD)
+
+    assert report["status"] == 0, f"the child waited for a lock held at the fork (status {report['status']})"
+
+
+CONCURRENT_CALLS = """
+import json, threading
+import numpy as np
+import numba
+import netlite as nl
+from netlite.kernels import reference
+rng = np.random.default_rng(0)
+X, W, b = rng.random((6, 9, 9, 2)), rng.random((3, 3, 2, 4)), rng.random(4)
+expected = reference.conv2d_forward(X, W, b)
+errors = []
+
+def work():
+    for _ in range(5):
+        errors.append(float(np.abs(nl.kernels.conv2d_forward(X, W, b) - expected).max()))
+
+threads = [threading.Thread(target=work) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps(dict(errors=errors, layer=numba.threading_layer())))
+"""
+
+
+@pytest.mark.parametrize("layer", ["workqueue", "default"])
+def test_kernels_called_from_several_threads(layer):
+    env = {"NETLITE_NUM_THREADS": "2"}
+    if layer != "default":
+        env["NUMBA_THREADING_LAYER"] = layer
+
+    report, _ = run_python(CONCURRENT_CALLS, env)
+
+    assert len(report["errors"]) == 20
+    assert max(report["errors"]) < 1e-12
+    if layer != "default":
+        assert report["layer"] == layer
+
+
+def test_set_num_threads_accepts_numpy_integer(use_threads):
+    use_threads(np.int64(2))
+
+    assert nl.kernels.get_num_threads() == 2
+    assert type(nl.kernels.get_num_threads()) is int
+
+
+def test_disabled_jit_leaves_blas_alone():
+    report, _ = run_python(BLAS_THREADS, {"NETLITE_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "NUMBA_DISABLE_JIT": "1"})
+
+    assert report["threads"] == 2
+    assert report["after_conv"] == [2]

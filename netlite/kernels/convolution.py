@@ -103,18 +103,22 @@ def _check_arrays(caller, X, W, b=None, grad_output=None):
     if X.ndim != 4 or W.ndim != 4:
         raise ValueError(
             f"{caller}: expected X of shape (N, H, W, C_in) and W of shape (K, K, C_in, C_out), "
-            f"got X {X.shape} and W {W.shape}"
+            f"got X {X.shape} and W {W.shape}; give grey images a channel axis of 1, e.g. X[..., None]"
         )
     N, H, W_in, C_in = X.shape
     K, K_width, W_channels, C_out = W.shape
     if K != K_width or W_channels != C_in:
         raise ValueError(
-            f"{caller}: expected W of shape (K, K, {C_in}, C_out) for X of shape {X.shape}, got {W.shape}"
+            f"{caller}: expected W of shape (K, K, {C_in}, C_out) for X of shape {X.shape}, got {W.shape}; "
+            f"W needs a square kernel and one input channel per channel of X"
         )
     if K < 1:
-        raise ValueError(f"{caller}: expected a kernel of at least 1x1, got W of shape {W.shape}")
+        raise ValueError(f"{caller}: expected a kernel of at least 1x1, got W of shape {W.shape}; give W a kernel size K >= 1")
     if K > H or K > W_in:
-        raise ValueError(f"{caller}: the {K}x{K} kernel is larger than the {H}x{W_in} images of X")
+        raise ValueError(
+            f"{caller}: the {K}x{K} kernel is larger than the {H}x{W_in} images of X; "
+            f"pad the images or use a kernel of at most {min(H, W_in)}x{min(H, W_in)}"
+        )
 
     arrays = {"X": X, "W": W}
     expected_shapes = {"W": W.shape}
@@ -129,7 +133,10 @@ def _check_arrays(caller, X, W, b=None, grad_output=None):
         if array.dtype.type != X.dtype.type:
             raise TypeError(f"{caller}: {name} has dtype {array.dtype}, but X has {X.dtype}; give all arrays X's dtype")
         if name in expected_shapes and array.shape != expected_shapes[name]:
-            raise ValueError(f"{caller}: expected {name} of shape {expected_shapes[name]}, got {array.shape}")
+            hint = "one bias per output channel" if name == "b" else "the shape of the forward output for this X and W"
+            raise ValueError(
+                f"{caller}: expected {name} of shape {expected_shapes[name]}, got {array.shape}; give {name} {hint}"
+            )
     # numba compiles for the machine's byte order only, so a big-endian array is converted too.
     return [np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("=")) for array in arrays.values()]
 

@@ -7,7 +7,7 @@ it is first called. That call imports numba and compiles the function with
 ``cache=True``, so a restarted process loads the machine code from
 ``__pycache__`` instead of compiling again.
 
-Three situations change what runs:
+Four situations change what runs:
 
 - ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
   unchanged, so the loops run as ordinary, slow Python that a debugger can step
@@ -18,28 +18,40 @@ Three situations change what runs:
   convolution), and one RuntimeWarning reports it.
 - no cache folder is writable: the kernels are compiled without the cache, in
   every new process again.
-- the process is a ``fork()`` of one that already ran a parallel kernel on
-  numba's OpenMP threads: the parallel kernels call their numpy ``fallback``,
-  and one RuntimeWarning says so. GNU OpenMP cannot run in such a child, and
-  numba would end the child process at the first parallel loop.
+- the process is a ``fork()`` of one that had started numba's OpenMP threads
+  (NetLite's kernels or any other parallel numba code): the parallel kernels
+  call their numpy ``fallback``, and one RuntimeWarning reports it. GNU OpenMP
+  cannot run in such a child, and numba would end the child process at the
+  first parallel loop.
+
+numba's fallback threading layer, ``workqueue`` (used when neither GNU
+OpenMP nor TBB is installed), ends the process when two threads start
+parallel loops at the same time. With that layer the parallel kernels run
+one call at a time.
 """
 
 import importlib
 import os
+import sys
 import threading
 import warnings
 
 _lock = threading.Lock()
 _numba = None  # the numba module after the first successful import
 _numba_missing = False  # True after an import of numba failed
-_parallel_kernel_ran = False  # True once a parallel kernel has run in this process
 _forked_after_openmp = False  # True in a fork() child of a process whose OpenMP threads ran
+_forked_warned = False  # True once this process has warned about it
+_serial_calls = threading.Lock()  # held around each parallel kernel call on the workqueue layer
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the netlite folder
 
 
 def load_numba():
     """Import numba on first use and return it, or return None if it cannot be imported.
 
     Warns once per process when numba is missing.
+    NOTE: a process forked while another of its threads is importing numba
+    waits forever on Python's import lock when it imports numba itself; that
+    is how CPython's imports behave after fork(), for any module.
     """
     global _numba, _numba_missing
     with _lock:
@@ -52,7 +64,7 @@ def load_numba():
                     f"netlite: numba could not be imported ({error}); convolution and pooling "
                     f"use slower numpy code instead. Install numba for the fast kernels.",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=stacklevel_outside_netlite(),
                 )
     return _numba
 
@@ -82,15 +94,15 @@ class Kernel:
         self.__wrapped__ = py_func
 
     def __call__(self, *args):
-        global _parallel_kernel_ran
-        if self.parallel:
-            if _forked_after_openmp:
-                _warn_forked_once()
-                return self.fallback(*args)
-            _parallel_kernel_ran = True
+        if self.parallel and _forked_after_openmp:
+            _warn_forked_once()
+            return self.fallback(*args)
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self._compile()
+        if self.parallel and _threading_layer() not in ("omp", "tbb"):
+            with _serial_calls:  # see the module docstring: workqueue is not thread-safe
+                return compiled(*args)
         return compiled(*args)
 
     def numba_function(self):
@@ -136,6 +148,16 @@ def kernel(fallback, fastmath=(), parallel=False):
     return decorate
 
 
+def stacklevel_outside_netlite():
+    """Return the ``stacklevel`` for warnings.warn that names the caller's first frame outside netlite."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _warn_forked_once():
     global _forked_warned
     if not _forked_warned:
@@ -145,25 +167,30 @@ def _warn_forked_once():
             "run here; the convolution uses slower numpy code in this process. Start worker processes "
             "with multiprocessing's 'spawn' or 'forkserver' method to keep the fast kernels.",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=stacklevel_outside_netlite(),
         )
 
 
-_forked_warned = False
+def _threading_layer():
+    """Return the name of numba's threading layer, or None before numba has started its threads."""
+    threading_layer = getattr(sys.modules.get("numba"), "threading_layer", None)
+    if threading_layer is None:  # numba not imported, or still being imported by another thread
+        return None
+    try:
+        return threading_layer()
+    except ValueError:  # no parallel loop has started the threads yet
+        return None
 
 
 def _note_fork_in_child():
-    global _forked_after_openmp, _forked_warned
-    if _parallel_kernel_ran and _numba is not None and _threading_layer() == "omp":
+    # Whoever started numba's OpenMP threads in the parent, numba ends this child at
+    # its first parallel loop. A lock that another thread held at the fork stays held.
+    global _forked_after_openmp, _forked_warned, _lock, _serial_calls
+    _lock = threading.Lock()
+    _serial_calls = threading.Lock()
+    if _threading_layer() == "omp":
         _forked_after_openmp = True
         _forked_warned = False
-
-
-def _threading_layer():
-    try:
-        return _numba.threading_layer()
-    except ValueError:  # no parallel loop has started the threads yet
-        return None
 
 
 if hasattr(os, "register_at_fork"):

@@ -34,6 +34,8 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from .jit import jit_disabled, load_numba
 
 _lock = threading.RLock()
@@ -104,8 +106,9 @@ def set_num_threads(n):
     block of your own, it restores what BLAS had inside that block.)
     """
     global _num_threads
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n!r}")
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive whole number of threads, got {n!r}")
+    n = int(n)
     with _lock:
         _num_threads = n
         if n > 1:
@@ -134,17 +137,19 @@ def threads_for(n_images):
 
     Also gets the threads ready: BLAS goes to one thread when there are
     several chunks, and numba runs the chunks on up to that many threads.
+    Without numba, or under ``NUMBA_DISABLE_JIT=1``, the chunks run one after
+    another and BLAS keeps its threads.
     numba's thread count belongs to the calling thread, so it is set on
     every call.
     """
     n_chunks = max(1, min(get_num_threads(), n_images))
+    numba = None if jit_disabled() else load_numba()
+    if numba is None:  # the chunks run one after another in this thread
+        return n_chunks
     if n_chunks > 1:
         with _lock:
             _limit_blas_to_one_thread()
-    if not jit_disabled():
-        numba = load_numba()
-        if numba is not None:
-            numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
     return n_chunks
 
 
