@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # (N, H, W, C_in, K, C_out): batch 1, one channel, odd and non-square sizes,
 # kernel 1, 3, 5, and a kernel as large as the image (a 1x1 output). The
 # output channel counts include multiples and non-multiples of the kernels'
-# groups of 2 and 4. The last two shapes are LeNet-5's layers.
+# groups of 2, 4 and 8. The last two shapes are LeNet-5's layers.
 CONV_SHAPES = [
     (1, 5, 5, 1, 5, 1),
     (1, 7, 9, 1, 3, 2),

@@ -181,9 +181,10 @@ def _input_grad_images_numpy(grad_output, W, grad_X, n_chunks):
 # ``offsets[t]`` is the shift of tap t (see the module docstring). The inner
 # loops handle several rows per pass, so that each number is loaded and
 # stored less often: the forward pass four taps and two output channels, the
-# backward passes four output channels. To keep one loop shape, the groups
-# are filled up: with zero weights that read zeros after the image (forward),
-# or with zero gradient rows (backward).
+# backward passes eight output channels (for LeNet's second layer, eight made
+# the input gradient 15 % and the weight gradient 6 % faster than four). To
+# keep one loop shape, the groups are filled up: with zero weights that read
+# zeros after the image (forward), or with zero gradient rows (backward).
 
 
 @kernel(fallback=_forward_images_numpy, parallel=True)
@@ -260,7 +261,7 @@ def weight_grad_images(X, grad_output, grad_W, grad_b, n_chunks):
     K = grad_W.shape[0]
     L = (OH - 1) * W_in + OW
     T = K * K * C_in
-    C_padded = (C_out + 3) // 4 * 4
+    C_padded = (C_out + 7) // 8 * 8
     offsets = np.empty(T, dtype=np.int64)
     for kh in range(K):
         for kw in range(K):
@@ -290,18 +291,28 @@ def weight_grad_images(X, grad_output, grad_W, grad_b, n_chunks):
                 grad_b_chunk[co] += total
             for t in range(T):
                 pixels = image[offsets[t] : offsets[t] + L]
-                for co in range(0, C_padded, 4):
+                for co in range(0, C_padded, 8):
                     g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                    g4, g5, g6, g7 = grad[co + 4], grad[co + 5], grad[co + 6], grad[co + 7]
                     total0, total1, total2, total3 = zero, zero, zero, zero
+                    total4, total5, total6, total7 = zero, zero, zero, zero
                     for p in range(L):
                         total0 += pixels[p] * g0[p]
                         total1 += pixels[p] * g1[p]
                         total2 += pixels[p] * g2[p]
                         total3 += pixels[p] * g3[p]
+                        total4 += pixels[p] * g4[p]
+                        total5 += pixels[p] * g5[p]
+                        total6 += pixels[p] * g6[p]
+                        total7 += pixels[p] * g7[p]
                     grad_taps[t, co] += total0
                     grad_taps[t, co + 1] += total1
                     grad_taps[t, co + 2] += total2
                     grad_taps[t, co + 3] += total3
+                    grad_taps[t, co + 4] += total4
+                    grad_taps[t, co + 5] += total5
+                    grad_taps[t, co + 6] += total6
+                    grad_taps[t, co + 7] += total7
     grad_W_taps = grad_W.reshape(T, C_out)
     for chunk in range(n_chunks):  # in order, so that the sum does not depend on the threads' timing
         for co in range(C_out):
@@ -323,7 +334,7 @@ def input_grad_images(grad_output, W, grad_X, n_chunks):
     K = W.shape[0]
     L = (OH - 1) * W_in + OW
     T = K * K * C_in
-    C_padded = (C_out + 3) // 4 * 4
+    C_padded = (C_out + 7) // 8 * 8
     taps = np.zeros((T, C_padded), dtype=W.dtype)
     W_taps = W.reshape(T, C_out)
     for t in range(T):
@@ -349,11 +360,14 @@ def input_grad_images(grad_output, W, grad_X, n_chunks):
             # writing to overlapping rows in one loop would stop vectorisation.
             for t in range(T):
                 target = image_grad[offsets[t] : offsets[t] + L]
-                for co in range(0, C_padded, 4):
+                for co in range(0, C_padded, 8):
                     w0, w1, w2, w3 = taps[t, co], taps[t, co + 1], taps[t, co + 2], taps[t, co + 3]
+                    w4, w5, w6, w7 = taps[t, co + 4], taps[t, co + 5], taps[t, co + 6], taps[t, co + 7]
                     g0, g1, g2, g3 = grad[co], grad[co + 1], grad[co + 2], grad[co + 3]
+                    g4, g5, g6, g7 = grad[co + 4], grad[co + 5], grad[co + 6], grad[co + 7]
                     for p in range(L):
-                        target[p] += w0 * g0[p] + w1 * g1[p] + w2 * g2[p] + w3 * g3[p]
+                        target[p] += (w0 * g0[p] + w1 * g1[p] + w2 * g2[p] + w3 * g3[p]
+                                      + w4 * g4[p] + w5 * g5[p] + w6 * g6[p] + w7 * g7[p])
             for h in range(H):
                 for w in range(W_in):
                     for c in range(C_in):
