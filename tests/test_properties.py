@@ -38,6 +38,19 @@ def test_sigmoid_symmetry_and_no_overflow(x):
     np.testing.assert_allclose(negative, 1 - positive, atol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.integers(1, 20), elements=st.floats(width=32)))
+def test_relu_matches_definition(x):
+    relu = nl.ReLU()
+    with np.errstate(invalid="raise"):
+        y = relu.forward(x)
+        grad = relu.backward(np.ones_like(x))
+    expected = np.where(np.isnan(x), np.nan, np.where(x > 0, x, 0)).astype(np.float32)
+    np.testing.assert_array_equal(y, expected)  # -inf gives 0, NaN stays NaN
+    np.testing.assert_array_equal(grad, (x > 0).astype(np.float32))
+    assert y.dtype == np.float32
+
+
 @settings(max_examples=40, deadline=None)
 @given(matrices(min_cols=2), st.data())
 def test_cross_entropy_nonnegative_zero_sum_gradient(logits, data):

@@ -18,7 +18,7 @@ class ReLU(Layer):
         X = self._check_input(X, None)
         positive = X > 0
         self.cache = positive
-        return X * positive
+        return np.maximum(X, 0)  # X * positive would turn -inf into NaN (-inf * 0)
 
     def backward(self, grad_output):
         """Multiply by the derivative: 1 where the input was positive, 0 elsewhere (also at 0)."""
