@@ -143,6 +143,13 @@ def test_image_smaller_than_kernel_raises():
         layer.forward(np.zeros((2, 4, 9, 1), dtype=np.float32))
 
 
+def test_grey_images_get_channel_hint():
+    layer = nl.ConvolutionalLayer(3, 1, 2)
+
+    with pytest.raises(ValueError, match=r"got \(4, 28, 28\); add the channel axis of grey images with X\[\.\.\., None\]"):
+        layer.forward(np.zeros((4, 28, 28), dtype=np.float32))
+
+
 def test_wrong_ndim_raises():
     layer = nl.ConvolutionalLayer(3, 1, 2)
 

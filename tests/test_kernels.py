@@ -255,7 +255,8 @@ def test_conv_input_grad_fallback_keeps_inf_weights_local():
         (lambda X, W, b: (X, W[:2], b), ValueError, r"expected W of shape \(K, K, 2, C_out\)"),
         (lambda X, W, b: (X, W[:, :, :1], b), ValueError, r"expected W of shape \(K, K, 2, C_out\)"),
         (lambda X, W, b: (X[:, :2], W, b), ValueError, "the 3x3 kernel is larger than the 2x6 images"),
-        (lambda X, W, b: (X[0], W, b), ValueError, r"expected X of shape \(N, H, W, C_in\)"),
+        (lambda X, W, b: (X[0], W, b), ValueError, r"expected X of shape \(N, H, W, C_in\).*X\[\.\.\., None\]"),
+        (lambda X, W, b: (X, W[0], b), ValueError, "got X .* and W .*; give W four axes"),
         (lambda X, W, b: (X, W[:0, :0], b), ValueError, r"expected a kernel of at least 1x1, got W of shape \(0, 0, 2, 3\)"),
     ],
 )

@@ -348,3 +348,9 @@ def test_disabled_jit_leaves_blas_alone():
 
     assert report["threads"] == 2
     assert report["after_conv"] == [2]
+
+
+def test_set_num_threads_with_disabled_jit_leaves_blas():
+    seen, _ = run_python(SET_THEN_RESET, {"OPENBLAS_NUM_THREADS": "2", "NUMBA_DISABLE_JIT": "1"})
+
+    assert seen == [[2]] * 6

@@ -150,9 +150,13 @@ def notebook_client(notebook, **options):
     exercises/05_optimizers.ipynb, and in none of 35 runs without the send.
     nbclient's issue tracker reports the same hang for widget cells. This
     client still records the widget's outputs in the notebook but does not
-    send them back, which a notebook run without a browser does not need.
-    Widget state is stored, because nbclient 0.11 raises KeyError on interact
-    output without it.
+    send them back. Widget state is stored, because nbclient 0.11 raises
+    KeyError on interact output without it.
+
+    NOTE: the kernel then never learns what an Output widget captured. A cell
+    that reads ``out.outputs`` gets an empty list, and ``out.append_stdout``
+    replaces the recorded outputs instead of adding to them. The course's
+    notebooks only use ``interact``, where this makes no difference.
     """
     from nbclient import NotebookClient
     from nbclient.output_widget import OutputWidget

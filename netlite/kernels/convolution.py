@@ -101,9 +101,10 @@ def _check_arrays(caller, X, W, b=None, grad_output=None):
     if X.dtype.type not in (np.float32, np.float64):
         raise TypeError(f"{caller}: X must be float32 or float64, got {X.dtype}; convert it with X.astype(np.float32)")
     if X.ndim != 4 or W.ndim != 4:
+        hint = "give grey images a channel axis of 1, e.g. X[..., None]" if X.ndim != 4 else "give W four axes"
         raise ValueError(
             f"{caller}: expected X of shape (N, H, W, C_in) and W of shape (K, K, C_in, C_out), "
-            f"got X {X.shape} and W {W.shape}; give grey images a channel axis of 1, e.g. X[..., None]"
+            f"got X {X.shape} and W {W.shape}; {hint}"
         )
     N, H, W_in, C_in = X.shape
     K, K_width, W_channels, C_out = W.shape

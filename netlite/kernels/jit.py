@@ -22,7 +22,9 @@ Four situations change what runs:
   (NetLite's kernels or any other parallel numba code): the parallel kernels
   call their numpy ``fallback``, and one RuntimeWarning reports it. GNU OpenMP
   cannot run in such a child, and numba would end the child process at the
-  first parallel loop.
+  first parallel loop. NOTE: this needs netlite imported before the fork,
+  because importing it registers the handler that notices the fork. A child
+  that imports netlite only after the fork is not protected.
 
 numba's fallback threading layer, ``workqueue`` (used when neither GNU
 OpenMP nor TBB is installed), ends the process when two threads start

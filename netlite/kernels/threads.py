@@ -99,7 +99,9 @@ def get_num_threads():
 def set_num_threads(n):
     """Use ``n`` threads for the convolution kernels from now on.
 
-    With ``n`` above 1, BLAS goes to one thread (see the module docstring).
+    With ``n`` above 1, BLAS goes to one thread (see the module docstring),
+    unless numba is missing or ``NUMBA_DISABLE_JIT=1`` keeps the kernels in
+    the calling thread.
     With ``n == 1``, BLAS gets back the number of threads it had when NetLite
     first limited it, so ``set_num_threads(1)`` and ``NETLITE_NUM_THREADS=1``
     leave BLAS alike. (If that first limit happened inside a threadpoolctl
@@ -109,9 +111,10 @@ def set_num_threads(n):
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive whole number of threads, got {n!r}")
     n = int(n)
+    kernels_use_threads = n > 1 and not jit_disabled() and load_numba() is not None
     with _lock:
         _num_threads = n
-        if n > 1:
+        if kernels_use_threads:
             _limit_blas_to_one_thread()
         else:
             _restore_blas_threads()

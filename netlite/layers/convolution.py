@@ -70,6 +70,11 @@ class ConvolutionalLayer(Layer):
         parameters' dtype. Keeps X (as a C-contiguous array) for the backward pass.
         """
         W, b = self.params["W"], self.params["b"]
+        if np.ndim(X) == 3 and self.in_channels == 1:
+            raise ValueError(
+                f"{self!r}: expected input of shape (batch, height, width, 1), got {np.shape(X)}; "
+                f"add the channel axis of grey images with X[..., None]"
+            )
         X = self._check_input(X, 4, f"(batch, height, width, {self.in_channels})", dtype=W.dtype)
         N, H, W_in, C_in = X.shape
         K = self.kernel_size
