@@ -185,8 +185,8 @@ def _threading_layer():
 
 
 def _note_fork_in_child():
-    # Whoever started numba's OpenMP threads in the parent, numba ends this child at
-    # its first parallel loop. A lock that another thread held at the fork stays held.
+    # If the parent started numba's OpenMP threads (by NetLite's kernels or other code),
+    # numba ends this child at its first parallel loop. A lock held at the fork stays held.
     global _forked_after_openmp, _forked_warned, _lock, _serial_calls
     _lock = threading.Lock()
     _serial_calls = threading.Lock()
