@@ -249,13 +249,13 @@ def weight_grad_images(X, grad_output, grad_W, grad_b, n_chunks):
 
     X: (N, H, W_in, C_in), grad_output: (N, OH, OW, C_out), grad_W: (K, K, C_in, C_out),
     grad_b: (C_out,). The images are split into ``n_chunks`` chunks that run on
-    different threads, each summing into its own rows. ``fastmath`` lets numba add up each dot product in
-    vector-sized pieces ("reassoc") with fused multiply-adds ("contract"), so
-    the rounding differs slightly from a sum in order. db is summed here
-    too, because numpy's ``grad_output.sum(axis=(0, 1, 2))`` over LeNet's
-    first layer output, (32, 28, 28, 6), took 0.5 to 0.6 ms on the
-    benchmark machine of docs/benchmarks.md, about as long as this whole
-    kernel.
+    different threads, each summing into its own rows. ``fastmath`` lets numba
+    add up each dot product in vector-sized pieces ("reassoc") with fused
+    multiply-adds ("contract"), so the rounding differs slightly from a sum in
+    order. db is summed here too, because numpy's
+    ``grad_output.sum(axis=(0, 1, 2))`` over LeNet's first layer output,
+    (32, 28, 28, 6), took 0.5 to 0.6 ms on the earlier AMD machine of
+    docs/benchmarks.md, about as long as this whole kernel.
     """
     N, H, W_in, C_in = X.shape
     OH, OW, C_out = grad_output.shape[1], grad_output.shape[2], grad_output.shape[3]

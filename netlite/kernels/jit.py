@@ -102,7 +102,7 @@ class Kernel:
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self._compile()
-        if self.parallel and _threading_layer() not in ("omp", "tbb"):
+        if self.parallel and compiled is not self.fallback and _threading_layer() not in ("omp", "tbb"):
             with _serial_calls:  # see the module docstring: workqueue is not thread-safe
                 return compiled(*args)
         return compiled(*args)
