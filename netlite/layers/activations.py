@@ -14,17 +14,20 @@ class ReLU(Layer):
     """Rectified linear unit, ``max(0, x)``, on inputs of any shape."""
 
     def forward(self, X):
-        """X: any shape -> same shape. Keeps the mask ``X > 0`` for backward."""
+        """X: any shape -> same shape. Keeps the output for backward."""
         X = self._check_input(X, None)
-        positive = X > 0
-        self.cache = positive
-        return np.maximum(X, 0)  # X * positive would turn -inf into NaN (-inf * 0)
+        Y = np.maximum(X, 0)
+        self.cache = Y
+        return Y
 
     def backward(self, grad_output):
-        """Multiply by the derivative: 1 where the input was positive, 0 elsewhere (also at 0)."""
-        positive = self._require_cache()
-        grad_output = self._check_grad_output(grad_output, positive.shape)
-        return grad_output * positive
+        """Multiply by the derivative: 1 where the output is positive, 0 elsewhere (also at 0).
+
+        The output is positive exactly where the input was, so it serves as the mask.
+        """
+        Y = self._require_cache()
+        grad_output = self._check_grad_output(grad_output, Y.shape)
+        return grad_output * (Y > 0)
 
 
 class LeakyReLU(Layer):
