@@ -1,12 +1,15 @@
 """Time each layer of NetLite's LeNet-5 during training and inference, to show where an epoch goes.
 
-    benchmarks/.venv/bin/python benchmarks/profile_lenet.py              # 1 and 2 threads
-    benchmarks/.venv/bin/python benchmarks/profile_lenet.py --threads 2
+    .venv/bin/python benchmarks/profile_lenet.py              # 1 and 2 threads
+    .venv/bin/python benchmarks/profile_lenet.py --threads 2
+
+It needs only the package's own environment, not PyTorch.
 
 Training: a quarter epoch (15,000 images, 469 steps at batch 32), with a
 timer around every layer's forward and backward call, and around the loss.
 The whole step is timed too, with the timers in place, so it includes the
-ADAM update and batching. Inference: the 10,000 test images in batches of
+ADAM update and batching. The times per step are averages over all steps,
+the last and smaller batch included. Inference: the 10,000 test images in batches of
 1,000, as bench_lenet.py measures them, with the same timers on forward;
 the fastest of 3 runs.
 Prints one Markdown table per mode, in milliseconds per step or per test set.
@@ -27,8 +30,9 @@ GROUPS = [
     ("both AvgPoolingLayers", [2, 5]),
     ("all ReLUs", [1, 4, 8, 10]),
     ("Flatten and the three FullyConnectedLayers", [6, 7, 9, 11]),
-    ("Softmax", [12]),
 ]
+# Training skips the final Softmax (the loss takes the logits), so only inference has this row.
+SOFTMAX = ("Softmax", [12])
 
 
 class LayerTimers:
@@ -92,10 +96,18 @@ def profile_inference(model, timers, X_test, batchsize=1000, repeats=3):
     return best_ms
 
 
+def positive_int(text):
+    """Parse an argparse value that must be a whole number from 1 to 60,000 (the MNIST training set)."""
+    value = int(text)
+    if not 1 <= value <= 60000:
+        raise argparse.ArgumentTypeError(f"expected 1 to 60000 images, got {value}")
+    return value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
-    parser.add_argument("--images", type=int, default=15000, help="training images (default 15000)")
+    parser.add_argument("--images", type=positive_int, default=15000, help="training images, 1 to 60000 (default 15000)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with the gzip IDX MNIST files")
     args = parser.parse_args()
 
@@ -132,7 +144,7 @@ def main():
     print("\nInference on the 10,000 test images in batches of 1,000:\n")
     print("| part | " + " | ".join(f"{n} thread{'s' if n > 1 else ''} (ms)" for n in args.threads) + " |")
     print("|---|" + "---|" * len(args.threads))
-    for label, indices in GROUPS:
+    for label, indices in GROUPS + [SOFTMAX]:
         print(f"| {label} | " + " | ".join(f"{inference[n][0].milliseconds(indices, 'forward', 1):.0f}" for n in args.threads) + " |")
     print("| whole prediction | " + " | ".join(f"{inference[n][1]:.0f}" for n in args.threads) + " |")
 

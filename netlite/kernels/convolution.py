@@ -188,14 +188,16 @@ def _input_grad_images_numpy(grad_output, W, grad_X, n_chunks):
 # - input gradient: one tap and eight output channels (two taps would write
 #   to overlapping rows in one loop, which stops vectorisation).
 #
-# The groups were measured on LeNet-5 against smaller ones (four
-# taps and two channels forward, one tap for the weight gradient). The second
-# layer's forward pass got 27 % faster, the first layer's 12 %, and the
-# weight gradient 16 to 19 %. To keep one loop shape, the groups are filled
-# up: with taps of zero weight that read zeros after the image, or with zero
-# gradient rows. ``fastmath={"contract"}`` lets the compiler fuse each
-# multiply and add into one instruction, which rounds once instead of twice.
-# This made the forward pass and the input gradient 7 to 16 % faster.
+# The groups were measured on LeNet-5, on the 2-core Intel Xeon of
+# docs/benchmarks.md, against smaller ones (four taps and two channels
+# forward, one tap for the weight gradient). The second layer's forward pass
+# got 27 % faster, the first layer's 12 %, and the weight gradient 16 to 19 %.
+# To keep one loop shape, the groups are filled up: with taps of zero weight
+# that read zeros after the image, with output channels of zero weight (their
+# rows are thrown away, so a NaN they get from an inf pixel does no harm), or
+# with zero gradient rows. ``fastmath={"contract"}`` lets the compiler fuse
+# each multiply and add into one instruction, which rounds once instead of
+# twice. This made the forward pass and the input gradient 7 to 16 % faster.
 
 
 @kernel(fallback=_forward_images_numpy, fastmath={"contract"}, parallel=True)

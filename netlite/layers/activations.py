@@ -14,7 +14,10 @@ class ReLU(Layer):
     """Rectified linear unit, ``max(0, x)``, on inputs of any shape."""
 
     def forward(self, X):
-        """X: any shape -> same shape. Keeps the output for backward."""
+        """X: any shape -> same shape. Keeps the output for backward.
+
+        backward reads the returned array itself, so change a copy of it, not the array.
+        """
         X = self._check_input(X, None)
         Y = np.maximum(X, 0)
         self.cache = Y
