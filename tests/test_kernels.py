@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from netlite import kernels
-from netlite.kernels import convolution, reference
+from netlite.kernels import convolution, pooling, reference
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -306,73 +306,100 @@ def test_reference_convolution_matches_hand_computed_values():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", POOL_SHAPES)
-@pytest.mark.parametrize("forward", implementations(kernels.avgpool2x2_forward))
-def test_avgpool_forward_matches_reference(forward, shape, dtype):
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_avgpool_forward_matches_reference(implementation, shape, dtype, n_chunks):
     X = random_array(np.random.default_rng(4), shape, dtype)
-
-    Y = forward()(X)
-
     N, H, W, C = shape
-    assert Y.shape == (N, H // 2, W // 2, C)
-    assert Y.dtype == dtype
+    Y = np.full((N, H // 2, W // 2, C), np.nan, dtype=dtype)  # every entry must be overwritten
+
+    kernel_function(pooling.avgpool_forward_images, implementation)(X, Y, n_chunks)
+
     np.testing.assert_allclose(Y, reference.avgpool2x2_forward(X), **TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", POOL_SHAPES)
-@pytest.mark.parametrize("backward", implementations(kernels.avgpool2x2_backward))
-def test_avgpool_backward_matches_reference(backward, shape, dtype):
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_avgpool_backward_matches_reference(implementation, shape, dtype, n_chunks):
     N, H, W, C = shape
     grad_output = random_array(np.random.default_rng(5), (N, H // 2, W // 2, C), dtype)
+    dX = np.zeros(shape, dtype=dtype)
 
-    dX = backward()(grad_output, shape)
+    kernel_function(pooling.avgpool_backward_images, implementation)(grad_output, dX, n_chunks)
 
-    assert dX.shape == shape
-    assert dX.dtype == dtype
     np.testing.assert_allclose(dX, reference.avgpool2x2_backward(grad_output, shape), **TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", POOL_SHAPES)
-@pytest.mark.parametrize("forward", implementations(kernels.maxpool2x2_forward))
-def test_maxpool_forward_matches_reference(forward, shape, dtype):
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_maxpool_forward_matches_reference(implementation, shape, dtype, n_chunks):
     X = random_array(np.random.default_rng(6), shape, dtype)
+    N, H, W, C = shape
+    Y = np.full((N, H // 2, W // 2, C), np.nan, dtype=dtype)
+    argmax = np.full(Y.shape, 255, dtype=np.uint8)
 
-    Y, argmax = forward()(X)
+    kernel_function(pooling.maxpool_forward_images, implementation)(X, Y, argmax, n_chunks)
 
     expected_Y, expected_argmax = reference.maxpool2x2_forward(X)
-    assert Y.dtype == dtype
-    assert argmax.dtype == np.uint8
     np.testing.assert_array_equal(Y, expected_Y)
     np.testing.assert_array_equal(argmax, expected_argmax)
 
 
-@pytest.mark.parametrize("forward", implementations(kernels.maxpool2x2_forward))
-def test_maxpool_ties_pick_first_in_row_major_order(forward):
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+def test_maxpool_ties_pick_first_in_row_major_order(implementation):
     # Window values (top-left, top-right, bottom-left, bottom-right) and the expected argmax.
     windows = [((1, 1, 1, 1), 0), ((0, 2, 2, 2), 1), ((0, 1, 3, 3), 2), ((-1, -1, -1, 0), 3)]
     X = np.zeros((1, 2, 2 * len(windows), 1), dtype=np.float32)
     for index, (values, _) in enumerate(windows):
         X[0, :, 2 * index : 2 * index + 2, 0] = np.reshape(values, (2, 2))
+    Y = np.empty((1, 1, len(windows), 1), dtype=np.float32)
+    argmax = np.empty(Y.shape, dtype=np.uint8)
 
-    _, argmax = forward()(X)
+    kernel_function(pooling.maxpool_forward_images, implementation)(X, Y, argmax, 1)
 
     np.testing.assert_array_equal(argmax[0, 0, :, 0], [position for _, position in windows])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", POOL_SHAPES)
-@pytest.mark.parametrize("backward", implementations(kernels.maxpool2x2_backward))
-def test_maxpool_backward_matches_reference(backward, shape, dtype):
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_maxpool_backward_matches_reference(implementation, shape, dtype, n_chunks):
     rng = np.random.default_rng(7)
     N, H, W, C = shape
     grad_output = random_array(rng, (N, H // 2, W // 2, C), dtype)
     argmax = rng.integers(0, 4, size=grad_output.shape).astype(np.uint8)
+    dX = np.zeros(shape, dtype=dtype)
 
-    dX = backward()(grad_output, argmax, shape)
+    kernel_function(pooling.maxpool_backward_images, implementation)(grad_output, argmax, dX, n_chunks)
 
-    assert dX.dtype == dtype
     np.testing.assert_array_equal(dX, reference.maxpool2x2_backward(grad_output, argmax, shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+def test_pooling_functions_match_reference(shape, dtype):
+    # The public functions allocate the outputs (zeros where a last row or column is dropped).
+    rng = np.random.default_rng(9)
+    X = random_array(rng, shape, dtype)
+    N, H, W, C = shape
+    grad_output = random_array(rng, (N, H // 2, W // 2, C), dtype)
+
+    Y, argmax = kernels.maxpool2x2_forward(X)
+    averaged = kernels.avgpool2x2_forward(X)
+    dX_avg = kernels.avgpool2x2_backward(grad_output, shape)
+    dX_max = kernels.maxpool2x2_backward(grad_output, argmax, shape)
+
+    assert Y.dtype == averaged.dtype == dX_avg.dtype == dX_max.dtype == dtype
+    assert argmax.dtype == np.uint8
+    np.testing.assert_array_equal(Y, reference.maxpool2x2_forward(X)[0])
+    np.testing.assert_allclose(averaged, reference.avgpool2x2_forward(X), **TOLERANCE[dtype])
+    np.testing.assert_allclose(dX_avg, reference.avgpool2x2_backward(grad_output, shape), **TOLERANCE[dtype])
+    np.testing.assert_array_equal(dX_max, reference.maxpool2x2_backward(grad_output, argmax, shape))
 
 
 def test_numba_and_numpy_pooling_bit_identical():
@@ -383,18 +410,26 @@ def test_numba_and_numpy_pooling_bit_identical():
     X = rng.standard_normal((5, 12, 11, 3)).astype(np.float32)
     pooled_grad = rng.standard_normal((5, 6, 5, 3)).astype(np.float32)
     argmax = rng.integers(0, 4, size=pooled_grad.shape).astype(np.uint8)
+
+    def outputs():
+        """Return fresh output arrays for the four kernels, in the order of ``cases``."""
+        return [
+            (np.empty_like(pooled_grad),),
+            (np.zeros_like(X),),
+            (np.empty_like(pooled_grad), np.empty_like(argmax)),
+            (np.zeros_like(X),),
+        ]
+
     cases = [
-        (kernels.avgpool2x2_forward, (X,)),
-        (kernels.avgpool2x2_backward, (pooled_grad, X.shape)),
-        (kernels.maxpool2x2_forward, (X,)),
-        (kernels.maxpool2x2_backward, (pooled_grad, argmax, X.shape)),
+        (pooling.avgpool_forward_images, (X,)),
+        (pooling.avgpool_backward_images, (pooled_grad,)),
+        (pooling.maxpool_forward_images, (X,)),
+        (pooling.maxpool_backward_images, (pooled_grad, argmax)),
     ]
-    for fast_kernel, arguments in cases:
-        numba_result = compiled(fast_kernel)(*arguments)
-        numpy_result = fast_kernel.fallback(*arguments)
-        if not isinstance(numba_result, tuple):
-            numba_result, numpy_result = (numba_result,), (numpy_result,)
-        for numba_array, numpy_array in zip(numba_result, numpy_result):
+    for (fast_kernel, inputs), numba_outputs, numpy_outputs in zip(cases, outputs(), outputs()):
+        compiled(fast_kernel)(*inputs, *numba_outputs, 2)
+        fast_kernel.fallback(*inputs, *numpy_outputs, 2)
+        for numba_array, numpy_array in zip(numba_outputs, numpy_outputs):
             np.testing.assert_array_equal(numba_array, numpy_array, err_msg=fast_kernel.__name__)
 
 

@@ -1,8 +1,8 @@
 """The threads that share a batch: each gets its own consecutive range of images.
 
-A convolution kernel splits its batch into ``threads_for(n_images)`` chunks
-of consecutive images and runs them in a ``numba.prange`` loop, one chunk per
-thread (see convolution.py). numba's threads, not Python's, do the work: on
+A convolution or pooling kernel splits its batch into ``threads_for(n_images)``
+chunks of consecutive images and runs them in a ``numba.prange`` loop, one
+chunk per thread (see convolution.py and pooling.py). numba's threads, not Python's, do the work: on
 Linux numba uses GNU OpenMP, whose threads wait for the next loop by
 spinning for a moment instead of sleeping. A loop starts in about 2
 microseconds that way. Python threads had to be woken by the operating system
@@ -87,7 +87,7 @@ def _threads_from_environment():
 
 
 def get_num_threads():
-    """Return how many threads the convolution kernels use."""
+    """Return how many threads the convolution and pooling kernels use."""
     global _num_threads
     if _num_threads is None:
         with _lock:
@@ -97,7 +97,7 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for the convolution kernels from now on.
+    """Use ``n`` threads for the convolution and pooling kernels from now on.
 
     With ``n`` above 1, BLAS goes to one thread (see the module docstring),
     unless numba is missing or ``NUMBA_DISABLE_JIT=1`` keeps the kernels in
