@@ -349,6 +349,28 @@ def test_maxpool_forward_matches_reference(implementation, shape, dtype, n_chunk
     np.testing.assert_array_equal(argmax, expected_argmax)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf + -inf on purpose
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
+@pytest.mark.parametrize("n_chunks", [1, 2])
+def test_pooling_non_finite_values_match_reference(implementation, n_chunks):
+    # NaN, inf and -inf at random places, many windows with two of them: max pooling lets the
+    # first NaN of a window win, and average pooling carries NaN and inf through.
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((4, 8, 6, 3))
+    X.flat[rng.choice(X.size, size=X.size // 3, replace=False)] = rng.choice([np.nan, np.inf, -np.inf], size=X.size // 3)
+    Y = np.empty((4, 4, 3, 3))
+    argmax = np.empty(Y.shape, dtype=np.uint8)
+    averaged = np.empty(Y.shape)
+
+    kernel_function(pooling.maxpool_forward_images, implementation)(X, Y, argmax, n_chunks)
+    kernel_function(pooling.avgpool_forward_images, implementation)(X, averaged, n_chunks)
+
+    expected_Y, expected_argmax = reference.maxpool2x2_forward(X)
+    np.testing.assert_array_equal(Y, expected_Y)  # NaN equals NaN here
+    np.testing.assert_array_equal(argmax, expected_argmax)
+    np.testing.assert_allclose(averaged, reference.avgpool2x2_forward(X), rtol=1e-12)
+
+
 @pytest.mark.parametrize("implementation", ["numba", "numpy"])
 def test_maxpool_ties_pick_first_in_row_major_order(implementation):
     # Window values (top-left, top-right, bottom-left, bottom-right) and the expected argmax.
@@ -400,6 +422,43 @@ def test_pooling_functions_match_reference(shape, dtype):
     np.testing.assert_allclose(averaged, reference.avgpool2x2_forward(X), **TOLERANCE[dtype])
     np.testing.assert_allclose(dX_avg, reference.avgpool2x2_backward(grad_output, shape), **TOLERANCE[dtype])
     np.testing.assert_array_equal(dX_max, reference.maxpool2x2_backward(grad_output, argmax, shape))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: kernels.avgpool2x2_forward(np.ones((1, 4, 4, 1), np.uint8)), TypeError, "float32 or float64, got uint8"),
+        (lambda: kernels.maxpool2x2_forward(np.ones((4, 4, 1), np.float32)), ValueError, "channel axis"),
+        (
+            lambda: kernels.avgpool2x2_backward(np.ones((1, 2, 2, 1), np.float32), (1, 4, 4, 2)),
+            ValueError,
+            r"expected grad_output of shape \(1, 2, 2, 2\)",
+        ),
+        (
+            lambda: kernels.maxpool2x2_backward(np.ones((1, 2, 2, 1), np.float32), np.full((1, 2, 2, 1), 5, np.uint8), (1, 4, 4, 1)),
+            ValueError,
+            "largest value 5",
+        ),
+        (
+            lambda: kernels.maxpool2x2_backward(np.ones((1, 2, 2, 1), np.float32), np.zeros((1, 2, 2, 1), np.int64), (1, 4, 4, 1)),
+            ValueError,
+            "got dtype int64",
+        ),
+    ],
+    ids=["uint8 images", "no channel axis", "gradient shape", "argmax out of range", "argmax dtype"],
+)
+def test_pooling_functions_reject_bad_input(call, error, message):
+    # The kernels write without bounds checks, so the public functions check first.
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_pooling_functions_accept_big_endian():
+    X = np.random.default_rng(11).random((2, 5, 5, 3)).astype(">f4")
+
+    averaged = kernels.avgpool2x2_forward(X)
+
+    np.testing.assert_allclose(averaged, reference.avgpool2x2_forward(X.astype(np.float32)), rtol=1e-6)
 
 
 def test_numba_and_numpy_pooling_bit_identical():

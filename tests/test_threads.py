@@ -225,6 +225,32 @@ def child_work():
 report_from_forked_child(child_work)
 """
 
+FORK_AFTER_POOLING = FORK_HELPER + """
+rng = np.random.default_rng(0)
+X = rng.random((6, 8, 8, 3))
+nl.kernels.maxpool2x2_forward(X)  # the parent runs numba's threads in a pooling kernel
+
+def child_work():
+    Y, argmax = nl.kernels.maxpool2x2_forward(X)
+    averaged = nl.kernels.avgpool2x2_forward(X)
+    expected_Y, expected_argmax = reference.maxpool2x2_forward(X)
+    return dict(
+        error=max(float(np.abs(Y - expected_Y).max()), float(np.abs(averaged - reference.avgpool2x2_forward(X)).max())),
+        argmax_equal=bool((argmax == expected_argmax).all()),
+    )
+
+report_from_forked_child(child_work)
+"""
+
+
+def test_forked_child_uses_pooling_fallback():
+    report, _ = run_python(FORK_AFTER_POOLING, {"NETLITE_NUM_THREADS": "2"})
+
+    assert report["status"] == 0, "the forked child did not exit normally"
+    assert report["child"]["error"] < 1e-12
+    assert report["child"]["argmax_equal"]
+    assert len(report["child"]["warnings"]) == (1 if report["layer"] == "omp" else 0)
+
 
 def test_forked_child_uses_fallback():
     report, _ = run_python(FORK_AFTER_THREADS, {"NETLITE_NUM_THREADS": "2"})

@@ -12,7 +12,7 @@ Four situations change what runs:
 - ``NUMBA_DISABLE_JIT=1`` in the environment: numba returns the Python function
   unchanged, so the loops run as ordinary, slow Python that a debugger can step
   through. Results agree up to rounding (bit for bit where the kernel has no
-  ``fastmath`` option).
+  ``fastmath`` option, except that a NaN may come out with the other sign bit).
 - numba is not installed: the kernels call their numpy ``fallback`` instead
   (slower; bit-identical for pooling, equal up to rounding for the
   convolution), and one RuntimeWarning reports it.
@@ -166,7 +166,7 @@ def _warn_forked_once():
         _forked_warned = True
         warnings.warn(
             "netlite: this process is a fork() of one that ran numba's OpenMP threads, which cannot "
-            "run here; the convolution uses slower numpy code in this process. Start worker processes "
+            "run here; convolution and pooling use slower numpy code in this process. Start worker processes "
             "with multiprocessing's 'spawn' or 'forkserver' method to keep the fast kernels.",
             RuntimeWarning,
             stacklevel=stacklevel_outside_netlite(),

@@ -25,6 +25,7 @@ prange = range  # numba's parallel range once numba is loaded (see jit.py); the 
 
 def avgpool2x2_forward(X):
     """Average each 2x2 window: X: (N, H, W, C) -> Y: (N, H // 2, W // 2, C)."""
+    X = _check_images("avgpool2x2_forward", "X", X)
     N, H, W, C = X.shape
     Y = np.empty((N, H // 2, W // 2, C), dtype=X.dtype)
     avgpool_forward_images(X, Y, threads_for(N))
@@ -36,6 +37,7 @@ def avgpool2x2_backward(grad_output, input_shape):
 
     grad_output: (N, H // 2, W // 2, C), input_shape: (N, H, W, C) -> dX: (N, H, W, C).
     """
+    grad_output = _check_pooled_grad("avgpool2x2_backward", grad_output, input_shape)
     dX = np.zeros(input_shape, dtype=grad_output.dtype)  # zero in a dropped last row or column
     avgpool_backward_images(grad_output, dX, threads_for(len(dX)))
     return dX
@@ -48,6 +50,7 @@ def maxpool2x2_forward(X):
     is the position inside the window, 0 to 3 in row-major order; on a tie
     the first maximum in that order wins.
     """
+    X = _check_images("maxpool2x2_forward", "X", X)
     N, H, W, C = X.shape
     Y = np.empty((N, H // 2, W // 2, C), dtype=X.dtype)
     argmax = np.empty((N, H // 2, W // 2, C), dtype=np.uint8)
@@ -60,9 +63,49 @@ def maxpool2x2_backward(grad_output, argmax, input_shape):
 
     grad_output, argmax: (N, H // 2, W // 2, C), input_shape: (N, H, W, C) -> dX: (N, H, W, C).
     """
+    grad_output = _check_pooled_grad("maxpool2x2_backward", grad_output, input_shape)
+    argmax = np.asarray(argmax)
+    # The kernel writes to the window position that argmax names, without bounds checks.
+    largest = int(argmax.max()) if argmax.size and argmax.dtype.kind in "iub" else 0
+    if argmax.dtype != np.uint8 or argmax.shape != grad_output.shape or largest > 3:
+        raise ValueError(
+            f"maxpool2x2_backward: expected argmax of dtype uint8, shape {grad_output.shape} and values 0 to 3, "
+            f"got dtype {argmax.dtype}, shape {argmax.shape} and largest value {largest}; "
+            f"pass the argmax that maxpool2x2_forward returned"
+        )
     dX = np.zeros(input_shape, dtype=grad_output.dtype)  # zero everywhere but at the maxima
-    maxpool_backward_images(grad_output, argmax, dX, threads_for(len(dX)))
+    maxpool_backward_images(grad_output, np.ascontiguousarray(argmax), dX, threads_for(len(dX)))
     return dX
+
+
+def _check_images(caller, name, array):
+    """Return ``array`` as a C-contiguous float32 or float64 array of native byte order with four axes."""
+    array = np.asarray(array)
+    if array.dtype.type not in (np.float32, np.float64):
+        raise TypeError(
+            f"{caller}: {name} must be float32 or float64, got {array.dtype}; convert it with {name}.astype(np.float32)"
+        )
+    if array.ndim != 4:
+        raise ValueError(
+            f"{caller}: expected {name} of shape (N, H, W, C), got {array.shape}; "
+            f"give grey images a channel axis of 1, e.g. {name}[..., None]"
+        )
+    # numba compiles for the machine's byte order only, so a big-endian array is converted too.
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+
+
+def _check_pooled_grad(caller, grad_output, input_shape):
+    """Check that grad_output has the pooled shape of ``input_shape``; return it ready for a kernel."""
+    grad_output = _check_images(caller, "grad_output", grad_output)
+    if len(input_shape) != 4:
+        raise ValueError(f"{caller}: expected input_shape (N, H, W, C), got {input_shape}; pass the forward input's shape")
+    N, H, W, C = input_shape
+    if grad_output.shape != (N, H // 2, W // 2, C):
+        raise ValueError(
+            f"{caller}: expected grad_output of shape {(N, H // 2, W // 2, C)} for input_shape {tuple(input_shape)}, "
+            f"got {grad_output.shape}; pass the gradient of the pooled output"
+        )
+    return grad_output
 
 
 # -- numpy fallbacks: the same arithmetic, in the same order, on whole arrays --

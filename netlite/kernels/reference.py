@@ -111,7 +111,8 @@ def maxpool2x2_forward(X):
     X: (N, H, W, C) -> (Y, argmax), both (N, H // 2, W // 2, C). ``argmax`` (uint8)
     is the position of the maximum inside its window, 0 to 3 in row-major
     order (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right). On a tie
-    the first of the equal values in that order wins.
+    the first of the equal values in that order wins. A NaN counts as larger
+    than any number, as in ``np.max``, so the first NaN of a window wins.
     """
     N, H, W, C = X.shape
     Y = np.zeros((N, H // 2, W // 2, C), dtype=X.dtype)
@@ -124,7 +125,9 @@ def maxpool2x2_forward(X):
                     best_position = 0
                     for position in range(1, 4):
                         value = X[n, 2 * i + position // 2, 2 * j + position % 2, c]
-                        if value > best_value:
+                        if np.isnan(best_value):
+                            break  # nothing beats the first NaN
+                        if value > best_value or np.isnan(value):
                             best_value = value
                             best_position = position
                     Y[n, i, j, c] = best_value
