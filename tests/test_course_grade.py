@@ -13,7 +13,15 @@ import time
 
 import nbformat
 import pytest
-from course_helpers import CUBE_POINTS, SQUARE_POINTS, cell_by_grade_id, make_course, write_notebook
+from course_helpers import (
+    CUBE_HIDDEN_LINE,
+    CUBE_POINTS,
+    SQUARE_HIDDEN_LINE,
+    SQUARE_POINTS,
+    cell_by_grade_id,
+    make_course,
+    write_notebook,
+)
 from nbformat.v4 import new_code_cell
 
 from netlite.course import build as course_build
@@ -157,7 +165,7 @@ def test_endless_loop_cell_timed_out(graded):
 def test_stubborn_notebook_stopped_and_kernel_killed(graded):
     _, result = points_of(graded["results"], "ignores_interrupt")
     assert "notebook time limit" in result.problem
-    records = course_grade._read_results(graded["out"] / "executed" / "ignores_interrupt" / "01_tiny.results.jsonl")
+    records = course_grade._read_results(graded["out"] / ".grading" / "ignores_interrupt" / "01_tiny.results.jsonl")
     (pid,) = [record["kernel_pid"] for record in records if "kernel_pid" in record]
     time.sleep(0.5)
     assert not os.path.exists(f"/proc/{pid}") or b"ipykernel" not in open(f"/proc/{pid}/cmdline", "rb").read()
@@ -207,6 +215,35 @@ def test_restore_checks_places_deleted_cells():
     order = [course_build.nbgrader_metadata(cell).get("grade_id") for cell in restored.cells]
     assert order == [None, None, None, "square", "square_check", "cube", "cube_check", None, None]
     assert "### BEGIN HIDDEN TESTS" in cell_by_grade_id(restored, "square_check")["source"]
+
+
+def test_restore_checks_keeps_last_copy():
+    # A check cell copied above the code it tests keeps its metadata; the copy in place must count.
+    from course_helpers import tiny_solution_notebook
+
+    solution = tiny_solution_notebook()
+    exercise = course_build.build_exercise(solution, "solution.ipynb")
+    pasted = copy.deepcopy(cell_by_grade_id(exercise, "square_check"))
+    exercise.cells.insert(0, pasted)
+
+    restored = course_grade.restore_checks(exercise, solution)
+
+    order = [course_build.nbgrader_metadata(cell).get("grade_id") for cell in restored.cells]
+    assert order.count("square_check") == 1
+    assert order.index("square_check") == order.index("square") + 1
+
+
+def test_executed_notebooks_hide_hidden_tests(graded):
+    executed = graded["out"] / "executed"
+    names = sorted({path.suffix for path in executed.rglob("*") if path.is_file()})
+    assert names == [".ipynb", ".log"]
+    for path in executed.rglob("*.ipynb"):
+        sources = "\n".join(cell.source for cell in nbformat.read(str(path), as_version=4).cells)
+        assert "BEGIN HIDDEN TESTS" not in sources, path
+        assert SQUARE_HIDDEN_LINE not in sources, path
+        assert CUBE_HIDDEN_LINE not in sources, path
+    notebook = nbformat.read(str(executed / "correct" / NOTEBOOK), as_version=4)
+    assert "The hidden tests of this check ran here" in cell_by_grade_id(notebook, "square_check")["source"]
 
 
 def test_invalid_time_limit_rejected(tmp_path):

@@ -12,8 +12,11 @@ For every student folder in the submissions folder and every solution notebook w
    and its kernel. The checks that ran before it stopped keep their score.
 3. Each check cell scores its points when it ran without error, else 0.
 
-Outputs in the output folder: ``gradebook.csv``, ``summary.md`` and ``executed/<student>/`` with
-each executed notebook and the log of its run. The two reports are written atomically.
+Outputs in the output folder: ``gradebook.csv``, ``summary.md``, ``executed/<student>/`` with each
+executed notebook and the log of its run, and ``.grading/<student>/`` with what the grader ran. The
+two reports are written atomically. The executed notebooks are feedback for the students: their
+check cells show the visible checks and the outputs, not the hidden tests. ``.grading/`` contains the
+notebooks as run, hidden tests included, and the records of each cell, for the instructor only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
 Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
@@ -38,6 +41,7 @@ from pathlib import Path
 
 from . import build as course_build
 
+GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
@@ -85,21 +89,27 @@ def _cell_key(cell):
 def restore_checks(submission, solution):
     """Return a copy of the student's notebook whose check cells are the instructor's.
 
-    Student cells that carry a check cell's grade_id are replaced, and a duplicate is dropped. A
-    missing check cell is inserted after the nearest earlier cell of the solution notebook that the
-    submission still has, or at the end. Other cells stay as the student left them.
+    Student cells that carry a check cell's grade_id are replaced. Of several cells with the same
+    grade_id (a check cell copied and pasted keeps its metadata), the last one is kept, because the
+    code that a check tests comes before it. A missing check cell is inserted after the nearest
+    earlier cell of the solution notebook that the submission still has, or at the end. Other cells
+    stay as the student left them.
     """
     checks = {check.grade_id: check.cell for check in course_build.check_cells(solution)}
     graded = copy.deepcopy(submission)
-    cells, placed = [], set()
-    for cell in graded.cells:
+    last_copy = {}
+    for index, cell in enumerate(graded.cells):
         grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
         if grade_id in checks:
-            if grade_id not in placed:
-                cells.append(copy.deepcopy(checks[grade_id]))
-                placed.add(grade_id)
-        else:
+            last_copy[grade_id] = index
+    cells, placed = [], set()
+    for index, cell in enumerate(graded.cells):
+        grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
+        if grade_id not in checks:
             cells.append(cell)
+        elif index == last_copy[grade_id]:
+            cells.append(copy.deepcopy(checks[grade_id]))
+            placed.add(grade_id)
 
     for index, solution_cell in enumerate(solution.cells):
         grade_id = course_build.nbgrader_metadata(solution_cell).get("grade_id")
@@ -171,6 +181,14 @@ def notebook_client(notebook, **options):
     return client
 
 
+def feedback_source(source: str) -> str:
+    """Return a check cell's source without its hidden tests, which the students must not see."""
+    visible = course_build.strip_hidden_tests(source, "an executed check cell")
+    if visible == source:
+        return source
+    return visible.rstrip("\n") + "\n# The hidden tests of this check ran here; they are not shown."
+
+
 def execute_notebook(input_path, results_path, executed_path, log_path, working_dir, cell_timeout) -> None:
     """Run a notebook with nbclient and append one JSON line per executed cell to ``results_path``.
 
@@ -226,6 +244,9 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
             _record(results, stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         else:
             _record(results, finished=True)
+        for cell in notebook.cells:
+            if course_build.is_check_cell(cell):
+                cell.source = feedback_source(cell.source)
         nbformat.write(notebook, executed_path)
     log.close()
 
@@ -270,7 +291,8 @@ class _Job:
     notebook: str
     solution: object
     graded_indices: dict[str, int]
-    folder: Path
+    folder: Path  # executed/<student>: the feedback copy of the notebook and its log
+    work: Path  # .grading/<student>: the notebook as run, hidden tests included, and the cell records
     process: object = None
     deadline: float = 0.0
     problem: str | None = None
@@ -278,7 +300,7 @@ class _Job:
 
     @property
     def results_path(self) -> Path:
-        return self.folder / f"{Path(self.notebook).stem}.results.jsonl"
+        return self.work / f"{Path(self.notebook).stem}.results.jsonl"
 
 
 def _multiprocessing_context():
@@ -330,7 +352,7 @@ def _zero_result(student, notebook, solution, problem) -> NotebookResult:
 def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, context) -> None:
     import nbformat
 
-    input_path = job.folder / f"{Path(job.notebook).stem}.input.ipynb"
+    input_path = job.work / f"{Path(job.notebook).stem}.input.ipynb"
     nbformat.write(graded, input_path)
     job.results_path.unlink(missing_ok=True)
     job.process = context.Process(
@@ -401,8 +423,9 @@ def grade(
     for student in students:
         for name, solution in solutions.items():
             path = student / name
-            folder = out / "executed" / student.name
+            folder, work = out / "executed" / student.name, out / GRADING_DIR / student.name
             folder.mkdir(parents=True, exist_ok=True)
+            work.mkdir(parents=True, exist_ok=True)
             if not path.is_file():
                 results.append(_zero_result(student.name, name, solution, "notebook not submitted"))
                 continue
@@ -418,7 +441,7 @@ def grade(
                 for index, cell in enumerate(graded.cells)
                 if course_build.is_check_cell(cell)
             }
-            pending.append((_Job(student.name, name, solution, indices, folder), graded, student))
+            pending.append((_Job(student.name, name, solution, indices, folder, work), graded, student))
 
     running: list[_Job] = []
     try:
