@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from course_helpers import (
     CUBE_HIDDEN_LINE,
@@ -128,6 +130,32 @@ def test_release_rejects_marker_in_notebook(tmp_path):
         course_release.release(root, tmp_path / "release", **QUIET)
     assert "notebooks/01_walkthrough.ipynb:2: marker '### BEGIN SOLUTION'" in str(raised.value)
     assert "notebooks/01_walkthrough.ipynb:4: marker '### END SOLUTION'" in str(raised.value)
+
+
+def test_release_rejects_hidden_test_in_markdown_output(tmp_path):
+    # What IPython.display.Markdown shows is stored as text/markdown, not as printed text.
+    root = built_course(tmp_path)
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": f"Try `{SQUARE_HIDDEN_LINE}`"})]
+    notebook.cells = [cell]
+    nbformat.write(notebook, str(root / "notebooks" / "01_walkthrough.ipynb"))
+
+    with pytest.raises(course_release.ReleaseLeakError, match=r"notebooks/01_walkthrough\.ipynb:\d+: hidden test line"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+
+def test_release_rejects_solution_in_archive(tmp_path):
+    root = built_course(tmp_path)
+    solution = next((root / "solutions").glob("*.ipynb"))
+    with zipfile.ZipFile(root / "docs" / "week3.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(solution, f"solutions/{solution.name}")
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+    assert f"docs/week3.zip:solutions/{solution.name}:" in str(raised.value)
+    assert not (tmp_path / "release").exists()
 
 
 def test_release_rejects_stale_exercises(tmp_path):

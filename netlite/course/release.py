@@ -14,6 +14,9 @@ Before the release is moved to its destination, every file in it is scanned for
   ``MIN_SECRET_LENGTH`` characters are compared, except those that also occur in a line outside
   the fences or in a hint, because the students see those anyway.
 
+In a notebook every string counts (sources, outputs of any type, metadata, attachments), and zip,
+tar and gzip archives are scanned member by member, up to three archives deep.
+
 A leak raises ``ReleaseLeakError`` listing the file, the line and the solution notebook, and
 nothing is written to the destination. Solution code found in the library itself is the one
 exception: it is reported as a warning unless ``strict`` is set (see ``is_library_overlap``).
@@ -21,9 +24,13 @@ exception: it is reported as a warning unless ``strict`` is set (see ``is_librar
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import shutil
+import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +112,7 @@ def secret_lines(solutions: dict) -> dict[str, Secret]:
                 else:
                     visible.append(text)
             if not course_build.clears_outputs(cell):
-                visible.extend(normalize(line) for line in _output_lines(cell))
+                visible.extend(normalize(line) for line in _string_lines(cell.get("outputs")))
     visible_text = "\n".join(visible)
     return {
         text: secret
@@ -118,35 +125,80 @@ def secret_lines(solutions: dict) -> dict[str, Secret]:
 
 
 def _notebook_lines(text: str):
-    """Yield the lines of a notebook's cell sources and text outputs, or of the raw text if it is not JSON."""
+    """Yield the lines of every string in a notebook, or of the raw text if it is not JSON.
+
+    Every string counts: cell sources, outputs of any type (text, HTML, Markdown, LaTeX, JSON),
+    metadata and attachments, because a solution line can hide in any of them.
+    """
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError:
         yield from text.split("\n")
         return
+    if not isinstance(notebook, dict):
+        yield from _string_lines(notebook)
+        return
     for cell in notebook.get("cells", []):
         yield from course_build.source_text(cell).split("\n")
-        yield from _output_lines(cell)
+        for key in ("outputs", "metadata", "attachments"):
+            yield from _string_lines(cell.get(key))
+    yield from _string_lines(notebook.get("metadata"))
 
 
-def _output_lines(cell):
-    """Yield the lines of a cell's text outputs: streams, plain-text results and tracebacks."""
-    for output in cell.get("outputs", []):
-        pieces = [output.get("text", ""), output.get("data", {}).get("text/plain", "")]
-        pieces.extend(output.get("traceback", []))
-        for piece in pieces:
-            yield from ("".join(piece) if isinstance(piece, list) else piece).split("\n")
+def _string_lines(value):
+    """Yield the lines of the strings in decoded JSON; a list of strings is one text, as in nbformat."""
+    if isinstance(value, str):
+        yield from value.split("\n")
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        yield from "".join(value).split("\n")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _string_lines(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _string_lines(item)
+
+
+def _archive_members(data: bytes):
+    """Yield (name, bytes) for each file inside a zip, tar or gzip archive; yield nothing for other data."""
+    stream = io.BytesIO(data)
+    if zipfile.is_zipfile(stream):
+        with zipfile.ZipFile(stream) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield info.filename, archive.read(info)
+        return
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            for member in archive.getmembers():
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    yield member.name, extracted.read()
+        return
+    except tarfile.TarError:
+        pass
+    if data[:2] == b"\x1f\x8b":  # gzip's magic number
+        try:
+            yield "(decompressed)", gzip.decompress(data)
+        except (OSError, EOFError):
+            pass
 
 
 def scan_file(path: Path, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
-    """Return every leak in one file; binary files are scanned as Latin-1 text."""
-    data = path.read_bytes()
+    """Return every leak in one file; binary files are scanned as Latin-1 text, archives member by member."""
+    return _scan_bytes(path.read_bytes(), path.name, relative, secrets)
+
+
+def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret], depth: int = 0) -> list[Leak]:
+    leaks = []
+    if depth < 3:  # an archive inside an archive inside an archive is scanned, deeper ones as bytes
+        for member, member_data in _archive_members(data):
+            leaks.extend(_scan_bytes(member_data, member, f"{relative}:{member}", secrets, depth + 1))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    lines = _notebook_lines(text) if path.suffix == ".ipynb" else text.split("\n")
-    leaks = []
+    lines = _notebook_lines(text) if name.endswith(".ipynb") else text.split("\n")
     for number, line in enumerate(lines, start=1):
         normalized = normalize(line)
         if not normalized:
