@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from bench_lenet import DEFAULT_DATA_DIR, LEARNING_RATE, load_mnist, netlite_lenet, set_threads
+from bench_lenet import DEFAULT_DATA_DIR, LEARNING_RATE, load_mnist, netlite_lenet, set_threads, whole_number
 
 # Rows of the table: a label and the indices of the layers in nl.models.lenet5() that it sums.
 GROUPS = [
@@ -96,18 +96,10 @@ def profile_inference(model, timers, X_test, batchsize=1000, repeats=3):
     return best_ms
 
 
-def positive_int(text):
-    """Parse an argparse value that must be a whole number from 1 to 60,000 (the MNIST training set)."""
-    value = int(text)
-    if not 1 <= value <= 60000:
-        raise argparse.ArgumentTypeError(f"expected 1 to 60000 images, got {value}")
-    return value
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
-    parser.add_argument("--images", type=positive_int, default=15000, help="training images, 1 to 60000 (default 15000)")
+    parser.add_argument("--threads", type=whole_number(1), nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    parser.add_argument("--images", type=whole_number(1, 60000), default=15000, help="training images, 1 to 60000 (default 15000)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with the gzip IDX MNIST files")
     args = parser.parse_args()
 
