@@ -246,6 +246,31 @@ def test_executed_notebooks_hide_hidden_tests(graded):
     assert "The hidden tests of this check ran here" in cell_by_grade_id(notebook, "square_check")["source"]
 
 
+def test_feedback_outputs_hide_hidden_tests(graded):
+    # "wrong" fails the hidden test: its traceback and message would show the test's input.
+    notebook = nbformat.read(str(graded["out"] / "executed" / "wrong" / NOTEBOOK), as_version=4)
+    check = cell_by_grade_id(notebook, "square_check")
+    assert [output["output_type"] for output in check["outputs"]] == ["stream"], check["outputs"]
+    assert check["outputs"][0]["text"] == "check square_check: failed (AssertionError)\n"
+    correct = nbformat.read(str(graded["out"] / "executed" / "correct" / NOTEBOOK), as_version=4)
+    assert cell_by_grade_id(correct, "cube_check")["outputs"][-1]["text"] == "check cube_check: passed\n"
+
+
+def test_make_feedback_removes_printed_history():
+    from course_helpers import tiny_solution_notebook
+
+    notebook = tiny_solution_notebook()
+    printer = new_code_cell("print(In)")
+    printer.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"['x', '{SQUARE_HIDDEN_LINE}']\n")]
+    notebook.cells.append(printer)
+
+    course_grade.make_feedback(notebook, statuses={})
+
+    assert len(printer.outputs) == 1
+    assert SQUARE_HIDDEN_LINE not in printer.outputs[0]["text"]
+    assert "removed this output" in printer.outputs[0]["text"]
+
+
 def test_invalid_time_limit_rejected(tmp_path):
     with pytest.raises(ValueError, match="cell_timeout must be a positive number"):
         course_grade.grade(tmp_path, tmp_path, cell_timeout=0)

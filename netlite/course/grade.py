@@ -14,8 +14,8 @@ For every student folder in the submissions folder and every solution notebook w
 
 Outputs in the output folder: ``gradebook.csv``, ``summary.md``, ``executed/<student>/`` with each
 executed notebook and the log of its run, and ``.grading/<student>/`` with what the grader ran. The
-two reports are written atomically. The executed notebooks are feedback for the students: their
-check cells show the visible checks and the outputs, not the hidden tests. ``.grading/`` contains the
+two reports are written atomically. The executed notebooks are feedback for the students, without
+the hidden tests (see ``make_feedback``). ``.grading/`` contains the
 notebooks as run, hidden tests included, and the records of each cell, for the instructor only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import signal
 import sys
 import time
@@ -41,6 +42,9 @@ from pathlib import Path
 
 from . import build as course_build
 
+# Hidden-test lines shorter than this (``pass``, ``x = 1``) occur in any notebook and reveal nothing.
+MIN_HIDDEN_LINE_LENGTH = 12
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the colours in IPython's tracebacks
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
@@ -189,6 +193,73 @@ def feedback_source(source: str) -> str:
     return visible.rstrip("\n") + "\n# The hidden tests of this check ran here; they are not shown."
 
 
+def hidden_test_lines(notebook) -> set[str]:
+    """Return the lines inside the hidden-test fences of the notebook's check cells, whitespace collapsed."""
+    lines = set()
+    for cell in notebook.cells:
+        if not course_build.is_check_cell(cell):
+            continue
+        source = course_build.source_text(cell).split("\n")
+        for begin, end in course_build.fenced_blocks(
+            source, course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS, "a check cell"
+        ):
+            lines.update(" ".join(line.split()) for line in source[begin + 1 : end])
+    return {line for line in lines if len(line) >= MIN_HIDDEN_LINE_LENGTH}
+
+
+def _output_strings(value):
+    """Yield every string in a cell's outputs (text, data of any type, tracebacks)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _output_strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _output_strings(item)
+
+
+def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]]) -> None:
+    """Turn an executed notebook into the students' feedback copy, in place.
+
+    Check cells keep their visible source and their printed text, and their other outputs
+    become one line with the result: an error's message and traceback could show a hidden
+    test's input and expected value. Any output that contains a hidden-test line, for example
+    of a student's ``print(In)``, is replaced by a note. ``statuses`` maps a cell index to
+    (status, error name) as executed.
+    """
+    import nbformat
+
+    hidden = hidden_test_lines(notebook)
+
+    def shows_hidden_test(output) -> bool:
+        text = " ".join(ANSI_ESCAPE.sub("", "\n".join(_output_strings(output))).split())
+        return any(line in text for line in hidden)
+
+    removed = nbformat.v4.new_output(
+        "stream", name="stdout", text="The grader removed this output because it contained a hidden test.\n"
+    )
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        outputs = cell.outputs
+        if course_build.is_check_cell(cell):
+            outputs = [output for output in outputs if output.get("output_type") == "stream"]
+        outputs = [copy.deepcopy(removed) if shows_hidden_test(output) else output for output in outputs]
+        if course_build.is_check_cell(cell):
+            grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
+            status, ename = statuses.get(index, ("not run", None))
+            if status == "ok":
+                result = "passed"
+            elif status == "not run":
+                result = "did not run"
+            else:
+                result = f"failed ({ename})"
+            cell.source = feedback_source(cell.source)
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"check {grade_id}: {result}\n"))
+        cell.outputs = outputs
+
+
 def execute_notebook(input_path, results_path, executed_path, log_path, working_dir, cell_timeout) -> None:
     """Run a notebook with nbclient and append one JSON line per executed cell to ``results_path``.
 
@@ -222,8 +293,11 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
             provisioner = getattr(client.km, "provisioner", None)
             _record(results, kernel_pid=getattr(provisioner, "pid", None), kernel_pgid=getattr(provisioner, "pgid", None))
 
+        statuses = {}
+
         def on_cell_executed(cell, cell_index, execute_reply):
             content = (execute_reply or {}).get("content", {})
+            statuses[cell_index] = (content.get("status", "error"), content.get("ename"))
             _record(
                 results,
                 index=cell_index,
@@ -244,9 +318,7 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
             _record(results, stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         else:
             _record(results, finished=True)
-        for cell in notebook.cells:
-            if course_build.is_check_cell(cell):
-                cell.source = feedback_source(cell.source)
+        make_feedback(notebook, statuses)
         nbformat.write(notebook, executed_path)
     log.close()
 
