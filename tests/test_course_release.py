@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import json
+import lzma
+import re
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -156,6 +163,81 @@ def test_release_rejects_solution_in_archive(tmp_path):
 
     assert f"docs/week3.zip:solutions/{solution.name}:" in str(raised.value)
     assert not (tmp_path / "release").exists()
+
+
+def _notebook_with_secret_text(secret: str) -> bytes:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"Try `{secret}`")]
+    return nbformat.writes(notebook).encode()
+
+
+def _tar_gz(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _cut_in_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _zip(name: str, data: bytes, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# Each case: the file put into docs/ and its content, built around one hidden-test line.
+WRAPPED_SECRETS = {
+    "notebook.ipynb.gz": lambda secret: gzip.compress(_notebook_with_secret_text(secret)),
+    "notebook-in-zip.zip": lambda secret: _zip("week3/notebook.json", _notebook_with_secret_text(secret)),
+    "notes.txt.bz2": lambda secret: bz2.compress(f"{secret}\n".encode()),
+    "notes.txt.xz": lambda secret: lzma.compress(f"{secret}\n".encode()),
+    "notes-utf16.txt": lambda secret: f"{secret}\n".encode("utf-16"),
+    "nested.zip": lambda secret: _zip("inner.tar.gz", _tar_gz("notes.txt", f"{secret}\n".encode())),
+    "top-level-key.ipynb": lambda secret: json.dumps({"cells": [], "extra": {"note": secret}}).encode(),
+    "dict-key.json": lambda secret: json.dumps({secret: 1}).encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPED_SECRETS))
+def test_release_rejects_wrapped_secret(tmp_path, name):
+    root = built_course(tmp_path)
+    (root / "docs" / name).write_bytes(WRAPPED_SECRETS[name](SQUARE_HIDDEN_LINE))
+
+    with pytest.raises(course_release.ReleaseLeakError, match=rf"docs/{re.escape(name)}\S*: hidden test line"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+
+# Each case: a file that cannot be read in full, so the scan cannot vouch for it.
+UNSCANNABLE = {
+    "truncated.txt.gz": lambda: _cut_in_half(gzip.compress(b"some notes\n" * 2000)),
+    "truncated.tar.gz": lambda: _cut_in_half(_tar_gz("notes.txt", b"some notes\n" * 2000)),
+    "damaged.zip": lambda: _zip("notes.txt", b"some notes\n" * 100, zipfile.ZIP_STORED).replace(b"some", b"SOME", 1),
+    "bomb.zip": lambda: _zip("zeros.bin", bytes(course_release.MAX_UNPACKED_BYTES + 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSCANNABLE))
+def test_release_rejects_unscannable_file(tmp_path, name):
+    root = built_course(tmp_path)
+    (root / "docs" / name).write_bytes(UNSCANNABLE[name]())
+
+    with pytest.raises(course_release.ReleaseLeakError, match=rf"docs/{re.escape(name)}:0: cannot be scanned"):
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+
+def test_release_accepts_harmless_archive(tmp_path):
+    root = built_course(tmp_path)
+    (root / "docs" / "data.zip").write_bytes(_zip("table.csv", b"x,y\n1,2\n"))
+
+    course_release.release(root, tmp_path / "release", **QUIET)
+
+    assert (tmp_path / "release" / "docs" / "data.zip").is_file()
 
 
 def test_release_rejects_stale_exercises(tmp_path):

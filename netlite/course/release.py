@@ -15,7 +15,9 @@ Before the release is moved to its destination, every file in it is scanned for
   the fences or in a hint, because the students see those anyway.
 
 In a notebook every string counts (sources, outputs of any type, metadata, attachments), and zip,
-tar and gzip archives are scanned member by member, up to three archives deep.
+tar, gzip, bzip2 and xz files are scanned member by member, up to three archives deep. A file
+that cannot be read in full (damaged, truncated, encrypted, or unpacking to more than
+``MAX_UNPACKED_BYTES``) counts as a leak, because the scan cannot see inside it.
 
 A leak raises ``ReleaseLeakError`` listing the file, the line and the solution notebook, and
 nothing is written to the destination. Solution code found in the library itself is the one
@@ -24,13 +26,15 @@ exception: it is reported as a warning unless ``strict`` is set (see ``is_librar
 
 from __future__ import annotations
 
-import gzip
+import bz2
 import io
 import json
+import lzma
 import shutil
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +50,9 @@ IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 IGNORED_SUFFIXES = {".pyc", ".pyo", ".nbi", ".nbc"}
 # Shorter fenced lines (``return x``, ``pass``, ``else:``) occur in any code base and reveal nothing.
 MIN_SECRET_LENGTH = 12
+# An archive member that unpacks to more than this is rejected rather than read (a zip bomb would fill the memory).
+MAX_UNPACKED_BYTES = 64 * 2**20
+MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deeper nesting is rejected
 
 
 class ReleaseError(RuntimeError):
@@ -63,7 +70,7 @@ class Leak:
     path: str
     line_number: int
     description: str
-    kind: str  # "marker", "solution", "hidden test" or "folder"
+    kind: str  # "marker", "solution", "hidden test", "folder" or "unscannable"
 
     def __str__(self):
         return f"{self.path}:{self.line_number}: {self.description}"
@@ -128,25 +135,27 @@ def _notebook_lines(text: str):
     """Yield the lines of every string in a notebook, or of the raw text if it is not JSON.
 
     Every string counts: cell sources, outputs of any type (text, HTML, Markdown, LaTeX, JSON),
-    metadata and attachments, because a solution line can hide in any of them.
+    metadata, attachments and any other key, because a solution line can hide in any of them.
     """
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError:
         yield from text.split("\n")
         return
-    if not isinstance(notebook, dict):
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         yield from _string_lines(notebook)
         return
-    for cell in notebook.get("cells", []):
+    for cell in notebook["cells"]:
+        if not isinstance(cell, dict):
+            yield from _string_lines(cell)
+            continue
         yield from course_build.source_text(cell).split("\n")
-        for key in ("outputs", "metadata", "attachments"):
-            yield from _string_lines(cell.get(key))
-    yield from _string_lines(notebook.get("metadata"))
+        yield from _string_lines({key: value for key, value in cell.items() if key != "source"})
+    yield from _string_lines({key: value for key, value in notebook.items() if key != "cells"})
 
 
 def _string_lines(value):
-    """Yield the lines of the strings in decoded JSON; a list of strings is one text, as in nbformat."""
+    """Yield the lines of the strings in decoded JSON, keys included; a list of strings is one text, as in nbformat."""
     if isinstance(value, str):
         yield from value.split("\n")
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -155,33 +164,107 @@ def _string_lines(value):
         for item in value:
             yield from _string_lines(item)
     elif isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            yield from _string_lines(key)
             yield from _string_lines(item)
 
 
-def _archive_members(data: bytes):
-    """Yield (name, bytes) for each file inside a zip, tar or gzip archive; yield nothing for other data."""
-    stream = io.BytesIO(data)
-    if zipfile.is_zipfile(stream):
-        with zipfile.ZipFile(stream) as archive:
-            for info in archive.infolist():
-                if not info.is_dir():
-                    yield info.filename, archive.read(info)
-        return
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            for member in archive.getmembers():
-                extracted = archive.extractfile(member) if member.isfile() else None
-                if extracted is not None:
-                    yield member.name, extracted.read()
-        return
-    except tarfile.TarError:
-        pass
-    if data[:2] == b"\x1f\x8b":  # gzip's magic number
+def _text_lines(data: bytes, name: str):
+    """Yield the lines of a file's text, and for JSON also the lines of its decoded strings."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
+        text = data.decode("utf-16", errors="replace")
+    else:
         try:
-            yield "(decompressed)", gzip.decompress(data)
-        except (OSError, EOFError):
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    if name.endswith(".ipynb"):
+        yield from _notebook_lines(text)
+        return
+    yield from text.split("\n")
+    if text.lstrip()[:1] in ("{", "["):  # JSON escapes quotes and newlines, so read its strings too
+        try:
+            yield from _string_lines(json.loads(text))
+        except (json.JSONDecodeError, RecursionError):
             pass
+
+
+class UnscannableFile(Exception):
+    """A compressed file or archive that cannot be read in full, so a leak inside it could go unseen."""
+
+
+# (magic bytes, decompressor) of the single-file compression formats; tar and zip are archives.
+_COMPRESSIONS = (
+    (b"\x1f\x8b", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip"),
+    (b"BZh", bz2.BZ2Decompressor, "bzip2"),
+    (b"\xfd7zXZ\x00", lzma.LZMADecompressor, "xz"),
+)
+
+
+def _decompress(data: bytes, make_decompressor, format_name: str) -> bytes:
+    decompressor = make_decompressor()
+    try:
+        if format_name == "gzip":
+            result = decompressor.decompress(data, MAX_UNPACKED_BYTES + 1)
+        else:
+            result = decompressor.decompress(data, max_length=MAX_UNPACKED_BYTES + 1)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as error:
+        raise UnscannableFile(f"damaged {format_name} data ({error})") from error
+    if len(result) > MAX_UNPACKED_BYTES:
+        raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+    if not decompressor.eof:
+        raise UnscannableFile(f"truncated {format_name} data")
+    return result
+
+
+def _tar_members(data: bytes):
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            for member in archive.getmembers():
+                if not member.isfile():
+                    continue
+                if member.size > MAX_UNPACKED_BYTES:
+                    raise UnscannableFile(f"member {member.name} is larger than {MAX_UNPACKED_BYTES // 2**20} MB")
+                yield member.name, archive.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise UnscannableFile(f"damaged tar archive ({error})") from error
+
+
+def _is_tar(data: bytes) -> bool:
+    return len(data) > 262 and data[257:262] == b"ustar"
+
+
+def _archive_members(data: bytes, name: str):
+    """Return [(name, bytes)] of the files inside a zip, tar, gzip, bzip2 or xz file, or [] for other data.
+
+    Raises UnscannableFile for a damaged, truncated or encrypted archive, and for one that unpacks
+    to more than MAX_UNPACKED_BYTES (a zip bomb would otherwise fill the memory).
+    """
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        members = []
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    if info.is_dir():
+                        continue
+                    if info.flag_bits & 0x1:
+                        raise UnscannableFile(f"member {info.filename} is encrypted")
+                    if info.file_size > MAX_UNPACKED_BYTES:
+                        raise UnscannableFile(f"member {info.filename} is larger than {MAX_UNPACKED_BYTES // 2**20} MB")
+                    members.append((info.filename, archive.read(info)))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, EOFError, zlib.error) as error:
+            raise UnscannableFile(f"damaged zip archive ({error})") from error
+        return members
+    for magic, make_decompressor, format_name in _COMPRESSIONS:
+        if data.startswith(magic):
+            inner = _decompress(data, make_decompressor, format_name)
+            if _is_tar(inner):
+                return list(_tar_members(inner))
+            inner_name = name.rsplit(".", 1)[0] if "." in name else name  # notes.ipynb.gz contains notes.ipynb
+            return [(inner_name, inner)]
+    if _is_tar(data):
+        return list(_tar_members(data))
+    return []
 
 
 def scan_file(path: Path, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
@@ -191,15 +274,16 @@ def scan_file(path: Path, relative: str, secrets: dict[str, Secret]) -> list[Lea
 
 def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret], depth: int = 0) -> list[Leak]:
     leaks = []
-    if depth < 3:  # an archive inside an archive inside an archive is scanned, deeper ones as bytes
-        for member, member_data in _archive_members(data):
-            leaks.extend(_scan_bytes(member_data, member, f"{relative}:{member}", secrets, depth + 1))
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    lines = _notebook_lines(text) if name.endswith(".ipynb") else text.split("\n")
-    for number, line in enumerate(lines, start=1):
+        members = _archive_members(data, name)
+    except UnscannableFile as error:
+        hint = "unpack it into the release or leave it out"
+        return [Leak(relative, 0, f"cannot be scanned: {error}; {hint}", "unscannable")]
+    if members and depth >= MAX_ARCHIVE_DEPTH:
+        return [Leak(relative, 0, f"cannot be scanned: archives nested more than {MAX_ARCHIVE_DEPTH} deep", "unscannable")]
+    for member, member_data in members:
+        leaks.extend(_scan_bytes(member_data, member.rsplit("/", 1)[-1], f"{relative}:{member}", secrets, depth + 1))
+    for number, line in enumerate(_text_lines(data, name), start=1):
         normalized = normalize(line)
         if not normalized:
             continue
