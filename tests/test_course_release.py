@@ -231,13 +231,16 @@ def test_release_rejects_unscannable_file(tmp_path, name):
         course_release.release(root, tmp_path / "release", **QUIET)
 
 
-def test_release_accepts_harmless_archive(tmp_path):
+def test_release_accepts_harmless_files(tmp_path):
     root = built_course(tmp_path)
     (root / "docs" / "data.zip").write_bytes(_zip("table.csv", b"x,y\n1,2\n"))
+    (root / "docs" / "bzh.txt").write_text("BZh is how a bzip2 file starts, and this is text\n")
+    (root / "docs" / "empty.txt").write_bytes(b"")
 
     course_release.release(root, tmp_path / "release", **QUIET)
 
-    assert (tmp_path / "release" / "docs" / "data.zip").is_file()
+    for name in ("data.zip", "bzh.txt", "empty.txt"):
+        assert (tmp_path / "release" / "docs" / name).is_file()
 
 
 def test_release_rejects_stale_exercises(tmp_path):

@@ -193,11 +193,16 @@ class UnscannableFile(Exception):
     """A compressed file or archive that cannot be read in full, so a leak inside it could go unseen."""
 
 
-# (magic bytes, decompressor) of the single-file compression formats; tar and zip are archives.
+# (header test, decompressor, name) of the single-file compression formats; tar and zip are archives.
+# The tests read more than the first magic bytes, so that a text file starting with "BZh" stays text.
 _COMPRESSIONS = (
-    (b"\x1f\x8b", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip"),
-    (b"BZh", bz2.BZ2Decompressor, "bzip2"),
-    (b"\xfd7zXZ\x00", lzma.LZMADecompressor, "xz"),
+    (lambda data: data[:3] == b"\x1f\x8b\x08", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip"),
+    (
+        lambda data: data[:3] == b"BZh" and data[3:4] in b"123456789" and data[4:10] == b"1AY&SY",
+        bz2.BZ2Decompressor,
+        "bzip2",
+    ),
+    (lambda data: data[:6] == b"\xfd7zXZ\x00", lzma.LZMADecompressor, "xz"),
 )
 
 
@@ -255,8 +260,8 @@ def _archive_members(data: bytes, name: str):
         except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, EOFError, zlib.error) as error:
             raise UnscannableFile(f"damaged zip archive ({error})") from error
         return members
-    for magic, make_decompressor, format_name in _COMPRESSIONS:
-        if data.startswith(magic):
+    for has_header, make_decompressor, format_name in _COMPRESSIONS:
+        if has_header(data):
             inner = _decompress(data, make_decompressor, format_name)
             if _is_tar(inner):
                 return list(_tar_members(inner))
