@@ -236,7 +236,7 @@ def test_restore_checks_keeps_last_copy():
 def test_executed_notebooks_hide_hidden_tests(graded):
     executed = graded["out"] / "executed"
     names = sorted({path.suffix for path in executed.rglob("*") if path.is_file()})
-    assert names == [".ipynb", ".log"]
+    assert names == [".ipynb"]
     for path in executed.rglob("*.ipynb"):
         sources = "\n".join(cell.source for cell in nbformat.read(str(path), as_version=4).cells)
         assert "BEGIN HIDDEN TESTS" not in sources, path
@@ -269,6 +269,25 @@ def test_make_feedback_removes_printed_history():
     assert len(printer.outputs) == 1
     assert SQUARE_HIDDEN_LINE not in printer.outputs[0]["text"]
     assert "removed this output" in printer.outputs[0]["text"]
+
+
+def test_make_feedback_removes_disguised_hidden_tests():
+    # HTML with the quotes as entities, and an error class named after a hidden test.
+    from course_helpers import tiny_solution_notebook
+
+    notebook = tiny_solution_notebook()
+    shown = new_code_cell("display(HTML(text))")
+    escaped = SQUARE_HIDDEN_LINE.replace('"', "&quot;")
+    shown.outputs = [nbformat.v4.new_output("display_data", data={"text/html": f"<pre><span>{escaped}</span></pre>"})]
+    notebook.cells.append(shown)
+    check_index = next(index for index, cell in enumerate(notebook.cells) if course_build.is_check_cell(cell))
+
+    course_grade.make_feedback(notebook, statuses={check_index: ("error", SQUARE_HIDDEN_LINE)})
+
+    assert "removed this output" in shown.outputs[0]["text"]
+    result = notebook.cells[check_index]["outputs"][-1]["text"]
+    assert SQUARE_HIDDEN_LINE not in result
+    assert result.endswith(": failed\n")
 
 
 def test_invalid_time_limit_rejected(tmp_path):

@@ -13,10 +13,11 @@ For every student folder in the submissions folder and every solution notebook w
 3. Each check cell scores its points when it ran without error, else 0.
 
 Outputs in the output folder: ``gradebook.csv``, ``summary.md``, ``executed/<student>/`` with each
-executed notebook and the log of its run, and ``.grading/<student>/`` with what the grader ran. The
+executed notebook, and ``.grading/<student>/`` with what the grader ran and the logs. The
 two reports are written atomically. The executed notebooks are feedback for the students, without
 the hidden tests (see ``make_feedback``). ``.grading/`` contains the
-notebooks as run, hidden tests included, and the records of each cell, for the instructor only.
+notebooks as run, hidden tests included, the log of each run (the kernel's own output, which the
+student's code can fill with anything) and the records of each cell, for the instructor only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
 Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
@@ -28,6 +29,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import html
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -45,6 +47,7 @@ from . import build as course_build
 # Hidden-test lines shorter than this (``pass``, ``x = 1``) occur in any notebook and reveal nothing.
 MIN_HIDDEN_LINE_LENGTH = 12
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the colours in IPython's tracebacks
+MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, which the reader of the rendered text does not see
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
@@ -219,21 +222,23 @@ def _output_strings(value):
             yield from _output_strings(item)
 
 
-def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]]) -> None:
+def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
     """Turn an executed notebook into the students' feedback copy, in place.
 
     Check cells keep their visible source and their printed text, and their other outputs
     become one line with the result: an error's message and traceback could show a hidden
     test's input and expected value. Any output that contains a hidden-test line, for example
     of a student's ``print(In)``, is replaced by a note. ``statuses`` maps a cell index to
-    (status, error name) as executed.
+    (status, error name) as executed; ``stopped`` says why the run ended early, if it did.
     """
     import nbformat
 
     hidden = hidden_test_lines(notebook)
 
     def shows_hidden_test(output) -> bool:
-        text = " ".join(ANSI_ESCAPE.sub("", "\n".join(_output_strings(output))).split())
+        text = ANSI_ESCAPE.sub("", "\n".join(_output_strings(output)))
+        text = html.unescape(MARKUP_TAG.sub("", text)) + "\n" + text  # what an HTML output shows, and its source
+        text = " ".join(text.split())
         return any(line in text for line in hidden)
 
     removed = nbformat.v4.new_output(
@@ -252,11 +257,14 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]]) -> None
             if status == "ok":
                 result = "passed"
             elif status == "not run":
-                result = "did not run"
+                result = f"did not run: {stopped}" if stopped else "did not run"
             else:
                 result = f"failed ({ename})"
+            line = nbformat.v4.new_output("stream", name="stdout", text=f"check {grade_id}: {result}\n")
+            if shows_hidden_test(line):  # an error class can be named after a hidden test
+                line = nbformat.v4.new_output("stream", name="stdout", text=f"check {grade_id}: failed\n")
             cell.source = feedback_source(cell.source)
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"check {grade_id}: {result}\n"))
+            outputs.append(line)
         cell.outputs = outputs
 
 
@@ -308,17 +316,21 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
 
         client.on_notebook_start = on_notebook_start
         client.on_cell_executed = on_cell_executed
+        stopped = None
         try:
             client.execute()
         except DeadKernelError as error:
+            stopped = "the kernel died; the notebook may call exit() or use too much memory"
             _record(results, stopped=f"the kernel died ({error}); the notebook may call exit() or use too much memory")
         except CellTimeoutError as error:
+            stopped = "a cell timed out"
             _record(results, stopped=f"a cell timed out ({str(error).splitlines()[0]})")
         except Exception as error:  # noqa: BLE001 - any failure of one notebook is reported, not raised
+            stopped = f"the run stopped with {type(error).__name__}"
             _record(results, stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         else:
             _record(results, finished=True)
-        make_feedback(notebook, statuses)
+        make_feedback(notebook, statuses, stopped)
         nbformat.write(notebook, executed_path)
     log.close()
 
@@ -363,8 +375,8 @@ class _Job:
     notebook: str
     solution: object
     graded_indices: dict[str, int]
-    folder: Path  # executed/<student>: the feedback copy of the notebook and its log
-    work: Path  # .grading/<student>: the notebook as run, hidden tests included, and the cell records
+    folder: Path  # executed/<student>: the feedback copy of the notebook
+    work: Path  # .grading/<student>: the notebook as run, hidden tests included, its log and the cell records
     process: object = None
     deadline: float = 0.0
     problem: str | None = None
@@ -397,7 +409,7 @@ def score(job: _Job) -> NotebookResult:
     finished = any(record.get("finished") for record in job.records)
     problem = job.problem or (stopped[0] if stopped else None)
     if problem is None and not finished:
-        problem = "the notebook stopped without reporting why (see its log)"
+        problem = f"the notebook stopped without reporting why (see its log in {GRADING_DIR}/)"
 
     checks = []
     for check in course_build.check_cells(job.solution):
@@ -433,7 +445,7 @@ def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, conte
             os.fspath(input_path),
             os.fspath(job.results_path),
             os.fspath(job.folder / job.notebook),
-            os.fspath(job.folder / f"{Path(job.notebook).stem}.log"),
+            os.fspath(job.work / f"{Path(job.notebook).stem}.log"),
             os.fspath(working_dir),
             cell_timeout,
         ),
