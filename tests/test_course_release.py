@@ -201,6 +201,14 @@ WRAPPED_SECRETS = {
     "nested.zip": lambda secret: _zip("inner.tar.gz", _tar_gz("notes.txt", f"{secret}\n".encode())),
     "top-level-key.ipynb": lambda secret: json.dumps({"cells": [], "extra": {"note": secret}}).encode(),
     "dict-key.json": lambda secret: json.dumps({secret: 1}).encode(),
+    "second-stream.txt.gz": lambda secret: gzip.compress(b"harmless\n") + gzip.compress(f"{secret}\n".encode()),
+    "with-bom.json": lambda secret: b"\xef\xbb\xbf" + json.dumps({"note": secret}).encode(),
+    "one-string.json": lambda secret: json.dumps(secret).encode(),
+    # Highlighted code: every character in its own tag, quotes as entities.
+    "export.html": lambda secret: "".join(f"<span>{char}</span>" for char in secret.replace('"', "&quot;")).encode(),
+    "split-runs.xml": lambda secret: f"<w:r><w:t>{secret[:10]}</w:t></w:r><w:r><w:t>{secret[10:]}</w:t></w:r>".encode(),
+    "notes-utf32.txt": lambda secret: f"{secret}\n".encode("utf-32"),
+    "notes.txt.lzma": lambda secret: lzma.compress(f"{secret}\n".encode(), format=lzma.FORMAT_ALONE),
 }
 
 
@@ -219,7 +227,18 @@ UNSCANNABLE = {
     "truncated.tar.gz": lambda: _cut_in_half(_tar_gz("notes.txt", b"some notes\n" * 2000)),
     "damaged.zip": lambda: _zip("notes.txt", b"some notes\n" * 100, zipfile.ZIP_STORED).replace(b"some", b"SOME", 1),
     "bomb.zip": lambda: _zip("zeros.bin", bytes(course_release.MAX_UNPACKED_BYTES + 1)),
+    "many-members.zip": lambda: _zip_many(5, course_release.MAX_UNPACKED_BYTES // 4),
+    "notes.txt.zst": lambda: b"\x28\xb5\x2f\xfd" + bytes(32),
+    "deep.json": lambda: b"[" * 100_000 + b"]" * 100_000,
 }
+
+
+def _zip_many(count: int, size: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for number in range(count):
+            archive.writestr(f"zeros{number}.bin", bytes(size))
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("name", sorted(UNSCANNABLE))

@@ -229,7 +229,7 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
     become one line with the result: an error's message and traceback could show a hidden
     test's input and expected value. Any output that contains a hidden-test line, for example
     of a student's ``print(In)``, is replaced by a note. ``statuses`` maps a cell index to
-    (status, error name) as executed; ``stopped`` says why the run ended early, if it did.
+    (status, error name) as executed; ``stopped`` is the reason the run ended early, if it did.
     """
     import nbformat
 

@@ -15,9 +15,16 @@ Before the release is moved to its destination, every file in it is scanned for
   the fences or in a hint, because the students see those anyway.
 
 In a notebook every string counts (sources, outputs of any type, metadata, attachments), and zip,
-tar, gzip, bzip2 and xz files are scanned member by member, up to three archives deep. A file
-that cannot be read in full (damaged, truncated, encrypted, or unpacking to more than
-``MAX_UNPACKED_BYTES``) counts as a leak, because the scan cannot see inside it.
+tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep. A
+file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
+``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
+counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
+tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught.
+
+NOTE: the scan reads text, and some formats keep text in a form it cannot see. Examples are a
+PDF's compressed or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and
+a zip entry that the zip's table of contents does not list. Do not put exports of solution
+notebooks into the released folders.
 
 A leak raises ``ReleaseLeakError`` listing the file, the line and the solution notebook, and
 nothing is written to the destination. Solution code found in the library itself is the one
@@ -27,9 +34,11 @@ exception: it is reported as a warning unless ``strict`` is set (see ``is_librar
 from __future__ import annotations
 
 import bz2
+import html
 import io
 import json
 import lzma
+import re
 import shutil
 import tarfile
 import tempfile
@@ -53,6 +62,9 @@ MIN_SECRET_LENGTH = 12
 # An archive member that unpacks to more than this is rejected rather than read (a zip bomb would fill the memory).
 MAX_UNPACKED_BYTES = 64 * 2**20
 MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deeper nesting is rejected
+MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
+# Compressed formats that the standard library cannot unpack: their contents could not be scanned.
+UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 
 
 class ReleaseError(RuntimeError):
@@ -171,22 +183,26 @@ def _string_lines(value):
 
 def _text_lines(data: bytes, name: str):
     """Yield the lines of a file's text, and for JSON also the lines of its decoded strings."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # the byte-order marks of UTF-32
+        text = data.decode("utf-32", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
         text = data.decode("utf-16", errors="replace")
     else:
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = data.decode("latin-1")
     if name.endswith(".ipynb"):
         yield from _notebook_lines(text)
         return
     yield from text.split("\n")
-    if text.lstrip()[:1] in ("{", "["):  # JSON escapes quotes and newlines, so read its strings too
+    if text.lstrip()[:1] in ("{", "[", '"'):  # JSON escapes quotes and newlines, so read its strings too
         try:
-            yield from _string_lines(json.loads(text))
-        except (json.JSONDecodeError, RecursionError):
-            pass
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if parsed is not None:
+            yield from _string_lines(parsed)
 
 
 class UnscannableFile(Exception):
@@ -207,29 +223,34 @@ _COMPRESSIONS = (
 
 
 def _decompress(data: bytes, make_decompressor, format_name: str) -> bytes:
-    decompressor = make_decompressor()
-    try:
-        if format_name == "gzip":
-            result = decompressor.decompress(data, MAX_UNPACKED_BYTES + 1)
-        else:
-            result = decompressor.decompress(data, max_length=MAX_UNPACKED_BYTES + 1)
-    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as error:
-        raise UnscannableFile(f"damaged {format_name} data ({error})") from error
-    if len(result) > MAX_UNPACKED_BYTES:
-        raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
-    if not decompressor.eof:
-        raise UnscannableFile(f"truncated {format_name} data")
-    return result
+    """Unpack every stream of a gzip, bzip2 or xz file (``cat a.gz b.gz`` is one valid file)."""
+    pieces, size = [], 0
+    while data:
+        decompressor = make_decompressor()
+        try:
+            if format_name == "gzip":
+                piece = decompressor.decompress(data, MAX_UNPACKED_BYTES + 1 - size)
+            else:
+                piece = decompressor.decompress(data, max_length=MAX_UNPACKED_BYTES + 1 - size)
+        except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as error:
+            raise UnscannableFile(f"damaged {format_name} data ({error})") from error
+        size += len(piece)
+        pieces.append(piece)
+        if size > MAX_UNPACKED_BYTES:
+            raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+        if not decompressor.eof:
+            raise UnscannableFile(f"truncated {format_name} data")
+        data = decompressor.unused_data.lstrip(b"\0")  # gzip allows zero padding after a stream
+    return b"".join(pieces)
 
 
 def _tar_members(data: bytes):
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-            for member in archive.getmembers():
-                if not member.isfile():
-                    continue
-                if member.size > MAX_UNPACKED_BYTES:
-                    raise UnscannableFile(f"member {member.name} is larger than {MAX_UNPACKED_BYTES // 2**20} MB")
+            files = [member for member in archive.getmembers() if member.isfile()]
+            if sum(member.size for member in files) > MAX_UNPACKED_BYTES:
+                raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+            for member in files:
                 yield member.name, archive.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as error:
         raise UnscannableFile(f"damaged tar archive ({error})") from error
@@ -242,20 +263,24 @@ def _is_tar(data: bytes) -> bool:
 def _archive_members(data: bytes, name: str):
     """Return [(name, bytes)] of the files inside a zip, tar, gzip, bzip2 or xz file, or [] for other data.
 
-    Raises UnscannableFile for a damaged, truncated or encrypted archive, and for one that unpacks
-    to more than MAX_UNPACKED_BYTES (a zip bomb would otherwise fill the memory).
+    Raises UnscannableFile for a damaged, truncated or encrypted archive, for one that unpacks
+    to more than MAX_UNPACKED_BYTES in all (a zip bomb would otherwise fill the memory), and for
+    a compressed format that the standard library cannot unpack.
     """
+    if name.lower().endswith(UNREADABLE_SUFFIXES):
+        raise UnscannableFile(f"{name.rsplit('.', 1)[-1]} files cannot be unpacked with Python's standard library")
+    if name.lower().endswith(".lzma"):
+        return [(name[: -len(".lzma")], _decompress(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE), "lzma"))]
     if zipfile.is_zipfile(io.BytesIO(data)):
         members = []
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for info in archive.infolist():
-                    if info.is_dir():
-                        continue
+                infos = [info for info in archive.infolist() if not info.is_dir()]
+                if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+                    raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+                for info in infos:
                     if info.flag_bits & 0x1:
                         raise UnscannableFile(f"member {info.filename} is encrypted")
-                    if info.file_size > MAX_UNPACKED_BYTES:
-                        raise UnscannableFile(f"member {info.filename} is larger than {MAX_UNPACKED_BYTES // 2**20} MB")
                     members.append((info.filename, archive.read(info)))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, EOFError, zlib.error) as error:
             raise UnscannableFile(f"damaged zip archive ({error})") from error
@@ -288,10 +313,17 @@ def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret
         return [Leak(relative, 0, f"cannot be scanned: archives nested more than {MAX_ARCHIVE_DEPTH} deep", "unscannable")]
     for member, member_data in members:
         leaks.extend(_scan_bytes(member_data, member.rsplit("/", 1)[-1], f"{relative}:{member}", secrets, depth + 1))
-    for number, line in enumerate(_text_lines(data, name), start=1):
+    try:
+        lines = list(_text_lines(data, name))
+    except RecursionError:
+        return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
+    for number, line in enumerate(lines, start=1):
         normalized = normalize(line)
         if not normalized:
             continue
+        if "<" in normalized or "&" in normalized:
+            # What a browser or Word shows: markup and entities removed, so split tokens join up.
+            normalized += " \n " + normalize(html.unescape(MARKUP_TAG.sub("", line)))
         for marker in course_build.MARKERS:
             if normalized.startswith(marker):
                 leaks.append(Leak(relative, number, f"marker {marker!r}", "marker"))
