@@ -10,11 +10,20 @@ update rules, for a parameter p with gradient g and learning rate lr:
 """
 
 import numbers
+import warnings
+import weakref
 
 import numpy as np
 
+from .kernels.jit import stacklevel_outside_netlite
 from .losses import Loss
 from .metrics import count_correct
+
+
+def require_number(optimizer, name, value):
+    """Raise TypeError unless ``value``, the setting ``name`` of ``optimizer``, is a real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
 
 
 class Optimizer:
@@ -26,15 +35,16 @@ class Optimizer:
                 f"{type(self).__name__}: loss_func must be a loss such as nl.CrossEntropyLoss(), "
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-            raise TypeError(f"{type(self).__name__}: learning_rate must be a number, got {learning_rate!r}")
+        require_number(self, "learning_rate", learning_rate)
         if not (0 < learning_rate < np.inf):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
         self.loss_func = loss_func
         self.learning_rate = learning_rate
         self.n_steps = 0
-        # Per-parameter state (velocities, moments), keyed by (id(layer), name).
-        self.state = {}
+        # Per-parameter state (velocities, moments): state[layer][name]. The layer keys are weak,
+        # so a layer's state goes with the layer, and a new model reusing this optimizer starts afresh.
+        self.state = weakref.WeakKeyDictionary()
+        self._warned_non_finite = False  # step() warns once about a NaN or infinite loss
 
     def step(self, model, X, y, forward_only=False):
         """Run one training step on a batch and return ``(loss, metrics)``.
@@ -57,13 +67,21 @@ class Optimizer:
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
         loss = self.loss_func.forward(output, y)
+        if not np.isfinite(loss) and not self._warned_non_finite:
+            self._warned_non_finite = True
+            warnings.warn(
+                f"{type(self).__name__}.step: the loss is {loss}, so this update makes the parameters NaN or inf; "
+                f"lower the learning rate, or check X and y for NaN and inf",
+                RuntimeWarning,
+                stacklevel=stacklevel_outside_netlite(),
+            )
         metrics = {"n_correct": count_correct(output, y)}
         model.backward(self.loss_func.backward())
 
         self.n_steps += 1
         for layer in model.layers:
             for name, param in layer.params.items():
-                state = self.state.setdefault((id(layer), name), {})
+                state = self.state.setdefault(layer, {}).setdefault(name, {})
                 self.update_parameter(param, layer.grads[name], state)
         return loss * len(X), metrics
 
@@ -103,6 +121,7 @@ class OptimizerMomentum(Optimizer):
 
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
+        require_number(self, "beta", beta)
         if not 0 <= beta < 1:
             raise ValueError(f"OptimizerMomentum: beta must be in [0, 1), got {beta!r}")
         self.beta = beta
@@ -133,8 +152,10 @@ class OptimizerADAM(Optimizer):
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
         for name, value in (("beta1", beta1), ("beta2", beta2)):
+            require_number(self, name, value)
             if not 0 <= value < 1:
                 raise ValueError(f"OptimizerADAM: {name} must be in [0, 1), got {value!r}")
+        require_number(self, "eps", eps)
         if not eps > 0:
             raise ValueError(f"OptimizerADAM: eps must be positive, got {eps!r}")
         self.beta1 = beta1

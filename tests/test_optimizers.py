@@ -155,3 +155,47 @@ def test_adam_reused_optimizer_new_parameter():
     (after,) = run_steps(optimizer, [1.0, 1.0], [[2.0, -2.0]])
     # A first step of a new parameter moves it by lr * sign(g), as in a fresh optimizer.
     np.testing.assert_allclose(after, [0.99, 1.01], rtol=1e-9)
+
+
+@pytest.mark.parametrize("make_optimizer", [nl.OptimizerMomentum, nl.OptimizerADAM])
+def test_reused_optimizer_on_new_models_starts_afresh(make_optimizer):
+    """A new model gets fresh state, even when Python gives its layers the ids of freed ones."""
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(6, 2)).astype(np.float32)
+    optimizer = make_optimizer(nl.MseLoss(), learning_rate=0.01)
+
+    def train_new_model(n_steps):
+        nl.seed(0)
+        model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.ReLU(), nl.FullyConnectedLayer(4, 2)])
+        for _ in range(n_steps):
+            loss, _ = optimizer.step(model, X, y)
+        return loss
+
+    losses = [train_new_model(5) for _ in range(6)]
+    for loss in losses[1:]:
+        assert loss == losses[0]
+    assert len(optimizer.state) == 0  # the models are gone, and so is their state
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate="0.1"), "learning_rate must be a number, got '0.1'"),
+        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta="0.9"), "beta must be a number, got '0.9'"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta1="0.9"), "beta1 must be a number, got '0.9'"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=None), "eps must be a number, got None"),
+    ],
+)
+def test_optimizer_rejects_settings_that_are_not_numbers(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_step_warns_once_about_nan_loss():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.full((4, 2), np.nan, dtype=np.float32)
+    with pytest.warns(RuntimeWarning, match="OptimizerSGD.step: the loss is nan") as caught:
+        optimizer.step(model, X, np.zeros(4, dtype=int))
+        optimizer.step(model, X, np.zeros(4, dtype=int))
+    assert len(caught) == 1
