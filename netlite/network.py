@@ -45,6 +45,14 @@ class NeuralNetwork:
                 f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
                 f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
             )
+        # A layer keeps what its backward pass needs from its last forward call, so one object
+        # at two places would overwrite its own cache and give wrong gradients.
+        for position, existing in enumerate(self.layers):
+            if existing is layer:
+                raise ValueError(
+                    f"NeuralNetwork: this {layer!r} object is already layer {position} of the network, and a "
+                    f"layer object can appear only once; create one for each place, as in [nl.ReLU(), ..., nl.ReLU()]"
+                )
         self.layers.append(layer)
         if len(self.layers) == 1 and hasattr(layer, "compute_input_grad"):
             layer.compute_input_grad = False
@@ -198,6 +206,8 @@ class NeuralNetwork:
         save never leaves a half-written model behind.
         """
         path = os.fspath(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
         arrays = {"__netlite__": np.array(json.dumps(self._description()))}
         for index, layer in enumerate(self.layers):
             for kind, values in (("params", layer.params), ("buffers", layer.buffers)):
@@ -255,10 +265,16 @@ class NeuralNetwork:
                 f"{path}: unsupported model format {saved.get('format')!r} version {saved.get('version')!r}, "
                 f"expected {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION}"
             )
+        for index, layer in enumerate(saved["layers"]):
+            if not isinstance(layer, dict) or not {"type", "repr", "params", "buffers"} <= set(layer):
+                raise ValueError(
+                    f"{path}: the description of layer {index} is damaged (expected an object with type, repr, "
+                    f"params and buffers, got {str(layer)[:80]}); save the model again"
+                )
         try:
             self._check_fits(path, saved["layers"], arrays)
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"{path}: the model description is incomplete (missing {error}); save the model again") from None
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path}: the model description is damaged ({error}); save the model again") from None
 
         for key, value in arrays.items():
             index, kind, name = key.split("/")
@@ -289,7 +305,8 @@ class NeuralNetwork:
         for index, (saved, expected) in enumerate(zip(saved_layers, expected_layers)):
             if saved["type"] != expected["type"]:
                 raise ValueError(
-                    f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network"
+                    f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network; "
+                    f"build the same architecture as the saved model before loading"
                 )
             for kind in ("params", "buffers"):
                 for name, shape in expected[kind].items():
@@ -306,6 +323,12 @@ class NeuralNetwork:
                             f"{path}: layer {index} ({expected['repr']}): '{name}' has dtype "
                             f"{arrays[key].dtype} in the file, expected a float array"
                         )
+            # The description shows a layer's settings (LeakyReLU's alpha, Dropout's p), which no array stores.
+            if saved["repr"] != expected["repr"]:
+                raise ValueError(
+                    f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network; "
+                    f"create the layer with the saved settings before loading"
+                )
         expected_keys = {
             f"{index}/{kind}/{name}"
             for index, layer in enumerate(expected_layers)

@@ -1,5 +1,6 @@
 """NeuralNetwork: forward/backward bookkeeping, summary, modes, save and load."""
 
+import json
 import os
 import warnings
 import zipfile
@@ -310,3 +311,48 @@ def test_input_grad_choice_survives_add_layer():
     model.add_layer(nl.Flatten())
 
     assert model.layers[0].compute_input_grad is True
+
+
+@pytest.mark.parametrize(
+    "saved_layer, other_layer",
+    [
+        (nl.LeakyReLU(alpha=0.2), nl.LeakyReLU(alpha=0.01)),
+        (nl.Dropout(0.3), nl.Dropout(0.5)),
+        (nl.BatchNorm(3, momentum=0.2), nl.BatchNorm(3)),
+        (nl.BatchNorm(3), nl.BatchNorm(3, eps=1e-3)),
+    ],
+)
+def test_load_rejects_other_layer_settings(tmp_path, saved_layer, other_layer):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), saved_layer]).save(path)
+    other = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), other_layer])
+    weights_before = other.layers[0].params["W"].copy()
+    with pytest.raises(ValueError, match="create the layer with the saved settings") as caught:
+        other.load(path)
+    assert f"layer 1 is {saved_layer!r} in the file but {other_layer!r} in this network" in str(caught.value)
+    np.testing.assert_array_equal(other.layers[0].params["W"], weights_before)
+
+
+def test_load_rejects_layer_entry_that_is_not_an_object(tmp_path):
+    path = tmp_path / "broken.npz"
+    description = {"format": "netlite-model", "version": 1, "layers": [7]}
+    np.savez(path, __netlite__=np.array(json.dumps(description)))
+    with pytest.raises(ValueError, match="the description of layer 0 is damaged"):
+        small_model().load(path)
+
+
+def test_save_to_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file name") as caught:
+        small_model().save(tmp_path)
+    assert str(tmp_path / "model.npz") in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_same_layer_object_twice_is_rejected():
+    shared = nl.Tanh()
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2), shared])
+    with pytest.raises(ValueError, match=r"this Tanh\(\) object is already layer 1 of the network"):
+        model.add_layer(shared)
+    assert len(model.layers) == 2
+    with pytest.raises(ValueError, match="a layer object can appear only once"):
+        nl.NeuralNetwork([shared, nl.FullyConnectedLayer(2, 2), shared])

@@ -94,4 +94,10 @@ class BatchNorm(Layer):
         return inv_std * (grad_X_hat - mean_grad - X_hat * mean_grad_dot_X_hat)
 
     def __repr__(self):
-        return f"BatchNorm({self.n_features})"
+        # Settings other than the defaults are shown, so that load() can tell two BatchNorms apart.
+        settings = ""
+        if self.momentum != 0.1:
+            settings += f", momentum={self.momentum}"
+        if self.eps != 1e-5:
+            settings += f", eps={self.eps}"
+        return f"BatchNorm({self.n_features}{settings})"
