@@ -7,6 +7,8 @@ optimizer's ``step`` multiplies the mean by the batch size so that the
 keeps the learning rate independent of the batch size.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -43,6 +45,8 @@ class Loss:
                 raise TypeError(f"{self!r}: expected a real-valued numeric {name}, got dtype {value.dtype}")
         if output.ndim != 2:
             raise ValueError(f"{self!r}: expected output of shape (batch, outputs), got {output.shape}")
+        if len(output) == 0:
+            raise ValueError(f"{self!r}: expected at least one sample, got an empty batch of shape {output.shape}")
         if target.shape != output.shape:
             hint = ""
             if target.shape == output.shape[:1] and output.shape[1] == 1:
@@ -87,6 +91,8 @@ class HuberLoss(Loss):
 
     def __init__(self, delta=1.0):
         super().__init__()
+        if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
+            raise TypeError(f"HuberLoss: delta must be a number, got {delta!r}")
         if not delta > 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta!r}")
         self.delta = delta
@@ -146,6 +152,8 @@ class CrossEntropyLoss(Loss):
         if output.ndim != 2:
             raise ValueError(f"{self!r}: expected logits of shape (batch, classes), got {output.shape}")
         n_samples, n_classes = output.shape
+        if n_samples == 0:
+            raise ValueError(f"{self!r}: expected at least one sample, got an empty batch of shape {output.shape}")
         if target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
         if target.dtype.kind not in "iu":

@@ -11,14 +11,19 @@ def count_correct(output, target):
     - Several outputs with integer labels of shape (N,): argmax of the output.
     - Several outputs with one-hot or score targets of shape (N, C): the argmax
       of the output must equal the argmax of the target.
+
+    A sample whose output contains NaN counts as wrong, although argmax would
+    pick class 0 for it, so a diverged network does not score on class 0.
     """
     output = np.asarray(output)
     target = np.asarray(target)
+    valid = ~np.isnan(output).reshape(len(output), -1).any(axis=1)
     if output.ndim == 2 and output.shape[1] == 1:
-        return int(np.sum((output[:, 0] > 0.5) == (target.reshape(len(output)) > 0.5)))
+        right = (output[:, 0] > 0.5) == (target.reshape(len(output)) > 0.5)
+        return int(np.sum(right & valid))
     predicted = output.argmax(axis=1)
     if target.ndim == 2 and target.shape[1] == 1:
         target = target[:, 0]
     if target.ndim == 2:
         target = target.argmax(axis=1)
-    return int(np.sum(predicted == target))
+    return int(np.sum((predicted == target) & valid))

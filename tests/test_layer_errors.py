@@ -116,3 +116,33 @@ def test_learning_rate_must_be_a_number(bad):
 def test_learning_rate_must_be_finite():
     with pytest.raises(ValueError, match="learning_rate must be a positive number, got inf"):
         nl.OptimizerSGD(nl.MseLoss(), float("inf"))
+
+
+@pytest.mark.parametrize(
+    "layer", [nl.ReLU(), nl.Sigmoid(), nl.Tanh(), nl.AvgPoolingLayer(), nl.MaxPoolingLayer(), nl.Flatten()]
+)
+def test_big_endian_float64_stays_float64(layer):
+    X = np.linspace(-1, 1, 2 * 4 * 4 * 3).reshape(2, 4, 4, 3).astype(">f8")
+    Y = layer.forward(X)
+    assert Y.dtype == np.float64
+    np.testing.assert_array_equal(Y, layer.forward(X.astype(np.float64)))
+
+
+@pytest.mark.parametrize("layer", [nl.AvgPoolingLayer(), nl.MaxPoolingLayer(), nl.ReLU()])
+def test_integer_gradient_is_converted(layer):
+    X = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3) - 40
+    Y = layer.forward(X)
+    grad = layer.backward(np.ones(Y.shape, dtype=np.int64))
+    np.testing.assert_array_equal(grad, layer.backward(np.ones(Y.shape, dtype=np.float32)))
+
+
+def test_non_numeric_gradient_names_layer():
+    layer = nl.AvgPoolingLayer()
+    Y = layer.forward(np.ones((1, 4, 4, 1), dtype=np.float32))
+    with pytest.raises(TypeError, match=r"AvgPoolingLayer\(\): expected a real-valued numeric grad_output"):
+        layer.backward(np.full(Y.shape, "1"))
+
+
+def test_global_average_pooling_rejects_empty_images():
+    with pytest.raises(ValueError, match=r"expected images of at least 1x1 pixels, got input of shape \(2, 0, 3, 2\)"):
+        nl.GlobalAvgPoolingLayer().forward(np.ones((2, 0, 3, 2), dtype=np.float32))

@@ -104,3 +104,24 @@ def test_loss_backward_before_forward():
 def test_huber_rejects_nonpositive_delta():
     with pytest.raises(ValueError, match="delta must be positive, got 0"):
         nl.HuberLoss(0)
+
+
+@pytest.mark.parametrize("loss", [nl.MseLoss(), nl.HuberLoss(), nl.CrossEntropyLoss()])
+def test_loss_rejects_empty_batch(loss):
+    target = np.zeros(0, dtype=int) if loss.takes_logits else np.zeros((0, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="expected at least one sample, got an empty batch of shape \\(0, 3\\)"):
+        loss.forward(np.zeros((0, 3), dtype=np.float32), target)
+
+
+def test_huber_rejects_delta_that_is_not_a_number():
+    with pytest.raises(TypeError, match="HuberLoss: delta must be a number, got '1'"):
+        nl.HuberLoss("1")
+
+
+def test_count_correct_counts_nan_rows_as_wrong():
+    from netlite.metrics import count_correct
+
+    output = np.array([[np.nan, np.nan], [0.1, 0.9], [0.8, 0.2]])
+    assert count_correct(output, np.array([0, 1, 0])) == 2
+    assert count_correct(np.array([[np.nan], [0.2], [0.9]]), np.array([[0], [0], [1]])) == 2
+    assert count_correct(np.array([[np.nan, 0.3]]), np.array([[1.0, 0.0]])) == 0

@@ -381,7 +381,7 @@ def test_nan_input_names_epoch_and_batch():
     X_train = np.tile(X, (3, 1))
     y_train = np.tile(y, (3, 1))
     X_train[7, 0] = np.nan  # samples 6, 7, 8 form batch 3 of 4 (batchsize 3, no shuffling)
-    with pytest.raises(TrainingDivergedError) as caught:
+    with pytest.raises(TrainingDivergedError) as caught, pytest.warns(RuntimeWarning, match="the loss is nan"):
         nl.train(model, nl.OptimizerSGD(nl.MseLoss(), 0.5), X_train, y_train, n_epochs=3, batchsize=3,
                  shuffle=False, progress=False, verbose=False)
     error = caught.value

@@ -87,8 +87,7 @@ class Layer:
                 f"got {X.shape}"
             )
         if dtype is None:
-            # float16 is converted too: the numba kernels compile for float32 and float64 only.
-            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float32
+            dtype = float_dtype_for(X.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype)
         return X
@@ -104,12 +103,31 @@ class Layer:
     def _check_grad_output(self, grad_output, expected_shape):
         """Check that backward() gets a gradient of the shape of the last forward output."""
         grad_output = np.asarray(grad_output)
+        if grad_output.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{self!r}: expected a real-valued numeric grad_output, got dtype {grad_output.dtype}; "
+                f"convert it with np.asarray(grad_output, dtype=np.float32)"
+            )
         if grad_output.shape != tuple(expected_shape):
             raise ValueError(
                 f"{self!r}: expected grad_output of shape {tuple(expected_shape)} "
                 f"(the shape of the last forward output), got {grad_output.shape}"
             )
+        dtype = float_dtype_for(grad_output.dtype)
+        if grad_output.dtype != dtype:
+            grad_output = grad_output.astype(dtype)
         return grad_output
+
+
+def float_dtype_for(dtype):
+    """Return the float dtype that layers compute in for arrays of ``dtype``, in native byte order.
+
+    float32 and float64 stay as they are. Everything else becomes float32, float16 too,
+    because the numba kernels compile for float32 and float64 only.
+    """
+    if dtype.type in (np.float32, np.float64):
+        return np.dtype(dtype.type)
+    return np.dtype(np.float32)
 
 
 def ndim_words(ndim):

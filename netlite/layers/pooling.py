@@ -103,6 +103,8 @@ class GlobalAvgPoolingLayer(Layer):
         X: (N, H, W, C) -> returns (N, C). Keeps the input shape for the backward pass.
         """
         X = self._check_input(X, 4, "(batch, height, width, channels)")
+        if X.shape[1] == 0 or X.shape[2] == 0:
+            raise ValueError(f"{self!r}: expected images of at least 1x1 pixels, got input of shape {X.shape}")
         self.cache = X.shape
         return X.mean(axis=(1, 2))
 
