@@ -4,6 +4,7 @@
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py            # full grid, takes long
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py --quick    # 6,000 images, one repeat
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py --accuracy # 5 epochs x 3 seeds, both frameworks
+    benchmarks/.venv/bin/python benchmarks/bench_lenet.py --inference # test-set prediction by batch size
 
 Both frameworks train the same network (conv 5x5 1->6, ReLU, 2x2 average
 pool, conv 5x5 6->16, ReLU, average pool, flatten, 400->120->84->10,
@@ -85,8 +86,8 @@ class NetLiteRun:
         for x_batch, y_batch in self.nl.batch_handler(X, y, batchsize=batchsize, shuffle=True, rng=self.rng):
             self.optimizer.step(self.model, x_batch, y_batch)
 
-    def predict_labels(self, X):
-        return self.model.predict(X, batchsize=1000).argmax(axis=1)
+    def predict_labels(self, X, batchsize=1000):
+        return self.model.predict(X, batchsize=batchsize).argmax(axis=1)
 
 
 # -- PyTorch ----------------------------------------------------------------------------
@@ -140,11 +141,11 @@ class TorchRun:
             loss.backward()
             self.optimizer.step()
 
-    def predict_labels(self, X):
+    def predict_labels(self, X, batchsize=1000):
         X_t, _ = self._as_tensors(X, np.zeros(len(X), dtype=np.int64))
         self.model.eval()
         with self.torch.no_grad():
-            outputs = [self.model(X_t[start : start + 1000]) for start in range(0, len(X_t), 1000)]
+            outputs = [self.model(X_t[start : start + batchsize]) for start in range(0, len(X_t), batchsize)]
         return self.torch.cat(outputs).argmax(dim=1).numpy()
 
 
@@ -412,6 +413,47 @@ def run_accuracy_mode(args):
     return report
 
 
+def run_inference_mode(args):
+    """Time the prediction of the 10,000 test images at several batch sizes, both frameworks.
+
+    Each framework first trains one epoch at batch 32, so that the weights
+    are those of a trained network. Then, for every thread count and batch
+    size, the two frameworks take turns: one untimed prediction, then the
+    fastest of ``--repeats`` timed ones.
+    """
+    X_train, y_train = load_mnist(args.data_dir, "train", args.images)
+    X_test, _ = load_mnist(args.data_dir, "test", 10000)
+    runner_classes = [NetLiteRun] + ([TorchRun] if not args.no_torch and torch_available() else [])
+    report = {"mode": "inference", "n_train_images": len(X_train), "repeats": args.repeats, "results": []}
+    runners = []
+    for runner_class in runner_classes:
+        limiter = set_threads(args.threads[0], with_torch=TorchRun in runner_classes)
+        runner = runner_class(0)
+        runner.train_epoch(X_train, y_train, 32)
+        runners.append(runner)
+        if limiter is not None:
+            limiter.restore_original_limits()
+    print("| prediction batch | threads | NetLite (ms) | PyTorch (ms) | ratio |")
+    print("|---|---|---|---|---|")
+    for n_threads in args.threads:
+        limiter = set_threads(n_threads, with_torch=TorchRun in runner_classes)
+        for batchsize in args.inference_batch_sizes:
+            seconds = {}
+            for runner in runners:
+                runner.predict_labels(X_test, batchsize)
+                seconds[runner.name] = min(timed(lambda: runner.predict_labels(X_test, batchsize)) for _ in range(args.repeats))
+                report["results"].append(
+                    dict(framework=runner.name, threads=n_threads, batchsize=batchsize, seconds=seconds[runner.name])
+                )
+            netlite, torch = seconds.get("NetLite"), seconds.get("PyTorch")
+            ratio = f"{netlite / torch:.2f}" if torch else "-"
+            torch_ms = f"{torch * 1000:.0f}" if torch else "-"
+            print(f"| {batchsize} | {n_threads} | {netlite * 1000:.0f} | {torch_ms} | {ratio} |", flush=True)
+        if limiter is not None:
+            limiter.restore_original_limits()
+    return report
+
+
 def torch_available():
     try:
         import torch  # noqa: F401
@@ -443,6 +485,18 @@ def main():
     )
     parser.add_argument("--accuracy", action="store_true", help="train 5 epochs with 3 seeds, batch 32, report test accuracy")
     parser.add_argument(
+        "--inference",
+        action="store_true",
+        help="time the prediction of the test set at the --inference-batch-sizes, after one training epoch",
+    )
+    parser.add_argument(
+        "--inference-batch-sizes",
+        type=whole_number(1),
+        nargs="+",
+        default=[100, 256, 1000, 10000],
+        help="prediction batch sizes in --inference mode (default 100 256 1000 10000)",
+    )
+    parser.add_argument(
         "--images", type=whole_number(1, 60000), default=60000, help="training images per epoch, 1 to 60000 (default 60000)"
     )
     parser.add_argument(
@@ -450,7 +504,10 @@ def main():
     )
     parser.add_argument("--threads", type=whole_number(1), nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     parser.add_argument(
-        "--repeats", type=whole_number(1), default=3, help="epochs measured per configuration and framework (default 3)"
+        "--repeats",
+        type=whole_number(1),
+        default=3,
+        help="epochs measured per configuration and framework, or timed predictions in --inference mode (default 3)",
     )
     parser.add_argument("--epochs", type=whole_number(1), default=5, help="epochs per seed in --accuracy mode (default 5)")
     parser.add_argument("--seeds", type=whole_number(1), default=3, help="seeds in --accuracy mode (default 3)")
@@ -462,8 +519,13 @@ def main():
         args.images, args.repeats, args.batch_sizes = min(args.images, 6000), 1, [32]
         args.epochs, args.seeds = min(args.epochs, 1), min(args.seeds, 1)
 
+    if args.accuracy and args.inference:
+        parser.error("--accuracy and --inference are separate runs; give one of them")
     if args.accuracy:
         report = run_accuracy_mode(args)
+        report["machine"] = describe_machine()
+    elif args.inference:
+        report = run_inference_mode(args)
         report["machine"] = describe_machine()
     else:
         report = run_speed_mode(args)
