@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -55,6 +57,7 @@ EXPECTED = {
     "deleted_checks": (0, CUBE_POINTS),
     "edited_check": (0, CUBE_POINTS),
     "endless_loop": (0, CUBE_POINTS),
+    "forger": (0, CUBE_POINTS),
     "ignores_interrupt": (SQUARE_POINTS, 0),
     "missing": (0, 0),
     "syntax_error": (0, CUBE_POINTS),
@@ -97,6 +100,21 @@ def make_submissions(root, folder):
     stubborn = solved(exercise, cube=CUBE_IGNORES_INTERRUPT)
     stubborn.cells.extend(new_code_cell("pass") for _ in range(8))
     notebooks["ignores_interrupt"] = stubborn
+
+    # A wrong solution, and a last cell that appends a passing record for its check to the
+    # grader's records file, both in the old unsigned form and in the signed form with a made-up key.
+    forger = solved(exercise, square=SQUARE_WRONG)
+    check_cell = cell_by_grade_id(forger, "square_check")
+    check_index = next(index for index, cell in enumerate(forger.cells) if cell is check_cell)
+    forged_record = json.dumps({"index": check_index, "status": "ok", "number": 99}, sort_keys=True)
+    forger.cells.append(new_code_cell(
+        "import json, pathlib\n"
+        f"path = pathlib.Path('..', '..', 'graded', '.grading', 'forger', '{Path(NOTEBOOK).stem}.results.jsonl')\n"
+        "with path.open('a') as file:\n"
+        f"    file.write(json.dumps({{'index': {check_index}, 'status': 'ok'}}) + '\\n')\n"
+        f"    file.write(json.dumps({{'record': {forged_record!r}, 'mac': '0' * 64}}) + '\\n')\n"
+    ))
+    notebooks["forger"] = forger
 
     for student, notebook in notebooks.items():
         write_notebook(folder / student / NOTEBOOK, notebook)
@@ -165,7 +183,8 @@ def test_endless_loop_cell_timed_out(graded):
 def test_stubborn_notebook_stopped_and_kernel_killed(graded):
     _, result = points_of(graded["results"], "ignores_interrupt")
     assert "notebook time limit" in result.problem
-    records = course_grade._read_results(graded["out"] / ".grading" / "ignores_interrupt" / "01_tiny.results.jsonl")
+    lines = (graded["out"] / ".grading" / "ignores_interrupt" / "01_tiny.results.jsonl").read_text().splitlines()
+    records = [json.loads(json.loads(line)["record"]) for line in lines]
     (pid,) = [record["kernel_pid"] for record in records if "kernel_pid" in record]
     time.sleep(0.5)
     assert not os.path.exists(f"/proc/{pid}") or b"ipykernel" not in open(f"/proc/{pid}/cmdline", "rb").read()
@@ -174,6 +193,7 @@ def test_stubborn_notebook_stopped_and_kernel_killed(graded):
 def test_syntax_error_reported(graded):
     _, result = points_of(graded["results"], "syntax_error")
     assert result.checks[0].error.startswith("NameError")
+    assert "failed before it: SyntaxError" in result.checks[0].error
 
 
 def test_missing_and_unreadable_reported(graded):
@@ -323,3 +343,57 @@ def test_notebook_client_records_interact_output():
     assert any("squared: 9" in output.get("text", "") for output in captured)
     assert "after interact" in "".join(output.get("text", "") for output in notebook.cells[0].outputs)
     assert notebook.cells[1].outputs[0]["text"] == "done\n"
+
+
+def test_forged_cell_records_are_rejected(graded):
+    _, result = points_of(graded["results"], "forger")
+    assert result.checks[0].points == 0
+    assert "the cell records were changed during the run" in result.problem
+    assert "forger/01_tiny.results.jsonl" in result.problem
+
+
+def test_results_file_with_bad_signature_stops_reading(tmp_path):
+    path = tmp_path / "student" / "tiny.results.jsonl"
+    path.parent.mkdir()
+    key = b"k" * 32
+    with path.open("w") as file:
+        writer = course_grade._ResultsWriter(file, key)
+        writer.record(index=1, status="error")
+        writer.record(index=2, status="ok")
+    good_lines = path.read_text().splitlines()
+    assert course_grade._read_results(path, key) == (
+        [{"index": 1, "status": "error", "number": 0}, {"index": 2, "status": "ok", "number": 1}],
+        None,
+    )
+    records, problem = course_grade._read_results(path, b"x" * 32)
+    assert records == []
+    assert "line 1 of .grading/student/tiny.results.jsonl" in problem
+    # A signed line repeated out of order does not verify either.
+    path.write_text("\n".join([good_lines[0], good_lines[0], good_lines[1]]) + "\n")
+    records, problem = course_grade._read_results(path, key)
+    assert len(records) == 1
+    assert "line 2" in problem
+    # A last line cut short by a killed process is dropped without a problem.
+    path.write_text(good_lines[0] + "\n" + good_lines[1][:20])
+    assert course_grade._read_results(path, key) == ([{"index": 1, "status": "error", "number": 0}], None)
+
+
+def test_feedback_cuts_huge_outputs():
+    huge = nbformat.v4.new_output("stream", name="stdout", text="x" * (course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 5))
+    cut = course_grade.shortened(huge)
+    assert cut["text"].startswith("x" * course_grade.MAX_FEEDBACK_OUTPUT_CHARS + "\n[The grader cut this output")
+    assert f"{course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 5:,} characters" in cut["text"]
+    image_data = {"image/png": "A" * (course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 1)}
+    image = nbformat.v4.new_output("display_data", data=image_data)
+    assert course_grade.shortened(image)["text"].startswith("The grader removed this output")
+    small = nbformat.v4.new_output("stream", name="stdout", text="ok\n")
+    assert course_grade.shortened(small) is small
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [("abc", "its 'cells' entry is a str, expected a list of cells"), ([{"source": ""}], "cell 0 is a dict without")],
+)
+def test_notebook_with_broken_cells_rejected(cells, message):
+    with pytest.raises(ValueError, match=message):
+        course_grade._check_cells_are_cells({"cells": cells})

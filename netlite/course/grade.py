@@ -19,6 +19,11 @@ the hidden tests (see ``make_feedback``). ``.grading/`` contains the
 notebooks as run, hidden tests included, the log of each run (the kernel's own output, which the
 student's code can fill with anything) and the records of each cell, for the instructor only.
 
+The child process signs each cell record with a key that only the grader's own processes hold
+(HMAC-SHA256), because the student's code runs in a kernel that can write to the records file. A
+record that does not verify ends the reading of the file: the checks after it score 0, and the
+notebook's problem says that the file was changed.
+
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
 Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
 run the grader in a sandbox or container and read suspicious notebooks.
@@ -28,13 +33,16 @@ from __future__ import annotations
 
 import copy
 import csv
-import io
+import hashlib
+import hmac
 import html
+import io
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import secrets
 import signal
 import sys
 import time
@@ -53,6 +61,9 @@ DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
 EXIT_GRACE_SECONDS = 10.0
+# Longer outputs are cut in the feedback notebooks, so that a student's huge print does not make
+# the feedback file too large to open. The notebooks in .grading/ keep them whole.
+MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 
 
 @dataclass
@@ -150,9 +161,24 @@ def restore_checks(submission, solution):
 # -- running one notebook in a child process ----------------------------------
 
 
-def _record(results_file, **fields) -> None:
-    results_file.write(json.dumps(fields) + "\n")
-    results_file.flush()
+class _ResultsWriter:
+    """Append numbered, signed records to a results file, one JSON line each."""
+
+    def __init__(self, file, key: bytes):
+        self.file = file
+        self.key = key
+        self.n_records = 0
+
+    def record(self, **fields) -> None:
+        fields["number"] = self.n_records
+        self.n_records += 1
+        text = json.dumps(fields, sort_keys=True)
+        self.file.write(json.dumps({"record": text, "mac": _sign(self.key, text)}) + "\n")
+        self.file.flush()
+
+
+def _sign(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def notebook_client(notebook, **options):
@@ -222,6 +248,25 @@ def _output_strings(value):
             yield from _output_strings(item)
 
 
+def shortened(output):
+    """Return the output, or a copy cut to MAX_FEEDBACK_OUTPUT_CHARS characters with a note saying so."""
+    import nbformat
+
+    if output.get("output_type") == "stream":
+        text = "".join(output.get("text", ""))
+        if len(text) <= MAX_FEEDBACK_OUTPUT_CHARS:
+            return output
+        note = f"\n[The grader cut this output here: it had {len(text):,} characters.]\n"
+        return nbformat.v4.new_output(
+            "stream", name=output.get("name", "stdout"), text=text[:MAX_FEEDBACK_OUTPUT_CHARS] + note
+        )
+    size = sum(len(text) for text in _output_strings(output))
+    if size <= MAX_FEEDBACK_OUTPUT_CHARS:
+        return output
+    note = f"The grader removed this output because it had {size:,} characters, more than {MAX_FEEDBACK_OUTPUT_CHARS:,}."
+    return nbformat.v4.new_output("stream", name="stdout", text=note + "\n")
+
+
 def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
     """Turn an executed notebook into the students' feedback copy, in place.
 
@@ -250,7 +295,7 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
         outputs = cell.outputs
         if course_build.is_check_cell(cell):
             outputs = [output for output in outputs if output.get("output_type") == "stream"]
-        outputs = [copy.deepcopy(removed) if shows_hidden_test(output) else output for output in outputs]
+        outputs = [copy.deepcopy(removed) if shows_hidden_test(output) else shortened(output) for output in outputs]
         if course_build.is_check_cell(cell):
             grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
             status, ename = statuses.get(index, ("not run", None))
@@ -268,11 +313,12 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
         cell.outputs = outputs
 
 
-def execute_notebook(input_path, results_path, executed_path, log_path, working_dir, cell_timeout) -> None:
+def execute_notebook(input_path, results_path, key, executed_path, log_path, working_dir, cell_timeout) -> None:
     """Run a notebook with nbclient and append one JSON line per executed cell to ``results_path``.
 
-    Runs in the child process. The first line records the kernel's process id and group, so the
-    parent can kill the kernel when it has to stop this process.
+    Runs in the child process, and signs each line with ``key``. The first line records the
+    kernel's process id and group, so the parent can kill the kernel when it has to stop this
+    process.
     """
     log = open(log_path, "w", encoding="utf-8")
     os.dup2(log.fileno(), 1)
@@ -281,7 +327,8 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     notebook = nbformat.read(input_path, as_version=4)
-    with open(results_path, "a", encoding="utf-8") as results:
+    with open(results_path, "a", encoding="utf-8") as results_file:
+        results = _ResultsWriter(results_file, key)
         client = notebook_client(
             notebook,
             timeout=cell_timeout,
@@ -299,15 +346,14 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
 
         def on_notebook_start(notebook):
             provisioner = getattr(client.km, "provisioner", None)
-            _record(results, kernel_pid=getattr(provisioner, "pid", None), kernel_pgid=getattr(provisioner, "pgid", None))
+            results.record(kernel_pid=getattr(provisioner, "pid", None), kernel_pgid=getattr(provisioner, "pgid", None))
 
         statuses = {}
 
         def on_cell_executed(cell, cell_index, execute_reply):
             content = (execute_reply or {}).get("content", {})
             statuses[cell_index] = (content.get("status", "error"), content.get("ename"))
-            _record(
-                results,
+            results.record(
                 index=cell_index,
                 status=content.get("status", "error"),
                 ename=content.get("ename"),
@@ -321,30 +367,49 @@ def execute_notebook(input_path, results_path, executed_path, log_path, working_
             client.execute()
         except DeadKernelError as error:
             stopped = "the kernel died; the notebook may call exit() or use too much memory"
-            _record(results, stopped=f"the kernel died ({error}); the notebook may call exit() or use too much memory")
+            results.record(stopped=f"the kernel died ({error}); the notebook may call exit() or use too much memory")
         except CellTimeoutError as error:
             stopped = "a cell timed out"
-            _record(results, stopped=f"a cell timed out ({str(error).splitlines()[0]})")
+            results.record(stopped=f"a cell timed out ({str(error).splitlines()[0]})")
         except Exception as error:  # noqa: BLE001 - any failure of one notebook is reported, not raised
             stopped = f"the run stopped with {type(error).__name__}"
-            _record(results, stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+            results.record(stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         else:
-            _record(results, finished=True)
+            results.record(finished=True)
         make_feedback(notebook, statuses, stopped)
         nbformat.write(notebook, executed_path)
     log.close()
 
 
-def _read_results(path: Path) -> list[dict]:
+def _read_results(path: Path, key: bytes) -> tuple[list[dict], str | None]:
+    """Return the verified records of a results file, and a problem if a line did not verify.
+
+    Reading stops at the first line that is not a record signed with ``key`` and numbered in
+    order. The last line of a killed process may be cut short, which is no problem.
+    """
     if not path.exists():
-        return []
+        return [], None
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for line_number, line in enumerate(lines, start=1):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # the last line of a killed process may be cut short
-    return records
+            entry = json.loads(line)
+            text, mac = entry["record"], entry["mac"]
+            record = json.loads(text)
+            verified = hmac.compare_digest(str(mac), _sign(key, str(text)))
+            in_order = record.get("number") == len(records)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            if line_number == len(lines):
+                break
+            verified = in_order = False
+        if not (verified and in_order):
+            return records, (
+                f"the cell records were changed during the run (line {line_number} of "
+                f"{GRADING_DIR}/{path.parent.name}/{path.name}), so the checks after it count as not run; "
+                f"read the notebook, whose code may have written to that file"
+            )
+        records.append(record)
+    return records, None
 
 
 def _kill_kernel(records: list[dict]) -> None:
@@ -381,6 +446,7 @@ class _Job:
     deadline: float = 0.0
     problem: str | None = None
     records: list = field(default_factory=list)
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # signs the child's records
 
     @property
     def results_path(self) -> Path:
@@ -411,10 +477,17 @@ def score(job: _Job) -> NotebookResult:
     if problem is None and not finished:
         problem = f"the notebook stopped without reporting why (see its log in {GRADING_DIR}/)"
 
+    check_indices = set(job.graded_indices.values())
+    # The first cell of the student's own code that failed, which often explains the failed checks after it.
+    first_failure = min(
+        (index for index, record in by_index.items() if record.get("status") != "ok" and index not in check_indices),
+        default=None,
+    )
     checks = []
     for check in course_build.check_cells(job.solution):
         result = CheckResult(check.grade_id, check.points)
-        record = by_index.get(job.graded_indices[check.grade_id])
+        index = job.graded_indices[check.grade_id]
+        record = by_index.get(index)
         if record is None:
             result.error = "not run" + (f": {problem}" if problem else "")
         elif record.get("status") == "ok":
@@ -422,8 +495,22 @@ def score(job: _Job) -> NotebookResult:
         else:
             ename, evalue = record.get("ename") or "error", _first_line(record.get("evalue"))
             result.error = f"{ename}: {evalue}" if evalue else ename
+            if first_failure is not None and first_failure < index:
+                earlier = by_index[first_failure]
+                earlier_error = f"{earlier.get('ename') or 'error'}: {_first_line(earlier.get('evalue'))}".rstrip(": ")
+                result.error += f" (cell {first_failure} failed before it: {earlier_error})"
         checks.append(result)
     return NotebookResult(job.student, job.notebook, checks, problem)
+
+
+def _check_cells_are_cells(notebook) -> None:
+    """Raise ValueError unless the notebook's cells are a list of cells with a type each."""
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        raise ValueError(f"its 'cells' entry is a {type(cells).__name__}, expected a list of cells")
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            raise ValueError(f"cell {index} is a {type(cell).__name__} without a cell_type, expected a cell")
 
 
 def _zero_result(student, notebook, solution, problem) -> NotebookResult:
@@ -444,6 +531,7 @@ def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, conte
         args=(
             os.fspath(input_path),
             os.fspath(job.results_path),
+            job.key,
             os.fspath(job.folder / job.notebook),
             os.fspath(job.work / f"{Path(job.notebook).stem}.log"),
             os.fspath(working_dir),
@@ -459,7 +547,7 @@ def _stop(job: _Job, reason: str) -> None:
     job.process.kill()
     job.process.join()
     job.problem = reason
-    _kill_kernel(_read_results(job.results_path))
+    _kill_kernel(_read_results(job.results_path, job.key)[0])
 
 
 def grade(
@@ -515,6 +603,7 @@ def grade(
                 continue
             try:
                 submission = nbformat.read(os.fspath(path), as_version=4)
+                _check_cells_are_cells(submission)
                 graded = restore_checks(submission, solution)
             except Exception as error:  # noqa: BLE001 - an unreadable notebook scores 0, the others go on
                 problem = f"notebook could not be read ({type(error).__name__}: {_first_line(error)})"
@@ -542,14 +631,15 @@ def grade(
                     job.process.join()
                     if job.process.exitcode != 0:
                         job.problem = f"the grading process ended with exit code {job.process.exitcode}"
-                        _kill_kernel(_read_results(job.results_path))
+                        _kill_kernel(_read_results(job.results_path, job.key)[0])
                 elif time.monotonic() >= job.deadline:
                     _stop(job, f"stopped after the notebook time limit of {notebook_timeout:g} s")
                 else:
                     continue
-                job.records = _read_results(job.results_path)
+                job.records, changed = _read_results(job.results_path, job.key)
                 if job.problem and any(record.get("finished") for record in job.records):
                     job.problem = None
+                job.problem = changed or job.problem
                 results.append(score(job))
                 running.remove(job)
     finally:
