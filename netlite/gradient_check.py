@@ -107,7 +107,15 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
-    weights = rng.standard_normal(forward().shape)
+    output = np.asarray(forward())
+    if output.dtype != np.float64:
+        # Central differences of float32 numbers measure rounding, not the gradient.
+        raise TypeError(
+            f"gradient_check: forward() of {layer_or_loss!r} returned {output.dtype} for float64 input, so the "
+            f"numerical gradient would be rounding noise; keep the input's dtype in forward() "
+            f"(for example, no .astype(np.float32)) or compute in X.dtype"
+        )
+    weights = rng.standard_normal(output.shape)
 
     def evaluate():
         return float(np.sum(forward() * weights))

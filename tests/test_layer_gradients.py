@@ -85,6 +85,15 @@ def test_gradient_check_detects_wrong_backward():
     assert error > 1e-2
 
 
+def test_gradient_check_rejects_float32_forward():
+    class Float32Tanh(nl.Tanh):
+        def forward(self, X):
+            return super().forward(X).astype(np.float32)
+
+    with pytest.raises(TypeError, match=r"forward\(\) of Float32Tanh\(\) returned float32 for float64 input"):
+        nl.gradient_check(Float32Tanh(), random_input((3, 4)))
+
+
 def test_gradient_check_verbose_names_arrays(capsys):
     nl.gradient_check(nl.FullyConnectedLayer(2, 2), random_input((3, 2)), verbose=True)
     printed = capsys.readouterr().out
