@@ -67,14 +67,7 @@ class Optimizer:
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
         loss = self.loss_func.forward(output, y)
-        if not np.isfinite(loss) and not self._warned_non_finite:
-            self._warned_non_finite = True
-            warnings.warn(
-                f"{type(self).__name__}.step: the loss is {loss}, so this update makes the parameters NaN or inf; "
-                f"lower the learning rate, or check X and y for NaN and inf",
-                RuntimeWarning,
-                stacklevel=stacklevel_outside_netlite(),
-            )
+        self._warn_if_not_finite(loss)
         metrics = {"n_correct": count_correct(output, y)}
         model.backward(self.loss_func.backward())
 
@@ -84,6 +77,18 @@ class Optimizer:
                 state = self.state.setdefault(layer, {}).setdefault(name, {})
                 self.update_parameter(param, layer.grads[name], state)
         return loss * len(X), metrics
+
+    def _warn_if_not_finite(self, loss):
+        """Warn once per optimizer when the loss is NaN or infinite: the update then spoils every parameter."""
+        if np.isfinite(loss) or self._warned_non_finite:
+            return
+        self._warned_non_finite = True
+        warnings.warn(
+            f"{type(self).__name__}.step: the loss is {loss}, so this update makes the parameters NaN or inf; "
+            f"lower the learning rate, or check X and y for NaN and inf",
+            RuntimeWarning,
+            stacklevel=stacklevel_outside_netlite(),
+        )
 
     def _evaluate(self, model, X, y):
         was_training = model.is_training
