@@ -333,7 +333,7 @@ def test_load_rejects_other_layer_settings(tmp_path, saved_layer, other_layer):
     np.testing.assert_array_equal(other.layers[0].params["W"], weights_before)
 
 
-def test_load_rejects_layer_entry_that_is_not_an_object(tmp_path):
+def test_load_rejects_damaged_layer_entry(tmp_path):
     path = tmp_path / "broken.npz"
     description = {"format": "netlite-model", "version": 1, "layers": [7]}
     np.savez(path, __netlite__=np.array(json.dumps(description)))
