@@ -11,7 +11,6 @@ update rules, for a parameter p with gradient g and learning rate lr:
 
 import numbers
 import warnings
-import weakref
 
 import numpy as np
 
@@ -41,9 +40,9 @@ class Optimizer:
         self.loss_func = loss_func
         self.learning_rate = learning_rate
         self.n_steps = 0
-        # Per-parameter state (velocities, moments): state[layer][name]. The layer keys are weak,
-        # so a layer's state goes with the layer, and a new model reusing this optimizer starts afresh.
-        self.state = weakref.WeakKeyDictionary()
+        # Per-parameter state (velocities, moments): state[id(layer)]["params"][name]. Each entry
+        # also keeps its layer alive, so that no new layer can get that id and inherit the state.
+        self.state = {}
         self._warned_non_finite = False  # step() warns once about a NaN or infinite loss
 
     def step(self, model, X, y, forward_only=False):
@@ -74,9 +73,15 @@ class Optimizer:
         self.n_steps += 1
         for layer in model.layers:
             for name, param in layer.params.items():
-                state = self.state.setdefault(layer, {}).setdefault(name, {})
+                entry = self.state.setdefault(id(layer), {"layer": layer, "params": {}})
+                state = entry["params"].setdefault(name, {})
                 self.update_parameter(param, layer.grads[name], state)
         return loss * len(X), metrics
+
+    def __setstate__(self, attributes):
+        """Key the state by the ids of the copied layers after pickle or copy.deepcopy."""
+        self.__dict__.update(attributes)
+        self.state = {id(entry["layer"]): entry for entry in self.state.values()}
 
     def _warn_if_not_finite(self, loss):
         """Warn once per optimizer when the loss is NaN or infinite: the update then spoils every parameter."""

@@ -1,6 +1,8 @@
 """Optimizers against PyTorch's trajectories and against values worked out by hand."""
 
+import copy
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +176,55 @@ def test_reused_optimizer_on_new_models_starts_afresh(make_optimizer):
     losses = [train_new_model(5) for _ in range(6)]
     for loss in losses[1:]:
         assert loss == losses[0]
-    assert len(optimizer.state) == 0  # the models are gone, and so is their state
+
+
+class HashedByShapeDense(nl.FullyConnectedLayer):
+    """A student's layer that compares and hashes by shape, so two such layers are equal."""
+
+    def __eq__(self, other):
+        return isinstance(other, HashedByShapeDense) and self.params["W"].shape == other.params["W"].shape
+
+    def __hash__(self):
+        return hash(self.params["W"].shape)
+
+
+class EqualityOnlyDense(nl.FullyConnectedLayer):
+    """A layer with __eq__ and no __hash__, as a dataclass has: it cannot be a dict key."""
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = None
+
+
+@pytest.mark.parametrize("layer_class", [HashedByShapeDense, EqualityOnlyDense])
+def test_optimizer_keeps_state_per_layer_object(layer_class):
+    nl.seed(0)
+    model = nl.NeuralNetwork([layer_class(3, 3), nl.Tanh(), layer_class(3, 3)])
+    optimizer = nl.OptimizerMomentum(nl.MseLoss(), learning_rate=0.01)
+    X = np.ones((2, 3), dtype=np.float32)
+    for _ in range(3):
+        optimizer.step(model, X, np.zeros((2, 3), dtype=np.float32))
+    velocities = [entry["params"]["W"]["velocity"] for entry in optimizer.state.values()]
+    assert len(velocities) == 2
+    assert not np.array_equal(velocities[0], velocities[1])
+
+
+@pytest.mark.parametrize("copy_pair", [lambda pair: pickle.loads(pickle.dumps(pair)), copy.deepcopy])
+def test_copied_optimizer_keeps_state_for_copied_model(copy_pair):
+    nl.seed(0)
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2)])
+    optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01)
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(4, 2)).astype(np.float32)
+    for _ in range(3):
+        optimizer.step(model, X, y)
+    model_copy, optimizer_copy = copy_pair((model, optimizer))
+    for _ in range(2):
+        optimizer.step(model, X, y)
+        optimizer_copy.step(model_copy, X, y)
+    np.testing.assert_array_equal(model_copy.layers[0].params["W"], model.layers[0].params["W"])
+    assert optimizer_copy.state[id(model_copy.layers[0])]["params"]["W"]["t"] == 5
 
 
 @pytest.mark.parametrize(
