@@ -12,12 +12,15 @@ def count_correct(output, target):
     - Several outputs with one-hot or score targets of shape (N, C): the argmax
       of the output must equal the argmax of the target.
 
-    A sample whose output contains NaN counts as wrong, although argmax would
-    pick class 0 for it, so a diverged network does not score on class 0.
+    A sample whose output contains NaN or inf counts as wrong, although argmax
+    would pick class 0 for a row of NaNs, so a diverged network does not score
+    on class 0. An empty batch has 0 correct.
     """
     output = np.asarray(output)
     target = np.asarray(target)
-    valid = ~np.isnan(output).reshape(len(output), -1).any(axis=1)
+    if len(output) == 0:
+        return 0
+    valid = np.isfinite(output).reshape(len(output), -1).all(axis=1)
     if output.ndim == 2 and output.shape[1] == 1:
         right = (output[:, 0] > 0.5) == (target.reshape(len(output)) > 0.5)
         return int(np.sum(right & valid))

@@ -118,10 +118,12 @@ def test_huber_rejects_delta_that_is_not_a_number():
         nl.HuberLoss("1")
 
 
-def test_count_correct_counts_nan_rows_as_wrong():
+def test_count_correct_non_finite_rows_wrong():
     from netlite.metrics import count_correct
 
     output = np.array([[np.nan, np.nan], [0.1, 0.9], [0.8, 0.2]])
     assert count_correct(output, np.array([0, 1, 0])) == 2
     assert count_correct(np.array([[np.nan], [0.2], [0.9]]), np.array([[0], [0], [1]])) == 2
     assert count_correct(np.array([[np.nan, 0.3]]), np.array([[1.0, 0.0]])) == 0
+    assert count_correct(np.array([[np.inf, np.inf], [0.2, 0.8]]), np.array([0, 1])) == 1
+    assert count_correct(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 0
