@@ -13,7 +13,10 @@ from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
 
 MODEL_FORMAT = "netlite-model"
-MODEL_FORMAT_VERSION = 1
+# Version 2 describes every layer's settings (BatchNorm's momentum and eps too), and load() compares
+# them. Version 1 files are still read; their descriptions are compared by layer type only.
+MODEL_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 
 class NeuralNetwork:
@@ -260,10 +263,10 @@ class NeuralNetwork:
             raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
         if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
             raise ValueError(f"{path}: the model description has no list of layers; save the model again")
-        if saved.get("format") != MODEL_FORMAT or saved.get("version") != MODEL_FORMAT_VERSION:
+        if saved.get("format") != MODEL_FORMAT or saved.get("version") not in READABLE_FORMAT_VERSIONS:
             raise ValueError(
                 f"{path}: unsupported model format {saved.get('format')!r} version {saved.get('version')!r}, "
-                f"expected {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION}"
+                f"expected {MODEL_FORMAT!r} version {' or '.join(map(str, READABLE_FORMAT_VERSIONS))}"
             )
         for index, layer in enumerate(saved["layers"]):
             if not isinstance(layer, dict) or not {"type", "repr", "params", "buffers"} <= set(layer):
@@ -272,7 +275,7 @@ class NeuralNetwork:
                     f"params and buffers, got {str(layer)[:80]}); save the model again"
                 )
         try:
-            self._check_fits(path, saved["layers"], arrays)
+            self._check_fits(path, saved["layers"], arrays, compare_settings=saved["version"] >= 2)
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}: the model description is damaged ({error}); save the model again") from None
 
@@ -295,7 +298,7 @@ class NeuralNetwork:
         ]
         return {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, "layers": layers}
 
-    def _check_fits(self, path, saved_layers, arrays):
+    def _check_fits(self, path, saved_layers, arrays, compare_settings):
         expected_layers = self._description()["layers"]
         if len(saved_layers) != len(expected_layers):
             raise ValueError(
@@ -324,7 +327,7 @@ class NeuralNetwork:
                             f"{arrays[key].dtype} in the file, expected a float array"
                         )
             # The description shows a layer's settings (LeakyReLU's alpha, Dropout's p), which no array stores.
-            if saved["repr"] != expected["repr"]:
+            if compare_settings and saved["repr"] != expected["repr"]:
                 raise ValueError(
                     f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network; "
                     f"create the layer with the saved settings before loading"

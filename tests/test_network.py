@@ -335,7 +335,7 @@ def test_load_rejects_other_layer_settings(tmp_path, saved_layer, other_layer):
 
 def test_load_rejects_damaged_layer_entry(tmp_path):
     path = tmp_path / "broken.npz"
-    description = {"format": "netlite-model", "version": 1, "layers": [7]}
+    description = {"format": "netlite-model", "version": 2, "layers": [7]}
     np.savez(path, __netlite__=np.array(json.dumps(description)))
     with pytest.raises(ValueError, match="the description of layer 0 is damaged"):
         small_model().load(path)
@@ -356,3 +356,25 @@ def test_same_layer_object_twice_is_rejected():
     assert len(model.layers) == 2
     with pytest.raises(ValueError, match="a layer object can appear only once"):
         nl.NeuralNetwork([shared, nl.FullyConnectedLayer(2, 2), shared])
+
+
+def test_load_reads_version_1_file_by_layer_types(tmp_path):
+    """Version 1 files did not describe BatchNorm's settings, so only the layer types are compared."""
+    path = tmp_path / "old.npz"
+    nl.seed(0)
+    saved = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 4), nl.BatchNorm(4)])
+    saved.save(path)
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    description = json.loads(str(arrays["__netlite__"]))
+    description["version"] = 1
+    arrays["__netlite__"] = np.array(json.dumps(description))
+    np.savez(path, **arrays)
+
+    other = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 4), nl.BatchNorm(4, momentum=0.2)]).load(path)
+    np.testing.assert_array_equal(other.layers[0].params["W"], saved.layers[0].params["W"])
+    description["version"] = 3
+    arrays["__netlite__"] = np.array(json.dumps(description))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="unsupported model format 'netlite-model' version 3, expected"):
+        other.load(path)
