@@ -80,7 +80,12 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         def evaluate():
             return loss.forward(X, target)
 
-        evaluate()
+        value = np.asarray(evaluate())
+        if value.dtype != np.float64:
+            raise TypeError(
+                f"gradient_check: forward() of {layer_or_loss!r} returned {value.dtype} for float64 output, so the "
+                f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
+            )
         analytic = {"output": loss.backward()}
         arrays = {"output": X}
         return _compare(evaluate, arrays, analytic, step, max_checks, rng)
@@ -107,15 +112,8 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
-    output = np.asarray(forward())
-    if output.dtype != np.float64:
-        # Central differences of float32 numbers measure rounding, not the gradient.
-        raise TypeError(
-            f"gradient_check: forward() of {layer_or_loss!r} returned {output.dtype} for float64 input, so the "
-            f"numerical gradient would be rounding noise; keep the input's dtype in forward() "
-            f"(for example, no .astype(np.float32)) or compute in X.dtype"
-        )
-    weights = rng.standard_normal(output.shape)
+    _check_float64_outputs(layers, X)
+    weights = rng.standard_normal(forward().shape)
 
     def evaluate():
         return float(np.sum(forward() * weights))
@@ -130,6 +128,24 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             arrays[key] = param
             analytic[key] = layer.grads[name].copy()
     return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+
+
+def _check_float64_outputs(layers, X):
+    """Raise TypeError naming the first layer whose forward() turns the float64 input into another dtype.
+
+    Central differences of float32 numbers measure rounding, not the gradient. A layer that
+    computes in float32 inside and returns float64 is not caught here. The random numbers
+    that Dropout draws in this pass do not matter, because every checked pass rewinds them.
+    """
+    output = X
+    for layer in layers:
+        output = np.asarray(layer.forward(output))
+        if output.dtype != np.float64:
+            raise TypeError(
+                f"gradient_check: forward() of {layer!r} returned {output.dtype} for float64 input, so the "
+                f"numerical gradient would be rounding noise; keep the input's dtype in forward() "
+                f"(for example, no .astype(np.float32))"
+            )
 
 
 def _compare(evaluate, arrays, analytic, step, max_checks, rng):

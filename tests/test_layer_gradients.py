@@ -94,6 +94,31 @@ def test_gradient_check_rejects_float32_forward():
         nl.gradient_check(Float32Tanh(), random_input((3, 4)))
 
 
+def test_gradient_check_names_float32_layer_in_network():
+    class Float32Cast(nl.Layer):
+        def forward(self, X):
+            return X.astype(np.float32)
+
+        def backward(self, grad_output):
+            return grad_output
+
+        def __repr__(self):
+            return "Float32Cast()"
+
+    network = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3), Float32Cast(), nl.FullyConnectedLayer(3, 2)])
+    with pytest.raises(TypeError, match=r"forward\(\) of Float32Cast\(\) returned float32 for float64 input"):
+        nl.gradient_check(network, random_input((2, 3)))
+
+
+def test_gradient_check_rejects_float32_loss():
+    class Float32Mse(nl.MseLoss):
+        def forward(self, output, target):
+            return np.float32(super().forward(output, target))
+
+    with pytest.raises(TypeError, match=r"returned float32 for float64 output"):
+        nl.gradient_check(Float32Mse(), random_input((3, 2)), target=np.zeros((3, 2)))
+
+
 def test_gradient_check_verbose_names_arrays(capsys):
     nl.gradient_check(nl.FullyConnectedLayer(2, 2), random_input((3, 2)), verbose=True)
     printed = capsys.readouterr().out
