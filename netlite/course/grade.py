@@ -19,10 +19,15 @@ the hidden tests (see ``make_feedback``). ``.grading/`` contains the
 notebooks as run, hidden tests included, the log of each run (the kernel's own output, which the
 student's code can fill with anything) and the records of each cell, for the instructor only.
 
-The child process signs each cell record with a key that only the grader's own processes hold
-(HMAC-SHA256), because the student's code runs in a kernel that can write to the records file. A
-record that does not verify ends the reading of the file: the checks after it score 0, and the
-notebook's problem says that the file was changed.
+The child process signs each cell record (HMAC-SHA256) with a key that is never written to a file
+or passed to the kernel, because the student's code runs in a kernel that can write to the records
+file. A record that does not verify ends the reading of the file: the checks after it score 0,
+and the notebook's problem says that the file was changed.
+
+NOTE: the key is in the memory of the grader's processes, and on Linux a process can read the
+memory of another process of the same user unless ptrace is restricted (Yama's ptrace_scope 1 or
+more, and no root). Student code that does so can sign a forged record, so the signature stops the
+simple forgery only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
 Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
@@ -446,7 +451,7 @@ class _Job:
     deadline: float = 0.0
     problem: str | None = None
     records: list = field(default_factory=list)
-    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # signs the child's records
+    key: bytes = b""  # signs the child's records; made when the job starts
 
     @property
     def results_path(self) -> Path:
@@ -526,6 +531,7 @@ def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, conte
     input_path = job.work / f"{Path(job.notebook).stem}.input.ipynb"
     nbformat.write(graded, input_path)
     job.results_path.unlink(missing_ok=True)
+    job.key = secrets.token_bytes(32)  # made here, so that the children forked before never had it
     job.process = context.Process(
         target=execute_notebook,
         args=(
