@@ -26,7 +26,12 @@ def require_number(optimizer, name, value):
 
 
 class Optimizer:
-    """Base class: runs a training step and applies ``update_parameter`` to every parameter."""
+    """Base class: runs a training step and applies ``update_parameter`` to every parameter.
+
+    The optimizer keeps every layer it has updated, with that layer's state, for as long as it
+    exists. A new model trained with the same optimizer gets fresh state. The old layers stay in
+    memory until the optimizer goes, so create a new optimizer for each model.
+    """
 
     def __init__(self, loss_func, learning_rate):
         if not isinstance(loss_func, Loss):
