@@ -53,6 +53,8 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     Returns a (C, C) integer matrix whose entry [i, j] counts the samples of
     true class i that were predicted as class j. The diagonal contains the
     correct predictions, so ``np.trace(matrix) / matrix.sum()`` is the accuracy.
+    A row of NaNs in y_pred counts as class 0 here (its argmax), whereas
+    ``count_correct`` counts it as wrong, so the two differ for a diverged network.
     """
     true_labels = to_class_labels(y_true, "y_true")
     predicted_labels = to_class_labels(y_pred, "y_pred")

@@ -18,6 +18,12 @@ def count_correct(output, target):
     """
     output = np.asarray(output)
     target = np.asarray(target)
+    if output.ndim != 2:
+        raise ValueError(f"count_correct: expected output of shape (batch, outputs), got {output.shape}")
+    if len(target) != len(output):
+        raise ValueError(
+            f"count_correct: expected one target per output row, got {len(target)} targets for {len(output)} rows"
+        )
     if len(output) == 0:
         return 0
     valid = np.isfinite(output).reshape(len(output), -1).all(axis=1)

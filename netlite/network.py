@@ -263,13 +263,16 @@ class NeuralNetwork:
             raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
         if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
             raise ValueError(f"{path}: the model description has no list of layers; save the model again")
-        if saved.get("format") != MODEL_FORMAT or saved.get("version") not in READABLE_FORMAT_VERSIONS:
+        version = saved.get("version")
+        known_version = type(version) is int and version in READABLE_FORMAT_VERSIONS  # not True or 1.0
+        if saved.get("format") != MODEL_FORMAT or not known_version:
             raise ValueError(
-                f"{path}: unsupported model format {saved.get('format')!r} version {saved.get('version')!r}, "
+                f"{path}: unsupported model format {saved.get('format')!r} version {version!r}, "
                 f"expected {MODEL_FORMAT!r} version {' or '.join(map(str, READABLE_FORMAT_VERSIONS))}"
             )
         for index, layer in enumerate(saved["layers"]):
-            if not isinstance(layer, dict) or not {"type", "repr", "params", "buffers"} <= set(layer):
+            complete = isinstance(layer, dict) and {"type", "repr", "params", "buffers"} <= set(layer)
+            if not complete or not isinstance(layer["type"], str) or not isinstance(layer["repr"], str):
                 raise ValueError(
                     f"{path}: the description of layer {index} is damaged (expected an object with type, repr, "
                     f"params and buffers, got {str(layer)[:80]}); save the model again"
@@ -308,7 +311,8 @@ class NeuralNetwork:
         for index, (saved, expected) in enumerate(zip(saved_layers, expected_layers)):
             if saved["type"] != expected["type"]:
                 raise ValueError(
-                    f"{path}: layer {index} is {saved['repr']} in the file but {expected['repr']} in this network; "
+                    f"{path}: layer {index} is a {saved['type']}, {saved['repr']}, in the file but a "
+                    f"{expected['type']}, {expected['repr']}, in this network; "
                     f"build the same architecture as the saved model before loading"
                 )
             for kind in ("params", "buffers"):

@@ -30,7 +30,9 @@ class Optimizer:
 
     The optimizer keeps every layer it has updated, with that layer's state, for as long as it
     exists. A new model trained with the same optimizer gets fresh state. The old layers stay in
-    memory until the optimizer goes, so create a new optimizer for each model.
+    memory until the optimizer goes, so create a new optimizer for each model. Pickle or copy
+    the model and its optimizer together, as in ``copy.deepcopy((model, optimizer))``. Then the
+    copied optimizer finds the copied layers. An optimizer copied alone starts afresh.
     """
 
     def __init__(self, loss_func, learning_rate):

@@ -106,7 +106,7 @@ def test_gradient_check_names_float32_layer_in_network():
             return "Float32Cast()"
 
     network = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3), Float32Cast(), nl.FullyConnectedLayer(3, 2)])
-    with pytest.raises(TypeError, match=r"forward\(\) of Float32Cast\(\) returned float32 for float64 input"):
+    with pytest.raises(TypeError, match=r"forward\(\) of layer 1 \(Float32Cast\(\)\) returned float32 for float64"):
         nl.gradient_check(network, random_input((2, 3)))
 
 
@@ -161,3 +161,26 @@ def test_gradient_check_rejects_bad_arguments(arguments, message):
     call = {"X": random_input((2, 3)), **arguments}
     with pytest.raises(ValueError, match=message):
         nl.gradient_check(nl.FullyConnectedLayer(3, 2), **call)
+
+
+def test_gradient_check_bias_before_batchnorm():
+    """BatchNorm removes the bias's effect, so its true gradient is 0 and both sides are rounding noise."""
+    nl.seed(0)
+    network = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 4), nl.BatchNorm(4), nl.FullyConnectedLayer(4, 2)])
+    records = {record.name: record for record in nl.gradient_check_details(network, random_input((5, 3)))}
+    bias = records["layer 0 (FullyConnectedLayer(3 -> 4)) b"]
+    assert abs(bias.numerical) < 1e-8
+    assert bias.relative_error == 0.0
+    assert max(record.relative_error for record in records.values()) < 1e-6
+
+
+def test_gradient_check_still_fails_small_wrong_gradient():
+    class HalfGradientSquare(nl.Layer):
+        def forward(self, X):
+            self.cache = X
+            return 1e-3 * X**2
+
+        def backward(self, grad_output):
+            return grad_output * 1e-3 * self.cache  # half of the derivative 2e-3 * X
+
+    assert nl.gradient_check(HalfGradientSquare(), random_input((3, 4))) > 0.1

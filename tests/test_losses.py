@@ -127,3 +127,12 @@ def test_count_correct_non_finite_rows_wrong():
     assert count_correct(np.array([[np.nan, 0.3]]), np.array([[1.0, 0.0]])) == 0
     assert count_correct(np.array([[np.inf, np.inf], [0.2, 0.8]]), np.array([0, 1])) == 1
     assert count_correct(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 0
+
+
+def test_count_correct_rejects_mismatched_shapes():
+    from netlite.metrics import count_correct
+
+    with pytest.raises(ValueError, match=r"expected output of shape \(batch, outputs\), got \(3,\)"):
+        count_correct(np.zeros(3), np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="got 2 targets for 3 rows"):
+        count_correct(np.zeros((3, 2)), np.zeros(2, dtype=int))

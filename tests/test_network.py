@@ -160,7 +160,7 @@ def test_load_rejects_other_layer_size(tmp_path):
 def test_load_rejects_other_layer_type(tmp_path):
     path = tmp_path / "model.npz"
     nl.NeuralNetwork([nl.ReLU()]).save(path)
-    with pytest.raises(ValueError, match="layer 0 is ReLU\\(\\) in the file but Sigmoid\\(\\) in this network"):
+    with pytest.raises(ValueError, match="layer 0 is a ReLU, ReLU\\(\\), in the file but a Sigmoid, Sigmoid\\(\\), in this"):
         nl.NeuralNetwork([nl.Sigmoid()]).load(path)
 
 
@@ -378,3 +378,24 @@ def test_load_reads_version_1_file_by_layer_types(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="unsupported model format 'netlite-model' version 3, expected"):
         other.load(path)
+
+
+def test_load_compares_settings_by_value(tmp_path):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2), nl.LeakyReLU(alpha=0), nl.Dropout(p=0)]).save(path)
+    other = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2), nl.LeakyReLU(alpha=0.0), nl.Dropout(p=np.float64(0))])
+    other.load(path)
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_load_rejects_version_that_is_not_an_integer(tmp_path, version):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    description = json.loads(str(arrays["__netlite__"]))
+    description["version"] = version
+    arrays["__netlite__"] = np.array(json.dumps(description))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="unsupported model format"):
+        small_model().load(path)

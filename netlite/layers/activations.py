@@ -40,7 +40,7 @@ class LeakyReLU(Layer):
         super().__init__()
         if not 0 <= alpha < 1:
             raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = alpha
+        self.alpha = float(alpha)  # a float, so that the description reads the same for 0 and 0.0
 
     def forward(self, X):
         """X: any shape -> same shape. Keeps the mask ``X > 0`` for backward."""

@@ -29,8 +29,8 @@ class BatchNorm(Layer):
         if eps <= 0:
             raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
         self.n_features = int(n_features)
-        self.momentum = momentum
-        self.eps = eps
+        self.momentum = float(momentum)
+        self.eps = float(eps)
         self.params["gamma"] = np.ones(self.n_features, dtype=dtype)
         self.params["beta"] = np.zeros(self.n_features, dtype=dtype)
         self.grads["gamma"] = np.zeros_like(self.params["gamma"])

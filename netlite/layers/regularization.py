@@ -19,7 +19,7 @@ class Dropout(Layer):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p (the probability of dropping a value) must be in [0, 1), got {p!r}")
-        self.p = p
+        self.p = float(p)  # a float, so that the description reads the same for 0 and 0.0
         self.rng = rng if rng is not None else np.random.default_rng(default_rng().integers(2**63))
 
     def forward(self, X):
