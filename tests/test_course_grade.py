@@ -296,15 +296,15 @@ def test_make_feedback_removes_disguised_hidden_tests():
     from course_helpers import tiny_solution_notebook
 
     notebook = tiny_solution_notebook()
-    shown = new_code_cell("display(HTML(text))")
+    html_cell = new_code_cell("display(HTML(text))")
     escaped = SQUARE_HIDDEN_LINE.replace('"', "&quot;")
-    shown.outputs = [nbformat.v4.new_output("display_data", data={"text/html": f"<pre><span>{escaped}</span></pre>"})]
-    notebook.cells.append(shown)
+    html_cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": f"<pre><span>{escaped}</span></pre>"})]
+    notebook.cells.append(html_cell)
     check_index = next(index for index, cell in enumerate(notebook.cells) if course_build.is_check_cell(cell))
 
     course_grade.make_feedback(notebook, statuses={check_index: ("error", SQUARE_HIDDEN_LINE)})
 
-    assert "removed this output" in shown.outputs[0]["text"]
+    assert "removed this output" in html_cell.outputs[0]["text"]
     result = notebook.cells[check_index]["outputs"][-1]["text"]
     assert SQUARE_HIDDEN_LINE not in result
     assert result.endswith(": failed\n")

@@ -192,10 +192,10 @@ def _input_grad_images_numpy(grad_output, W, grad_X, n_chunks):
 # docs/benchmarks.md, against smaller ones (four taps and two channels
 # forward, one tap for the weight gradient). The second layer's forward pass
 # got 27 % faster, the first layer's 12 %, and the weight gradient 16 to 19 %.
-# To keep one loop shape, the groups are filled up: with taps of zero weight
-# that read zeros after the image, with output channels of zero weight (their
-# rows are thrown away, so a NaN they get from an inf pixel does no harm), or
-# with zero gradient rows. ``fastmath={"contract"}`` lets the compiler fuse
+# To keep one loop shape, the groups are filled up. Padding taps have zero
+# weight and read the zeros after the image. Padding output channels have zero
+# weight, and their rows are thrown away, so a NaN they get from an inf pixel
+# does no harm. The backward kernels pad with zero gradient rows. ``fastmath={"contract"}`` lets the compiler fuse
 # each multiply and add into one instruction, which rounds once instead of
 # twice. This made the forward pass and the input gradient 7 to 16 % faster.
 
