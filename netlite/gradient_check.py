@@ -12,6 +12,12 @@ In float64 with h = 1e-6 a correct backward pass gives about 1e-9 or less;
 an error above 1e-6 almost always means a bug. Near a kink (ReLU at 0, two
 equal values in max pooling) the numerical gradient is meaningless, so check
 on random inputs.
+
+Two mistakes that one comparison cannot see are caught separately. backward()
+gets a copy of R, so one that changes its argument in place cannot change R.
+A second forward and backward pass must give the same gradients, so a
+backward() that adds to ``self.grads`` (``+=``) instead of storing them raises
+ValueError.
 """
 
 import copy
@@ -100,6 +106,8 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
                 f"gradient_check: expected a layer, a loss or a NeuralNetwork, got {type(layer_or_loss).__name__}"
             )
         layers = [obj]
+    if not layers:
+        raise ValueError("gradient_check: the network has no layers; add some with add_layer()")
     for layer in layers:
         layer.astype(np.float64)
     if hasattr(layers[0], "compute_input_grad"):
@@ -120,16 +128,47 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
     def evaluate():
         return float(np.sum(forward() * weights))
 
-    forward()
-    grad_X = obj.backward(weights)
+    def analytic_gradients():
+        # backward() gets a copy, so that one which changes its argument cannot change the weights R.
+        forward()
+        grad_X = obj.backward(weights.copy())
+        gradients = {"input": None if grad_X is None else np.array(grad_X)}
+        for index, layer in enumerate(layers):
+            for name in layer.params:
+                gradients[_parameter_key(layers, index, name)] = np.array(layer.grads[name])
+        return gradients
+
+    analytic = analytic_gradients()
+    _check_repeatable(analytic, analytic_gradients())
     arrays = {"input": X}
-    analytic = {"input": grad_X}
     for index, layer in enumerate(layers):
         for name, param in layer.params.items():
-            key = name if len(layers) == 1 else f"layer {index} ({layer!r}) {name}"
-            arrays[key] = param
-            analytic[key] = layer.grads[name].copy()
+            arrays[_parameter_key(layers, index, name)] = param
     return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+
+
+def _parameter_key(layers, index, name):
+    """Name a parameter in the records: its own name for one layer, with the layer's position in a network."""
+    return name if len(layers) == 1 else f"layer {index} ({layers[index]!r}) {name}"
+
+
+def _check_repeatable(first, second):
+    """Raise ValueError when a second, identical forward and backward pass gives other gradients.
+
+    The usual cause is ``self.grads[name] += ...`` in backward(): the gradients of every batch then
+    add up, while one pass, all that the central differences see, looks right.
+    """
+    for key, value in first.items():
+        again = second[key]
+        if value is None or again is None or value.shape != again.shape:
+            continue  # _compare reports a missing or misshapen gradient
+        if not np.allclose(again, value, rtol=1e-9, atol=0, equal_nan=True):
+            worst = np.unravel_index(int(np.argmax(np.abs(again - value))), value.shape)
+            raise ValueError(
+                f"gradient_check: the gradient for '{key}' changed between two identical forward and "
+                f"backward passes (element {tuple(int(i) for i in worst)}: {value[worst]:.8g}, then {again[worst]:.8g}); "
+                f"backward() must store each gradient with =, not add to it with +="
+            )
 
 
 def _check_float64_outputs(layers, X):

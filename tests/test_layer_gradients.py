@@ -184,3 +184,41 @@ def test_gradient_check_still_fails_small_wrong_gradient():
             return grad_output * 1e-3 * self.cache  # half of the derivative 2e-3 * X
 
     assert nl.gradient_check(HalfGradientSquare(), random_input((3, 4))) > 0.1
+
+
+def test_gradient_check_in_place_backward_cannot_hide_a_bug():
+    class ZeroingReLU(nl.ReLU):
+        def backward(self, grad_output):
+            Y = self._require_cache()
+            grad_output[Y >= 0] = 0  # wrong: zeroes every entry, and changes the argument in place
+            return grad_output
+
+    error = nl.gradient_check(ZeroingReLU(), random_input((4, 5)))
+    assert error > 1e-2
+
+
+def test_gradient_check_accepts_correct_in_place_backward():
+    class InPlaceTanh(nl.Tanh):
+        def backward(self, grad_output):
+            Y = self._require_cache()
+            grad_output *= 1 - Y * Y
+            return grad_output
+
+    assert nl.gradient_check(InPlaceTanh(), random_input((4, 5))) < TOLERANCE
+
+
+def test_gradient_check_rejects_gradients_that_add_up():
+    class AddingDense(nl.FullyConnectedLayer):
+        def backward(self, grad_output):
+            X = self._require_cache()
+            self.grads["W"] += X.T @ grad_output
+            self.grads["b"] += grad_output.sum(axis=0)
+            return grad_output @ self.params["W"].T
+
+    with pytest.raises(ValueError, match=r"gradient for 'W' changed between two identical .* not add to it with \+="):
+        nl.gradient_check(AddingDense(3, 2), random_input((4, 3)))
+
+
+def test_gradient_check_rejects_empty_network():
+    with pytest.raises(ValueError, match="gradient_check: the network has no layers"):
+        nl.gradient_check(nl.NeuralNetwork([]), random_input((2, 3)))
