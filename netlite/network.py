@@ -48,6 +48,11 @@ class NeuralNetwork:
                 f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
                 f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
             )
+        if not all(hasattr(layer, name) for name in ("params", "grads", "buffers", "training")):
+            raise TypeError(
+                f"NeuralNetwork: the {type(layer).__name__} has no params, grads or buffers; "
+                f"call super().__init__() at the start of its __init__"
+            )
         # A layer keeps what its backward pass needs from its last forward call, so one object
         # at two places would overwrite its own cache and give wrong gradients.
         for position, existing in enumerate(self.layers):
@@ -116,14 +121,24 @@ class NeuralNetwork:
         """
         if self._n_layers_run is None:
             raise RuntimeError("NeuralNetwork: backward() called before forward(); run forward() on a batch first")
-        for layer in reversed(self.layers[: self._n_layers_run]):
-            grad = layer.backward(grad)
+        layers_run = self.layers[: self._n_layers_run]
+        for index in reversed(range(len(layers_run))):
+            grad = layers_run[index].backward(grad)
+            if grad is None and index > 0:
+                raise TypeError(
+                    f"NeuralNetwork: backward() of layer {index} ({layers_run[index]!r}) returned None, but layer "
+                    f"{index - 1} needs the gradient with respect to its output; return it from backward() "
+                    f"(only the first layer may skip it: set compute_input_grad = True on a layer that was "
+                    f"first in another network)"
+                )
         return grad
 
     def predict(self, X, batchsize=256):
         """Return the network's output for X in evaluation mode, batch by batch."""
         if len(X) == 0:
             raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")
+        if isinstance(batchsize, bool) or not isinstance(batchsize, (int, np.integer)) or batchsize < 1:
+            raise ValueError(f"NeuralNetwork.predict: batchsize must be a positive whole number, got {batchsize!r}")
         was_training = self.is_training
         self.eval()
         try:
@@ -220,7 +235,13 @@ class NeuralNetwork:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
-        handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
+        # The rename below would replace a write-protected file too, so it is checked here.
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise PermissionError(f"{path}: the file is write-protected; save under another name or make it writable")
+        try:
+            handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
+        except OSError as error:
+            raise _os_error(error, f"{path}: cannot write into the folder {folder} ({error.strerror or error}); save elsewhere") from None
         try:
             with os.fdopen(handle, "wb") as file:
                 np.savez(file, **arrays)
@@ -232,6 +253,9 @@ class NeuralNetwork:
             os.umask(umask)
             os.chmod(temporary_path, 0o666 & ~umask)
             os.replace(temporary_path, path)
+        except OSError as error:
+            os.unlink(temporary_path)
+            raise _os_error(error, f"{path}: saving failed ({error.strerror or error}); any earlier file of this name is unchanged") from None
         except BaseException:
             os.unlink(temporary_path)
             raise
@@ -283,7 +307,7 @@ class NeuralNetwork:
             raise ValueError(f"{path}: the model description is damaged ({error}); save the model again") from None
 
         for key, value in arrays.items():
-            index, kind, name = key.split("/")
+            index, kind, name = key.split("/", 2)  # A layer of the user's own may have '/' in a parameter name.
             layer = self.layers[int(index)]
             store = layer.params if kind == "params" else layer.buffers
             store[name] = value.astype(store[name].dtype)
@@ -311,8 +335,8 @@ class NeuralNetwork:
         for index, (saved, expected) in enumerate(zip(saved_layers, expected_layers)):
             if saved["type"] != expected["type"]:
                 raise ValueError(
-                    f"{path}: layer {index} is a {saved['type']}, {saved['repr']}, in the file but a "
-                    f"{expected['type']}, {expected['repr']}, in this network; "
+                    f"{path}: layer {index} is {saved['repr']} (type {saved['type']}) in the file but "
+                    f"{expected['repr']} (type {expected['type']}) in this network; "
                     f"build the same architecture as the saved model before loading"
                 )
             for kind in ("params", "buffers"):
@@ -325,10 +349,13 @@ class NeuralNetwork:
                             f"{path}: layer {index} ({expected['repr']}): '{name}' has shape "
                             f"{arrays[key].shape} in the file, expected {tuple(shape)}"
                         )
-                    if arrays[key].dtype.kind != "f":
+                    own = getattr(self.layers[index], kind)[name]
+                    # A float array loads into a float one and an integer array (a counter) into an integer one.
+                    same_kind = (arrays[key].dtype.kind == "f") == (own.dtype.kind == "f")
+                    if arrays[key].dtype.kind not in "biuf" or not same_kind:
                         raise ValueError(
                             f"{path}: layer {index} ({expected['repr']}): '{name}' has dtype "
-                            f"{arrays[key].dtype} in the file, expected a float array"
+                            f"{arrays[key].dtype} in the file, expected an array like the layer's own {own.dtype}"
                         )
             # The description shows a layer's settings (LeakyReLU's alpha, Dropout's p), which no array stores.
             if compare_settings and saved["repr"] != expected["repr"]:
@@ -345,6 +372,11 @@ class NeuralNetwork:
         unexpected = sorted(set(arrays) - expected_keys)
         if unexpected:
             raise ValueError(f"{path}: unexpected arrays in the file: {unexpected}; was it saved from another network?")
+
+
+def _os_error(error, message):
+    """Return an OSError of the same kind as ``error`` (PermissionError, ...) with ``message``, which names the path."""
+    return OSError(error.errno, message) if error.errno else OSError(message)
 
 
 class Summary(str):

@@ -160,7 +160,7 @@ def test_load_rejects_other_layer_size(tmp_path):
 def test_load_rejects_other_layer_type(tmp_path):
     path = tmp_path / "model.npz"
     nl.NeuralNetwork([nl.ReLU()]).save(path)
-    with pytest.raises(ValueError, match="layer 0 is a ReLU, ReLU\\(\\), in the file but a Sigmoid, Sigmoid\\(\\), in this"):
+    with pytest.raises(ValueError, match="layer 0 is ReLU\\(\\) \\(type ReLU\\) in the file but Sigmoid\\(\\) \\(type Sigmoid\\) in this"):
         nl.NeuralNetwork([nl.Sigmoid()]).load(path)
 
 
@@ -399,3 +399,97 @@ def test_load_rejects_version_that_is_not_an_integer(tmp_path, version):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="unsupported model format"):
         small_model().load(path)
+
+
+def test_backward_names_layer_that_returned_none():
+    convolution = nl.ConvolutionalLayer(3, 1, 2)
+    nl.NeuralNetwork([convolution, nl.Flatten(), nl.FullyConnectedLayer(18, 3)])  # sets compute_input_grad = False
+    model = nl.NeuralNetwork([nl.BatchNorm(1), convolution, nl.Flatten(), nl.FullyConnectedLayer(18, 3)])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    X = np.random.default_rng(0).random((4, 5, 5, 1))
+    with pytest.raises(TypeError, match=r"backward\(\) of layer 1 \(ConvolutionalLayer.*\) returned None.*compute_input_grad = True"):
+        optimizer.step(model, X, np.array([0, 1, 2, 0]))
+
+
+def test_layer_without_base_init_is_rejected():
+    class Scale(nl.Layer):
+        def __init__(self):
+            self.factor = 2.0  # no super().__init__()
+
+    with pytest.raises(TypeError, match=r"the Scale has no params.*call super\(\).__init__\(\)"):
+        nl.NeuralNetwork([Scale()])
+
+
+@pytest.mark.parametrize("batchsize", [0, -1, 2.5, True, "32"])
+def test_predict_rejects_bad_batchsize(batchsize):
+    with pytest.raises(ValueError, match=rf"predict: batchsize must be a positive whole number, got {batchsize!r}"):
+        nl.NeuralNetwork([nl.ReLU()]).predict(np.ones((3, 2)), batchsize=batchsize)
+
+
+class Gain(nl.Layer):
+    """A layer of a student's own: a learned gain with a '/' in its name, and an integer counter."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.params["scale/gain"] = np.full(2, value)
+        self.grads["scale/gain"] = np.zeros(2)
+        self.buffers["n_seen"] = np.array(value, dtype=np.int64)
+
+    def forward(self, X):
+        return X * self.params["scale/gain"]
+
+
+def test_save_and_load_own_layer_with_slash_and_integer_buffer(tmp_path):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([Gain(3)]).save(path)
+    loaded = nl.NeuralNetwork([Gain(1)]).load(path)
+    np.testing.assert_array_equal(loaded[0].params["scale/gain"], [3.0, 3.0])
+    assert loaded[0].buffers["n_seen"] == 3
+    assert loaded[0].buffers["n_seen"].dtype == np.int64
+
+
+def test_load_rejects_float_array_for_integer_buffer(tmp_path):
+    path = tmp_path / "model.npz"
+    saved = nl.NeuralNetwork([Gain(3)])
+    saved[0].buffers["n_seen"] = np.array(2.5)
+    saved.save(path)
+    with pytest.raises(ValueError, match=r"'n_seen' has dtype float64 in the file, expected an array like the layer's own int64"):
+        nl.NeuralNetwork([Gain(1)]).load(path)
+
+
+def test_save_into_unwritable_folder_names_the_path(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+
+    def refuse(**options):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    with pytest.raises(PermissionError, match=rf"{path}: cannot write into the folder {tmp_path} \(Permission denied\)"):
+        small_model().save(path)
+
+
+def test_save_on_full_disk_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    model = small_model()
+    model.save(path)
+    original_bytes = path.read_bytes()
+
+    def disk_full(file, **arrays):
+        file.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match=rf"{path}: saving failed \(No space left on device\); any earlier file"):
+        model.save(path)
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+    assert path.read_bytes() == original_bytes
+
+
+def test_save_keeps_write_protected_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"keep me")
+    # As root, os.access allows every write, so the protection is simulated.
+    monkeypatch.setattr(os, "access", lambda checked, mode: os.fspath(checked) != os.fspath(path))
+    with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected"):
+        small_model().save(path)
+    assert path.read_bytes() == b"keep me"
