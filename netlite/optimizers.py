@@ -80,6 +80,11 @@ class Optimizer:
         self.n_steps += 1
         for layer in model.layers:
             for name, param in layer.params.items():
+                if name not in layer.grads:
+                    raise ValueError(
+                        f"{type(self).__name__}.step: {layer!r} has a parameter '{name}' but no gradient of that "
+                        f"name; store it in backward() as self.grads['{name}'], under the parameter's name"
+                    )
                 entry = self.state.setdefault(id(layer), {"layer": layer, "params": {}})
                 state = entry["params"].setdefault(name, {})
                 self.update_parameter(param, layer.grads[name], state)

@@ -67,7 +67,7 @@ def test_batchnorm_wrong_feature_count():
 
 
 def test_batchnorm_single_value_in_training_mode():
-    with pytest.raises(ValueError, match="use a larger batch or call model.eval"):
+    with pytest.raises(ValueError, match=r"batches of at least 2 samples .*last batch of an epoch.*model.eval\(\)"):
         nl.BatchNorm(3).forward(np.zeros((1, 3)))
 
 
@@ -146,3 +146,12 @@ def test_non_numeric_gradient_names_layer():
 def test_global_average_pooling_rejects_empty_images():
     with pytest.raises(ValueError, match=r"expected images of at least 1x1 pixels, got input of shape \(2, 0, 3, 2\)"):
         nl.GlobalAvgPoolingLayer().forward(np.ones((2, 0, 3, 2), dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex128])
+def test_astype_rejects_non_float32_or_64(dtype):
+    layer = nl.FullyConnectedLayer(2, 3)
+    weights_before = layer.params["W"].copy()
+    with pytest.raises(TypeError, match=rf"FullyConnectedLayer\(2 -> 3\): astype expected np.float32 .* got {np.dtype(dtype)}"):
+        layer.astype(dtype)
+    np.testing.assert_array_equal(layer.params["W"], weights_before)

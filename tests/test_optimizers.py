@@ -249,3 +249,30 @@ def test_step_warns_once_about_nan_loss():
         optimizer.step(model, X, np.zeros(4, dtype=int))
         optimizer.step(model, X, np.zeros(4, dtype=int))
     assert len(caught) == 1
+
+
+def test_step_names_parameter_without_gradient():
+    class Gain(nl.Layer):
+        def __init__(self):
+            super().__init__()
+            self.params["gain"] = np.ones(2)
+            self.grads["g"] = np.zeros(2)  # a different name from the parameter's
+
+        def forward(self, X):
+            self.cache = X
+            return X * self.params["gain"]
+
+        def backward(self, grad_output):
+            self.grads["g"] = (grad_output * self.cache).sum(axis=0)
+            return grad_output * self.params["gain"]
+
+    optimizer = nl.OptimizerSGD(nl.MseLoss(), 0.1)
+    with pytest.raises(ValueError, match=r"Gain\(\) has a parameter 'gain' but no gradient of that name.*self.grads\['gain'\]"):
+        optimizer.step(nl.NeuralNetwork([Gain()]), np.ones((3, 2)), np.zeros((3, 2)))
+
+
+def test_step_on_empty_batch_through_flatten_names_the_loss():
+    model = nl.NeuralNetwork([nl.Flatten(), nl.FullyConnectedLayer(4, 3)])
+    optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
+    with pytest.raises(ValueError, match="CrossEntropyLoss.*expected at least one sample, got an empty batch"):
+        optimizer.step(model, np.zeros((0, 2, 2, 1)), np.zeros(0, dtype=int))

@@ -49,6 +49,11 @@ class Layer:
 
     def astype(self, dtype):
         """Cast parameters and buffers to ``dtype`` in place (float64 for gradient checks)."""
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise TypeError(
+                f"{self!r}: astype expected np.float32 (to train) or np.float64 (to check gradients), "
+                f"got {np.dtype(dtype)}; the layers compute in one of these two"
+            )
         for name, value in self.params.items():
             self.params[name] = value.astype(dtype)
             self.grads[name] = np.zeros_like(self.params[name])

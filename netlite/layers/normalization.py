@@ -56,7 +56,9 @@ class BatchNorm(Layer):
             if n_values < 2:
                 raise ValueError(
                     f"{self!r}: training mode needs more than one value per feature to compute "
-                    f"a variance, got input of shape {X.shape}; use a larger batch or call model.eval()"
+                    f"a variance, got input of shape {X.shape}; train on batches of at least 2 samples (pick a batch "
+                    f"size that leaves more than one sample for the last batch of an epoch), or call model.eval() "
+                    f"to run a trained network on one sample"
                 )
             mean = X.mean(axis=axes)
             var = X.var(axis=axes)

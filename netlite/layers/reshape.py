@@ -14,7 +14,7 @@ class Flatten(Layer):
         if X.ndim < 2:
             raise ValueError(f"{self!r}: expected input of shape (batch, ...) with at least 2 axes, got {X.shape}")
         self.cache = X.shape
-        return X.reshape(X.shape[0], -1)
+        return X.reshape(X.shape[0], int(np.prod(X.shape[1:])))  # Not -1: numpy cannot infer it for an empty batch.
 
     def backward(self, grad_output):
         """grad_output: (N, H * W * C) -> returns (N, H, W, C), the input's shape."""
