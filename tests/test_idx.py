@@ -487,3 +487,15 @@ def test_other_dataset_in_own_subfolder_rejected(tmp_path, tiny_mnist_spec):
             download=False,
         )
     assert "fashion-mnist" in str(info.value)
+
+
+def test_swapped_label_files_are_named(tmp_path, tiny_mnist_spec):
+    paths = write_tiny_dataset(tmp_path / "shared")
+    train_labels, test_labels = paths[LABEL_FILES["train"]], paths[LABEL_FILES["test"]]
+    swap = tmp_path / "swap.gz"
+    train_labels.rename(swap)
+    test_labels.rename(train_labels)
+    swap.rename(test_labels)
+
+    with pytest.raises(DatasetError, match=rf"contains MNIST {LABEL_FILES['test']}, but is named as {LABEL_FILES['train']}"):
+        mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)

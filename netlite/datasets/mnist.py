@@ -389,10 +389,10 @@ class _OtherDatasetError(DatasetError):
     """A file contains a known file of another data set."""
 
 
-def _known_files() -> dict[str, str]:
-    """Map the sha256 of every known file to a description such as 'MNIST train-images-idx3-ubyte'."""
+def _known_files() -> dict[str, tuple[str, str]]:
+    """Map the sha256 of every known file to its data set and file name, such as ('MNIST', 'train-images-idx3-ubyte')."""
     return {
-        digest: f"{spec.name} {name}"
+        digest: (spec.name, name)
         for spec in (MNIST, FASHION_MNIST)
         for name, digest in spec.sha256.items()
     }
@@ -410,10 +410,17 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
     actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
         other = _known_files().get(actual)
+        if other is not None and other[0] == spec.name:
+            # Another file of the same data set under this name: renamed or swapped by hand.
+            raise DatasetError(
+                f"{path} contains {spec.name} {other[1]}, but is named as {file_name}. Give the file its "
+                f"own name ({other[1]}, or {other[1]}.gz if it is compressed), or delete it so that it is "
+                f"downloaded again."
+            )
         if other is not None:
             raise _OtherDatasetError(
-                f"{path} contains {other}, but {spec.name} {file_name} was requested. Move the file "
-                f"into a folder of its own (for example a '{spec.subfolder}' subfolder for "
+                f"{path} contains {other[0]} {other[1]}, but {spec.name} {file_name} was requested. Move the "
+                f"file into a folder of its own (for example a '{spec.subfolder}' subfolder for "
                 f"{spec.name})."
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
