@@ -13,7 +13,10 @@ def seed(n):
     """Reset the package's generator to ``np.random.default_rng(n)``.
 
     Call it before building the model: initial weights, shuffling and Dropout
-    then repeat exactly on the next run.
+    then repeat exactly on the next run with the same number of threads. The
+    convolution's weight gradient adds up one partial sum per thread, so a
+    run on another number of threads rounds differently (by about 1e-7 in
+    float32) and drifts apart slowly.
     """
     global _rng
     _rng = np.random.default_rng(n)
