@@ -14,8 +14,18 @@ def test_fully_connected_wrong_width():
 
 
 def test_fully_connected_image_input_suggests_flatten_shape():
-    with pytest.raises(ValueError, match=r"FullyConnectedLayer\(400 -> 120\): expected input of shape \(batch, 400\), got \(2, 5, 5, 16\)"):
+    with pytest.raises(ValueError, match=r"FullyConnectedLayer\(400 -> 120\): expected input of shape \(batch, 400\), got \(2, 5, 5, 16\); put nl.Flatten\(\) before"):
         nl.FullyConnectedLayer(400, 120).forward(np.zeros((2, 5, 5, 16)))
+
+
+def test_convolution_channels_first_input_suggests_transpose():
+    with pytest.raises(ValueError, match=r"\(batch, height, width, 3\), got \(2, 3, 8, 8\); .*X.transpose\(0, 2, 3, 1\)"):
+        nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros((2, 3, 8, 8)))
+
+
+def test_convolution_wrong_channel_count_names_previous_layer():
+    with pytest.raises(ValueError, match=r"got \(2, 8, 8, 5\); the previous layer must output 3 channels"):
+        nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros((2, 8, 8, 5)))
 
 
 @pytest.mark.parametrize("bad", [np.array([["a", "b"]]), np.zeros((1, 2), dtype=complex), np.array([[None, 1]], dtype=object)])

@@ -79,8 +79,15 @@ class ConvolutionalLayer(Layer):
         N, H, W_in, C_in = X.shape
         K = self.kernel_size
         if C_in != self.in_channels:
+            # Channels first, as PyTorch stores images, is the likely mistake when axis 1 fits.
+            hint = (
+                f"; NetLite stores images channels last, so convert (batch, channels, height, width) "
+                f"with X.transpose(0, 2, 3, 1)"
+                if X.shape[1] == self.in_channels
+                else f"; the previous layer must output {self.in_channels} channels"
+            )
             raise ValueError(
-                f"{self!r}: expected input of shape (batch, height, width, {self.in_channels}), got {X.shape}"
+                f"{self!r}: expected input of shape (batch, height, width, {self.in_channels}), got {X.shape}{hint}"
             )
         if H < K or W_in < K:
             raise ValueError(

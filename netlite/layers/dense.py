@@ -35,6 +35,11 @@ class FullyConnectedLayer(Layer):
 
         X: (N, n_inputs) -> returns (N, n_outputs). Keeps X for the backward pass.
         """
+        if np.ndim(X) > 2:
+            raise ValueError(
+                f"{self!r}: expected input of shape (batch, {self.n_inputs}), got {np.shape(X)}; "
+                f"put nl.Flatten() before this layer to turn images into feature vectors"
+            )
         X = self._check_input(X, 2, f"(batch, {self.n_inputs})", dtype=self.params["W"].dtype)
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"{self!r}: expected input of shape (batch, {self.n_inputs}), got {X.shape}")
