@@ -306,11 +306,22 @@ class NeuralNetwork:
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}: the model description is damaged ({error}); save the model again") from None
 
+        not_finite = []
         for key, value in arrays.items():
             index, kind, name = key.split("/", 2)  # A layer of the user's own may have '/' in a parameter name.
             layer = self.layers[int(index)]
             store = layer.params if kind == "params" else layer.buffers
-            store[name] = value.astype(store[name].dtype)
+            with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, reported below
+                store[name] = value.astype(store[name].dtype)
+            if not np.all(np.isfinite(store[name])):
+                not_finite.append(f"layer {index} '{name}'")
+        if not_finite:
+            warnings.warn(
+                f"{path}: NaN or infinite values in {', '.join(not_finite)}, so the network's outputs will be "
+                f"NaN or inf; the model was probably saved after its training diverged",
+                RuntimeWarning,
+                stacklevel=stacklevel_outside_netlite(),
+            )
         return self
 
     def _description(self):

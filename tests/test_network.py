@@ -493,3 +493,15 @@ def test_save_keeps_write_protected_file(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected"):
         small_model().save(path)
     assert path.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, 1e300])
+def test_load_warns_about_values_that_are_not_finite(tmp_path, bad_value):
+    path = tmp_path / "model.npz"
+    saved = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)])
+    saved[0].params["W"] = saved[0].params["W"].astype(np.float64)  # 1e300 fits float64, not float32
+    saved[0].params["W"][1, 2] = bad_value
+    saved.save(path)
+    with pytest.warns(RuntimeWarning, match=r"NaN or infinite values in layer 0 'W'.*training diverged") as caught:
+        nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)]).load(path)
+    assert len(caught) == 1  # numpy's own overflow warning stays quiet
