@@ -13,11 +13,14 @@ def batch_handler(X, y, batchsize=32, shuffle=False, drop_last=False, rng=None):
     With ``shuffle=True`` the order is a new random permutation on every call,
     drawn from ``rng`` or else from the generator that ``netlite.seed`` resets.
     """
+    # Lists cannot be indexed with an array of positions, as shuffling does.
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    y = y if isinstance(y, np.ndarray) else np.asarray(y)
     if len(X) != len(y):
         raise ValueError(
             f"batch_handler: X and y must have the same number of samples, got {len(X)} inputs and {len(y)} targets"
         )
-    if not isinstance(batchsize, (int, np.integer)) or batchsize < 1:
+    if isinstance(batchsize, bool) or not isinstance(batchsize, (int, np.integer)) or batchsize < 1:
         raise ValueError(f"batch_handler: batchsize must be a positive integer, got {batchsize!r}")
 
     n_samples = len(X)

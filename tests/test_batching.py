@@ -48,3 +48,18 @@ def test_length_mismatch():
 def test_invalid_batchsize(batchsize):
     with pytest.raises(ValueError, match="batchsize must be a positive integer"):
         list(nl.batch_handler(np.zeros(5), np.zeros(5), batchsize=batchsize))
+
+
+def test_lists_can_be_shuffled():
+    X = [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]]
+    y = [0, 1, 2, 3, 4]
+    batches = list(nl.batch_handler(X, y, batchsize=2, shuffle=True, rng=np.random.default_rng(0)))
+    seen = np.concatenate([y_batch for _, y_batch in batches])
+    assert sorted(seen.tolist()) == y
+    for x_batch, y_batch in batches:
+        np.testing.assert_array_equal(x_batch[:, 0], y_batch)
+
+
+def test_batchsize_true_is_rejected():
+    with pytest.raises(ValueError, match="batchsize must be a positive integer, got True"):
+        list(nl.batch_handler(np.zeros((3, 1)), np.zeros(3), batchsize=True))

@@ -165,3 +165,16 @@ def test_astype_rejects_non_float32_or_64(dtype):
     with pytest.raises(TypeError, match=rf"FullyConnectedLayer\(2 -> 3\): astype expected np.float32 .* got {np.dtype(dtype)}"):
         layer.astype(dtype)
     np.testing.assert_array_equal(layer.params["W"], weights_before)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.FullyConnectedLayer(True, 2), "n_inputs must be a positive integer, got True"),
+        (lambda: nl.BatchNorm(True), "n_features must be a positive integer, got True"),
+        (lambda: nl.BatchNorm(3, eps=float("nan")), "eps must be positive, got nan"),
+    ],
+)
+def test_layer_settings_reject_bool_and_nan(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -18,7 +18,7 @@ class FullyConnectedLayer(Layer):
     def __init__(self, n_inputs, n_outputs, rng=None, dtype=np.float32):
         super().__init__()
         for name, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"FullyConnectedLayer: {name} must be a positive integer, got {value!r}")
         self.n_inputs = int(n_inputs)
         self.n_outputs = int(n_outputs)

@@ -22,11 +22,11 @@ class BatchNorm(Layer):
 
     def __init__(self, n_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
-        if not isinstance(n_features, (int, np.integer)) or n_features < 1:
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
             raise ValueError(f"BatchNorm: n_features must be a positive integer, got {n_features!r}")
         if not 0 < momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in (0, 1], got {momentum!r}")
-        if eps <= 0:
+        if not eps > 0:  # also rejects NaN
             raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
         self.n_features = int(n_features)
         self.momentum = float(momentum)
