@@ -13,11 +13,15 @@ an error above 1e-6 almost always means a bug. Near a kink (ReLU at 0, two
 equal values in max pooling) the numerical gradient is meaningless, so check
 on random inputs.
 
-Two mistakes that one comparison cannot see are caught separately. backward()
-gets a copy of R, so one that changes its argument in place cannot change R.
-A second forward and backward pass must give the same gradients, so a
-backward() that adds to ``self.grads`` (``+=``) instead of storing them raises
-ValueError.
+Some mistakes that one comparison cannot see raise ValueError instead:
+
+- forward() or backward() changing the input X or a parameter in place;
+- a second, identical forward and backward pass giving another output or
+  other gradients, as a backward() that adds to ``self.grads`` (``+=``)
+  instead of storing them does.
+
+backward() gets a copy of R, so one that changes its argument in place
+cannot change R.
 """
 
 import copy
@@ -122,6 +126,14 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
+    # Snapshots for _check_unchanged, taken before any forward() runs.
+    X_before = X.copy()
+    params_before = {
+        _parameter_key(layers, index, name): param.copy()
+        for index, layer in enumerate(layers)
+        for name, param in layer.params.items()
+    }
+
     _check_float64_outputs(layers, X)
     weights = rng.standard_normal(forward().shape)
 
@@ -129,17 +141,20 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         return float(np.sum(forward() * weights))
 
     def analytic_gradients():
+        """Run forward and backward once; return the output and the gradients, as copies."""
+        output = np.array(forward())
         # backward() gets a copy, so that one which changes its argument cannot change the weights R.
-        forward()
         grad_X = obj.backward(weights.copy())
         gradients = {"input": None if grad_X is None else np.array(grad_X)}
         for index, layer in enumerate(layers):
             for name in layer.params:
                 gradients[_parameter_key(layers, index, name)] = np.array(layer.grads[name])
-        return gradients
+        _check_unchanged(X, X_before, layers, params_before)
+        return output, gradients
 
-    analytic = analytic_gradients()
-    _check_repeatable(analytic, analytic_gradients())
+    output, analytic = analytic_gradients()
+    output_again, analytic_again = analytic_gradients()
+    _check_repeatable(output, output_again, analytic, analytic_again)
     arrays = {"input": X}
     for index, layer in enumerate(layers):
         for name, param in layer.params.items():
@@ -152,22 +167,53 @@ def _parameter_key(layers, index, name):
     return name if len(layers) == 1 else f"layer {index} ({layers[index]!r}) {name}"
 
 
-def _check_repeatable(first, second):
-    """Raise ValueError when a second, identical forward and backward pass gives other gradients.
+def _check_unchanged(X, X_before, layers, params_before):
+    """Raise ValueError when forward() or backward() changed the input or a parameter in place.
+
+    In training such a layer would spoil the caller's data or lose its weights, while the
+    gradients it reports can still look right.
+    """
+    if not np.array_equal(X, X_before, equal_nan=True):
+        raise ValueError(
+            "gradient_check: forward() or backward() changed the input X in place; change a copy "
+            "(for example X = X * 2, not X *= 2), because X is the caller's data"
+        )
+    for index, layer in enumerate(layers):
+        for name, param in layer.params.items():
+            if not np.array_equal(param, params_before[_parameter_key(layers, index, name)], equal_nan=True):
+                raise ValueError(
+                    f"gradient_check: forward() or backward() changed the parameter "
+                    f"'{_parameter_key(layers, index, name)}'; only the optimizer may change parameters, "
+                    f"and the gradient belongs in a new array in self.grads"
+                )
+
+
+def _check_repeatable(output, output_again, first, second):
+    """Raise ValueError when a second, identical forward and backward pass gives other results.
 
     The usual cause is ``self.grads[name] += ...`` in backward(): the gradients of every batch then
     add up, while one pass, all that the central differences see, looks right.
     """
+    if not np.allclose(output_again, output, rtol=1e-9, atol=0, equal_nan=True):
+        raise ValueError(
+            "gradient_check: forward() gave another output for the same input the second time; a layer "
+            "that draws random numbers must draw them from its self.rng generator (which the check "
+            "rewinds), and forward() must not depend on earlier calls"
+        )
     for key, value in first.items():
         again = second[key]
         if value is None or again is None or value.shape != again.shape:
             continue  # _compare reports a missing or misshapen gradient
         if not np.allclose(again, value, rtol=1e-9, atol=0, equal_nan=True):
             worst = np.unravel_index(int(np.argmax(np.abs(again - value))), value.shape)
+            if key == "input":
+                cause = "backward() must return a gradient that depends only on the last forward() call"
+            else:
+                cause = "backward() must store each gradient with =, not add to it with +="
             raise ValueError(
                 f"gradient_check: the gradient for '{key}' changed between two identical forward and "
-                f"backward passes (element {tuple(int(i) for i in worst)}: {value[worst]:.8g}, then {again[worst]:.8g}); "
-                f"backward() must store each gradient with =, not add to it with +="
+                f"backward passes (element {tuple(int(i) for i in worst)}: {value[worst]:.8g}, then "
+                f"{again[worst]:.8g}); {cause}"
             )
 
 

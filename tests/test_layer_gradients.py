@@ -222,3 +222,59 @@ def test_gradient_check_rejects_gradients_that_add_up():
 def test_gradient_check_rejects_empty_network():
     with pytest.raises(ValueError, match="gradient_check: the network has no layers"):
         nl.gradient_check(nl.NeuralNetwork([]), random_input((2, 3)))
+
+
+def test_gradient_check_rejects_backward_that_writes_into_weights():
+    class WritingDense(nl.FullyConnectedLayer):
+        def backward(self, grad_output):
+            X = self._require_cache()
+            self.grads["W"] = self.params["W"]  # the same array, so the next line overwrites the weights
+            self.grads["W"][...] = X.T @ grad_output
+            self.grads["b"] = grad_output.sum(axis=0)
+            return grad_output @ self.params["W"].T
+
+    with pytest.raises(ValueError, match=r"changed the parameter 'W'; only the optimizer may change parameters"):
+        nl.gradient_check(WritingDense(3, 2), random_input((4, 3)))
+
+
+def test_gradient_check_rejects_backward_that_zeroes_its_input():
+    class ZeroingTanh(nl.Tanh):
+        def forward(self, X):
+            self.input = self._check_input(X, None)
+            return super().forward(X)
+
+        def backward(self, grad_output):
+            self.input *= 0  # the caller's data
+            return super().backward(grad_output)
+
+    with pytest.raises(ValueError, match=r"changed the input X in place; change a copy"):
+        nl.gradient_check(ZeroingTanh(), random_input((4, 3)))
+
+
+def test_gradient_check_names_random_forward_without_self_rng():
+    class OwnDropout(nl.Layer):
+        def __init__(self):
+            super().__init__()
+            self.generator = np.random.default_rng(0)  # not self.rng, so the check cannot rewind it
+
+        def forward(self, X):
+            self.cache = self.generator.random(np.shape(X)) > 0.5
+            return X * self.cache
+
+        def backward(self, grad_output):
+            return grad_output * self.cache
+
+    with pytest.raises(ValueError, match=r"forward\(\) gave another output for the same input.*self.rng"):
+        nl.gradient_check(OwnDropout(), random_input((6, 5)))
+
+
+def test_gradient_check_names_input_gradient_that_depends_on_earlier_calls():
+    class CountingTanh(nl.Tanh):
+        calls = 0
+
+        def backward(self, grad_output):
+            self.calls += 1
+            return super().backward(grad_output) * self.calls
+
+    with pytest.raises(ValueError, match=r"gradient for 'input' changed .* depends only on the last forward\(\) call"):
+        nl.gradient_check(CountingTanh(), random_input((4, 3)))
