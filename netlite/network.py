@@ -48,9 +48,10 @@ class NeuralNetwork:
                 f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
                 f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
             )
-        if not all(hasattr(layer, name) for name in ("params", "grads", "buffers", "training")):
+        missing = [name for name in ("params", "grads", "buffers", "training") if not hasattr(layer, name)]
+        if missing:
             raise TypeError(
-                f"NeuralNetwork: the {type(layer).__name__} has no params, grads or buffers; "
+                f"NeuralNetwork: the {type(layer).__name__} has no {', '.join(missing)}, which Layer.__init__ sets; "
                 f"call super().__init__() at the start of its __init__"
             )
         # A layer keeps what its backward pass needs from its last forward call, so one object
@@ -235,8 +236,9 @@ class NeuralNetwork:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
-        # The rename below would replace a write-protected file too, so it is checked here.
-        if os.path.exists(path) and not os.access(path, os.W_OK):
+        # The rename below would replace a write-protected file too, so it is checked here, by the mode
+        # bits and not os.access(), which allows root every write.
+        if os.path.isfile(path) and os.stat(path).st_mode & 0o222 == 0:
             raise PermissionError(f"{path}: the file is write-protected; save under another name or make it writable")
         try:
             handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
@@ -306,23 +308,32 @@ class NeuralNetwork:
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}: the model description is damaged ({error}); save the model again") from None
 
-        not_finite = []
+        not_finite, too_large = [], []
         for key, value in arrays.items():
             index, kind, name = key.split("/", 2)  # A layer of the user's own may have '/' in a parameter name.
             layer = self.layers[int(index)]
             store = layer.params if kind == "params" else layer.buffers
             with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, reported below
                 store[name] = value.astype(store[name].dtype)
-            if not np.all(np.isfinite(store[name])):
+            if not np.all(np.isfinite(value)):
                 not_finite.append(f"layer {index} '{name}'")
+            elif not np.all(np.isfinite(store[name])):
+                too_large.append(f"layer {index} '{name}' ({value.dtype} to {store[name].dtype})")
         if not_finite:
-            warnings.warn(
-                f"{path}: NaN or infinite values in {', '.join(not_finite)}, so the network's outputs will be "
-                f"NaN or inf; the model was probably saved after its training diverged",
-                RuntimeWarning,
-                stacklevel=stacklevel_outside_netlite(),
+            self._warn_on_load(
+                f"{path}: the file contains NaN or infinite values in {', '.join(not_finite)}, so the network's "
+                f"outputs will be NaN or inf; the model was probably saved after its training diverged"
+            )
+        if too_large:
+            self._warn_on_load(
+                f"{path}: values too large for the layer's dtype became infinite in {', '.join(too_large)}; "
+                f"load into a network cast with model.astype(np.float64) to keep them"
             )
         return self
+
+    @staticmethod
+    def _warn_on_load(message):
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel_outside_netlite())
 
     def _description(self):
         layers = [
@@ -368,6 +379,12 @@ class NeuralNetwork:
                             f"{path}: layer {index} ({expected['repr']}): '{name}' has dtype "
                             f"{arrays[key].dtype} in the file, expected an array like the layer's own {own.dtype}"
                         )
+                    if own.dtype.kind in "iu" and arrays[key].size and not _fits_integer_type(arrays[key], own.dtype):
+                        raise ValueError(
+                            f"{path}: layer {index} ({expected['repr']}): '{name}' has values from "
+                            f"{arrays[key].min()} to {arrays[key].max()} in the file, beyond the range of the "
+                            f"layer's {own.dtype}; give the layer a wider integer type"
+                        )
             # The description shows a layer's settings (LeakyReLU's alpha, Dropout's p), which no array stores.
             if compare_settings and saved["repr"] != expected["repr"]:
                 raise ValueError(
@@ -383,6 +400,12 @@ class NeuralNetwork:
         unexpected = sorted(set(arrays) - expected_keys)
         if unexpected:
             raise ValueError(f"{path}: unexpected arrays in the file: {unexpected}; was it saved from another network?")
+
+
+def _fits_integer_type(array, dtype):
+    """Return True if every value of the integer array fits ``dtype`` without wrapping around."""
+    limits = np.iinfo(dtype)
+    return limits.min <= array.min() and array.max() <= limits.max
 
 
 def _os_error(error, message):

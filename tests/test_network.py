@@ -416,7 +416,7 @@ def test_layer_without_base_init_is_rejected():
         def __init__(self):
             self.factor = 2.0  # no super().__init__()
 
-    with pytest.raises(TypeError, match=r"the Scale has no params.*call super\(\).__init__\(\)"):
+    with pytest.raises(TypeError, match=r"the Scale has no params, grads, buffers, training, .*call super\(\).__init__\(\)"):
         nl.NeuralNetwork([Scale()])
 
 
@@ -485,23 +485,51 @@ def test_save_on_full_disk_names_the_path_and_keeps_the_old_file(tmp_path, monke
     assert path.read_bytes() == original_bytes
 
 
-def test_save_keeps_write_protected_file(tmp_path, monkeypatch):
+def test_save_keeps_write_protected_file(tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(b"keep me")
-    # As root, os.access allows every write, so the protection is simulated.
-    monkeypatch.setattr(os, "access", lambda checked, mode: os.fspath(checked) != os.fspath(path))
+    path.chmod(0o444)
     with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected"):
         small_model().save(path)
     assert path.read_bytes() == b"keep me"
+    assert path.stat().st_mode & 0o777 == 0o444
 
 
-@pytest.mark.parametrize("bad_value", [np.nan, 1e300])
-def test_load_warns_about_values_that_are_not_finite(tmp_path, bad_value):
+@pytest.mark.parametrize(
+    "bad_value, message",
+    [
+        (np.nan, r"the file contains NaN or infinite values in layer 0 'W'.*training diverged"),
+        (np.inf, r"the file contains NaN or infinite values in layer 0 'W'.*training diverged"),
+        (1e300, r"values too large for the layer's dtype became infinite in layer 0 'W' \(float64 to float32\)"),
+    ],
+)
+def test_load_warns_about_values_that_are_not_finite(tmp_path, bad_value, message):
     path = tmp_path / "model.npz"
     saved = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)])
     saved[0].params["W"] = saved[0].params["W"].astype(np.float64)  # 1e300 fits float64, not float32
     saved[0].params["W"][1, 2] = bad_value
     saved.save(path)
-    with pytest.warns(RuntimeWarning, match=r"NaN or infinite values in layer 0 'W'.*training diverged") as caught:
+    with pytest.warns(RuntimeWarning, match=message) as caught:
         nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)]).load(path)
     assert len(caught) == 1  # numpy's own overflow warning stays quiet
+
+
+def test_load_rejects_integer_that_would_wrap(tmp_path):
+    path = tmp_path / "model.npz"
+    saved = nl.NeuralNetwork([Gain(3)])
+    saved[0].buffers["n_seen"] = np.array(2**40 + 3, dtype=np.int64)
+    saved.save(path)
+    target = nl.NeuralNetwork([Gain(1)])
+    target[0].buffers["n_seen"] = np.array(1, dtype=np.int32)
+    with pytest.raises(ValueError, match=r"'n_seen' has values from 1099511627779 to 1099511627779 .* beyond the range of the layer's int32"):
+        target.load(path)
+    assert target[0].buffers["n_seen"] == 1
+
+
+def test_layer_without_training_attribute_is_named():
+    class Handmade(nl.Layer):
+        def __init__(self):
+            self.params, self.grads, self.buffers = {}, {}, {}
+
+    with pytest.raises(TypeError, match=r"the Handmade has no training, which Layer.__init__ sets"):
+        nl.NeuralNetwork([Handmade()])
