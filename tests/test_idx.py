@@ -489,13 +489,28 @@ def test_other_dataset_in_own_subfolder_rejected(tmp_path, tiny_mnist_spec):
     assert "fashion-mnist" in str(info.value)
 
 
-def test_swapped_label_files_are_named(tmp_path, tiny_mnist_spec):
-    paths = write_tiny_dataset(tmp_path / "shared")
+def write_swapped_labels(folder):
+    """Write the tiny data set into ``folder`` with the train and test label files' names exchanged."""
+    paths = write_tiny_dataset(folder)
     train_labels, test_labels = paths[LABEL_FILES["train"]], paths[LABEL_FILES["test"]]
-    swap = tmp_path / "swap.gz"
+    swap = folder / "swap.gz"
     train_labels.rename(swap)
     test_labels.rename(train_labels)
     swap.rename(test_labels)
 
-    with pytest.raises(DatasetError, match=rf"contains MNIST {LABEL_FILES['test']}, but is named as {LABEL_FILES['train']}"):
+
+def test_swapped_label_files_are_named(tmp_path, tiny_mnist_spec):
+    write_swapped_labels(tmp_path / "shared")
+
+    with pytest.raises(DatasetError, match=rf"contains MNIST {LABEL_FILES['test']}, but is named as {LABEL_FILES['train']}.*exchange their names"):
         mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
+
+
+def test_swapped_files_do_not_hide_a_good_copy_elsewhere(tmp_path, monkeypatch, tiny_mnist_spec):
+    write_swapped_labels(tmp_path / "swapped")
+    write_tiny_dataset(tmp_path / "good")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "good"))
+
+    X, y = mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "swapped", download=False)
+
+    np.testing.assert_array_equal(y, tiny_split("train")[1])

@@ -370,23 +370,37 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
 
 
 def _find_verified(spec, file_name, folders) -> np.ndarray | None:
-    """Return the verified array of the first good copy of a file in ``folders``, or None."""
+    """Return the verified array of the first good copy of a file in ``folders``, or None.
+
+    A copy that contains another file of the same data set (renamed or swapped by hand) is
+    skipped. If no folder has a good copy, the first such copy is reported instead of
+    downloading, so that the user learns why the file did not count.
+    """
+    misnamed = None
     for folder in folders:
         for path in (folder.path / file_name, folder.path / f"{file_name}.gz"):
             if not path.is_file():
                 continue
             try:
                 return _read_verified(spec, file_name, path)
+            except _MisnamedFileError as error:
+                misnamed = misnamed or error
             except _OtherDatasetError:
                 # MNIST and Fashion-MNIST share file names, so a shared base folder may contain the
                 # other one. In a folder meant for this data set only, that is a mistake to report.
                 if folder.dedicated:
                     raise
+    if misnamed is not None:
+        raise misnamed
     return None
 
 
 class _OtherDatasetError(DatasetError):
     """A file contains a known file of another data set."""
+
+
+class _MisnamedFileError(DatasetError):
+    """A file contains another file of the same data set."""
 
 
 def _known_files() -> dict[str, tuple[str, str]]:
@@ -412,10 +426,10 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
         other = _known_files().get(actual)
         if other is not None and other[0] == spec.name:
             # Another file of the same data set under this name: renamed or swapped by hand.
-            raise DatasetError(
-                f"{path} contains {spec.name} {other[1]}, but is named as {file_name}. Give the file its "
-                f"own name ({other[1]}, or {other[1]}.gz if it is compressed), or delete it so that it is "
-                f"downloaded again."
+            raise _MisnamedFileError(
+                f"{path} contains {spec.name} {other[1]}, but is named as {file_name}. Rename it to "
+                f"{other[1]} (with .gz if it is compressed); if a file of that name is there too, the two "
+                f"were swapped, so exchange their names. Or delete the file to download it again."
             )
         if other is not None:
             raise _OtherDatasetError(
