@@ -13,9 +13,6 @@ def batch_handler(X, y, batchsize=32, shuffle=False, drop_last=False, rng=None):
     With ``shuffle=True`` the order is a new random permutation on every call,
     drawn from ``rng`` or else from the generator that ``netlite.seed`` resets.
     """
-    # Lists cannot be indexed with an array of positions, as shuffling does.
-    X = X if isinstance(X, np.ndarray) else np.asarray(X)
-    y = y if isinstance(y, np.ndarray) else np.asarray(y)
     if len(X) != len(y):
         raise ValueError(
             f"batch_handler: X and y must have the same number of samples, got {len(X)} inputs and {len(y)} targets"
@@ -29,7 +26,14 @@ def batch_handler(X, y, batchsize=32, shuffle=False, drop_last=False, rng=None):
         order = (rng if rng is not None else default_rng()).permutation(n_samples)
         for start in range(0, stop, batchsize):
             indices = order[start : start + batchsize]
-            yield X[indices], y[indices]
+            yield _take(X, indices), _take(y, indices)
     else:
         for start in range(0, stop, batchsize):
             yield X[start : start + batchsize], y[start : start + batchsize]
+
+
+def _take(data, indices):
+    """Return the samples at ``indices``: an array for an array, a list for a list or tuple."""
+    if isinstance(data, (list, tuple)):
+        return [data[i] for i in indices]  # a list cannot be indexed with an array of positions
+    return data[indices]

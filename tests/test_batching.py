@@ -54,10 +54,18 @@ def test_lists_can_be_shuffled():
     X = [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]]
     y = [0, 1, 2, 3, 4]
     batches = list(nl.batch_handler(X, y, batchsize=2, shuffle=True, rng=np.random.default_rng(0)))
-    seen = np.concatenate([y_batch for _, y_batch in batches])
-    assert sorted(seen.tolist()) == y
+    seen = [label for _, y_batch in batches for label in y_batch]
+    assert sorted(seen) == y
     for x_batch, y_batch in batches:
-        np.testing.assert_array_equal(x_batch[:, 0], y_batch)
+        assert [sample[0] for sample in x_batch] == y_batch
+
+
+def test_ragged_lists_are_batched_with_and_without_shuffling():
+    X = [[1], [1, 2], [3]]
+    y = [0, 1, 2]
+    assert list(nl.batch_handler(X, y, batchsize=2)) == [([[1], [1, 2]], [0, 1]), ([[3]], [2])]
+    shuffled = list(nl.batch_handler(X, y, batchsize=2, shuffle=True, rng=np.random.default_rng(0)))
+    assert sorted(label for _, y_batch in shuffled for label in y_batch) == y
 
 
 def test_batchsize_true_is_rejected():
