@@ -14,18 +14,36 @@ def test_fully_connected_wrong_width():
 
 
 def test_fully_connected_image_input_suggests_flatten_shape():
-    with pytest.raises(ValueError, match=r"FullyConnectedLayer\(400 -> 120\): expected input of shape \(batch, 400\), got \(2, 5, 5, 16\); put nl.Flatten\(\) before"):
+    with pytest.raises(ValueError, match=r"FullyConnectedLayer\(400 -> 120\): expected input of shape \(batch, 400\), got \(2, 5, 5, 16\); put nl.Flatten\(\) before this layer to turn each sample into 400 features$"):
         nl.FullyConnectedLayer(400, 120).forward(np.zeros((2, 5, 5, 16)))
 
 
+def test_fully_connected_image_input_of_other_size_gives_n_inputs():
+    with pytest.raises(ValueError, match=r"into 16 features, and create this layer with n_inputs=16$"):
+        nl.FullyConnectedLayer(4, 2).forward(np.zeros((2, 2, 2, 4)))
+
+
+def test_fully_connected_one_axis_input():
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 3\), got \(3,\)$"):
+        nl.FullyConnectedLayer(3, 2).forward(np.zeros(3))
+
+
 def test_convolution_channels_first_input_suggests_transpose():
-    with pytest.raises(ValueError, match=r"\(batch, height, width, 3\), got \(2, 3, 8, 8\); .*X.transpose\(0, 2, 3, 1\)"):
+    with pytest.raises(ValueError, match=r"\(batch, height, width, 3\), got \(2, 3, 8, 8\); if the images are stored channels first .*X.transpose\(0, 2, 3, 1\)"):
         nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros((2, 3, 8, 8)))
 
 
-def test_convolution_wrong_channel_count_names_previous_layer():
-    with pytest.raises(ValueError, match=r"got \(2, 8, 8, 5\); the previous layer must output 3 channels"):
-        nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros((2, 8, 8, 5)))
+@pytest.mark.parametrize(
+    "layer, shape, message",
+    [
+        ((3, 3, 4), (2, 8, 8, 5), "the images or the previous layer's output must have 3 channels$"),
+        ((3, 32, 32), (2, 32, 32, 16), "must have 32 channels$"),  # height 32 equals the channels by chance
+        ((5, 1, 8), (2, 28, 28, 3), "must have 1 channel$"),
+    ],
+)
+def test_convolution_wrong_channel_count(layer, shape, message):
+    with pytest.raises(ValueError, match=message):
+        nl.ConvolutionalLayer(*layer).forward(np.zeros(shape))
 
 
 @pytest.mark.parametrize("bad", [np.array([["a", "b"]]), np.zeros((1, 2), dtype=complex), np.array([[None, 1]], dtype=object)])

@@ -79,12 +79,14 @@ class ConvolutionalLayer(Layer):
         N, H, W_in, C_in = X.shape
         K = self.kernel_size
         if C_in != self.in_channels:
-            # Channels first, as PyTorch stores images, is the likely mistake when axis 1 fits.
+            # Square images stored channels first, as PyTorch stores them: axis 1 fits, axes 2 and 3 agree.
+            channels_first = X.shape[1] == self.in_channels and X.shape[2] == X.shape[3]
             hint = (
-                f"; NetLite stores images channels last, so convert (batch, channels, height, width) "
-                f"with X.transpose(0, 2, 3, 1)"
-                if X.shape[1] == self.in_channels
-                else f"; the previous layer must output {self.in_channels} channels"
+                f"; if the images are stored channels first (batch, channels, height, width), "
+                f"convert them with X.transpose(0, 2, 3, 1)"
+                if channels_first
+                else f"; the images or the previous layer's output must have {self.in_channels} "
+                f"channel{'s' if self.in_channels != 1 else ''}"
             )
             raise ValueError(
                 f"{self!r}: expected input of shape (batch, height, width, {self.in_channels}), got {X.shape}{hint}"

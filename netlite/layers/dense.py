@@ -35,13 +35,15 @@ class FullyConnectedLayer(Layer):
 
         X: (N, n_inputs) -> returns (N, n_outputs). Keeps X for the backward pass.
         """
-        if np.ndim(X) > 2:
+        X = self._check_input(X, None, dtype=self.params["W"].dtype)
+        if X.ndim > 2:
+            n_features = int(np.prod(X.shape[1:]))
+            also = "" if n_features == self.n_inputs else f", and create this layer with n_inputs={n_features}"
             raise ValueError(
-                f"{self!r}: expected input of shape (batch, {self.n_inputs}), got {np.shape(X)}; "
-                f"put nl.Flatten() before this layer to turn images into feature vectors"
+                f"{self!r}: expected input of shape (batch, {self.n_inputs}), got {X.shape}; put nl.Flatten() "
+                f"before this layer to turn each sample into {n_features} features{also}"
             )
-        X = self._check_input(X, 2, f"(batch, {self.n_inputs})", dtype=self.params["W"].dtype)
-        if X.shape[1] != self.n_inputs:
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
             raise ValueError(f"{self!r}: expected input of shape (batch, {self.n_inputs}), got {X.shape}")
         self.cache = X
         return X @ self.params["W"] + self.params["b"]
