@@ -13,9 +13,11 @@ an error above 1e-6 almost always means a bug. Near a kink (ReLU at 0, two
 equal values in max pooling) the numerical gradient is meaningless, so check
 on random inputs.
 
-Some mistakes that one comparison cannot see raise ValueError instead:
+Some mistakes that one comparison cannot see raise ValueError instead, for
+layers, networks and losses alike:
 
-- forward() or backward() changing the input X or a parameter in place;
+- forward() or backward() changing the input X (a loss: the network's
+  output) or a parameter in place;
 - a second, identical forward and backward pass giving another output or
   other gradients, as a backward() that adds to ``self.grads`` (``+=``)
   instead of storing them does.
@@ -92,13 +94,22 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 
         # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
         # then shows an error of about 1e-2 with a correct backward.
+        X_before = X.copy()
         value = np.asarray(evaluate())
         if value.dtype != np.float64:
             raise TypeError(
                 f"gradient_check: forward() of {layer_or_loss!r} returned {value.dtype} for float64 output, so the "
                 f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
             )
-        analytic = {"output": loss.backward()}
+        analytic = {"output": _copy_or_none(loss.backward())}
+        value_again = evaluate()
+        analytic_again = {"output": _copy_or_none(loss.backward())}
+        if not np.array_equal(X, X_before, equal_nan=True):
+            raise ValueError(
+                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed the network's output in "
+                f"place; compute with a copy (for example output - target, not output -= target)"
+            )
+        _check_repeatable(value, value_again, analytic, analytic_again)
         arrays = {"output": X}
         return _compare(evaluate, arrays, analytic, step, max_checks, rng)
 
@@ -126,15 +137,15 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
-    # Snapshots for _check_unchanged, taken before any forward() runs.
+    # Snapshots for _check_unchanged. The parameters are copied after the first forward(), because
+    # a layer may create them there, from the input's size.
     X_before = X.copy()
+    _check_float64_outputs(layers, X)
     params_before = {
         _parameter_key(layers, index, name): param.copy()
         for index, layer in enumerate(layers)
         for name, param in layer.params.items()
     }
-
-    _check_float64_outputs(layers, X)
     weights = rng.standard_normal(forward().shape)
 
     def evaluate():
@@ -145,7 +156,7 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         output = np.array(forward())
         # backward() gets a copy, so that one which changes its argument cannot change the weights R.
         grad_X = obj.backward(weights.copy())
-        gradients = {"input": None if grad_X is None else np.array(grad_X)}
+        gradients = {"input": _copy_or_none(grad_X)}
         for index, layer in enumerate(layers):
             for name in layer.params:
                 gradients[_parameter_key(layers, index, name)] = np.array(layer.grads[name])
@@ -160,6 +171,11 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         for name, param in layer.params.items():
             arrays[_parameter_key(layers, index, name)] = param
     return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+
+
+def _copy_or_none(gradient):
+    """Return a copy of a gradient as an array, or None when backward() returned None."""
+    return None if gradient is None else np.array(gradient)
 
 
 def _parameter_key(layers, index, name):
@@ -180,7 +196,8 @@ def _check_unchanged(X, X_before, layers, params_before):
         )
     for index, layer in enumerate(layers):
         for name, param in layer.params.items():
-            if not np.array_equal(param, params_before[_parameter_key(layers, index, name)], equal_nan=True):
+            before = params_before.get(_parameter_key(layers, index, name))
+            if before is not None and not np.array_equal(param, before, equal_nan=True):
                 raise ValueError(
                     f"gradient_check: forward() or backward() changed the parameter "
                     f"'{_parameter_key(layers, index, name)}'; only the optimizer may change parameters, "
@@ -191,14 +208,17 @@ def _check_unchanged(X, X_before, layers, params_before):
 def _check_repeatable(output, output_again, first, second):
     """Raise ValueError when a second, identical forward and backward pass gives other results.
 
+    ``output`` and ``output_again`` are the two passes' outputs (for a loss, its values), and
+    ``first`` and ``second`` map names to their gradients.
+
     The usual cause is ``self.grads[name] += ...`` in backward(): the gradients of every batch then
     add up, while one pass, all that the central differences see, looks right.
     """
     if not np.allclose(output_again, output, rtol=1e-9, atol=0, equal_nan=True):
         raise ValueError(
-            "gradient_check: forward() gave another output for the same input the second time; a layer "
-            "that draws random numbers must draw them from its self.rng generator (which the check "
-            "rewinds), and forward() must not depend on earlier calls"
+            "gradient_check: forward() gave another result for the same input the second time; random "
+            "numbers must come from a generator stored as self.rng on a layer of the network (the check "
+            "rewinds those), and forward() must not depend on earlier calls"
         )
     for key, value in first.items():
         again = second[key]
@@ -206,10 +226,13 @@ def _check_repeatable(output, output_again, first, second):
             continue  # _compare reports a missing or misshapen gradient
         if not np.allclose(again, value, rtol=1e-9, atol=0, equal_nan=True):
             worst = np.unravel_index(int(np.argmax(np.abs(again - value))), value.shape)
-            if key == "input":
+            if key in ("input", "output"):
                 cause = "backward() must return a gradient that depends only on the last forward() call"
             else:
-                cause = "backward() must store each gradient with =, not add to it with +="
+                cause = (
+                    "backward() must store each gradient with = (not add to it with +=), computed only "
+                    "from the last forward() call"
+                )
             raise ValueError(
                 f"gradient_check: the gradient for '{key}' changed between two identical forward and "
                 f"backward passes (element {tuple(int(i) for i in worst)}: {value[worst]:.8g}, then "

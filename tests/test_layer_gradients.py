@@ -215,7 +215,7 @@ def test_gradient_check_rejects_gradients_that_add_up():
             self.grads["b"] += grad_output.sum(axis=0)
             return grad_output @ self.params["W"].T
 
-    with pytest.raises(ValueError, match=r"gradient for 'W' changed between two identical .* not add to it with \+="):
+    with pytest.raises(ValueError, match=r"gradient for 'W' changed between two identical .* \(not add to it with \+=\)"):
         nl.gradient_check(AddingDense(3, 2), random_input((4, 3)))
 
 
@@ -264,7 +264,7 @@ def test_gradient_check_names_random_forward_without_self_rng():
         def backward(self, grad_output):
             return grad_output * self.cache
 
-    with pytest.raises(ValueError, match=r"forward\(\) gave another output for the same input.*self.rng"):
+    with pytest.raises(ValueError, match=r"forward\(\) gave another result for the same input.*self.rng"):
         nl.gradient_check(OwnDropout(), random_input((6, 5)))
 
 
@@ -278,3 +278,40 @@ def test_gradient_check_names_input_gradient_that_depends_on_earlier_calls():
 
     with pytest.raises(ValueError, match=r"gradient for 'input' changed .* depends only on the last forward\(\) call"):
         nl.gradient_check(CountingTanh(), random_input((4, 3)))
+
+
+def test_gradient_check_accepts_parameters_created_in_first_forward():
+    class LazyDense(nl.Layer):
+        def forward(self, X):
+            if "W" not in self.params:  # sized from the first input
+                self.params["W"] = np.random.default_rng(0).standard_normal((X.shape[1], 2))
+                self.grads["W"] = np.zeros_like(self.params["W"])
+            self.cache = X
+            return X @ self.params["W"]
+
+        def backward(self, grad_output):
+            self.grads["W"] = self.cache.T @ grad_output
+            return grad_output @ self.params["W"].T
+
+    assert nl.gradient_check(LazyDense(), random_input((4, 5))) < TOLERANCE
+
+
+def test_gradient_check_rejects_loss_gradient_that_adds_up():
+    class AddingMse(nl.MseLoss):
+        def backward(self):
+            gradient = super().backward()
+            self.total = getattr(self, "total", 0) + gradient
+            return self.total
+
+    with pytest.raises(ValueError, match=r"gradient for 'output' changed .* depends only on the last forward\(\) call"):
+        nl.gradient_check(AddingMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
+
+
+def test_gradient_check_rejects_loss_that_changes_the_output():
+    class InPlaceMse(nl.MseLoss):
+        def forward(self, output, target):
+            output *= 1.5  # changes the caller's array
+            return super().forward(output, target)
+
+    with pytest.raises(ValueError, match=r"changed the network's output in place; compute with a copy"):
+        nl.gradient_check(InPlaceMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
