@@ -236,10 +236,13 @@ class NeuralNetwork:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
-        # The rename below would replace a write-protected file too, so it is checked here, by the mode
-        # bits and not os.access(), which allows root every write.
-        if os.path.isfile(path) and os.stat(path).st_mode & 0o222 == 0:
-            raise PermissionError(f"{path}: the file is write-protected; save under another name or make it writable")
+        # The rename below would replace a file that the user may not write, so that is checked here:
+        # os.access() for other users' files, the mode bits for root, whom os.access() allows every write.
+        if os.path.isfile(path) and (not os.access(path, os.W_OK) or os.stat(path).st_mode & 0o222 == 0):
+            raise PermissionError(
+                f"{path}: the file is write-protected or belongs to another user; save under another name, or "
+                f"make the file writable if it is yours"
+            )
         try:
             handle, temporary_path = tempfile.mkstemp(dir=folder, prefix=".netlite-", suffix=".part")
         except OSError as error:
@@ -317,7 +320,7 @@ class NeuralNetwork:
                 store[name] = value.astype(store[name].dtype)
             if not np.all(np.isfinite(value)):
                 not_finite.append(f"layer {index} '{name}'")
-            elif not np.all(np.isfinite(store[name])):
+            if np.any(np.isfinite(value) & ~np.isfinite(store[name])):
                 too_large.append(f"layer {index} '{name}' ({value.dtype} to {store[name].dtype})")
         if not_finite:
             self._warn_on_load(
@@ -383,7 +386,7 @@ class NeuralNetwork:
                         raise ValueError(
                             f"{path}: layer {index} ({expected['repr']}): '{name}' has values from "
                             f"{arrays[key].min()} to {arrays[key].max()} in the file, beyond the range of the "
-                            f"layer's {own.dtype}; give the layer a wider integer type"
+                            f"layer's {own.dtype}; give the layer an integer type that holds these values"
                         )
             # The description shows a layer's settings (LeakyReLU's alpha, Dropout's p), which no array stores.
             if compare_settings and saved["repr"] != expected["repr"]:

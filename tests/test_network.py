@@ -438,7 +438,7 @@ class Gain(nl.Layer):
 
     def __init__(self, value):
         super().__init__()
-        self.params["scale/gain"] = np.full(2, value)
+        self.params["scale/gain"] = np.full(2, float(value))
         self.grads["scale/gain"] = np.zeros(2)
         self.buffers["n_seen"] = np.array(value, dtype=np.int64)
 
@@ -475,11 +475,20 @@ def test_save_into_unwritable_folder_names_the_path(tmp_path, monkeypatch):
         small_model().save(path)
 
 
+def test_save_keeps_file_that_the_user_may_not_write(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"keep me")  # mode 0644: writable for its owner, here another user
+    monkeypatch.setattr(os, "access", lambda checked, mode: os.fspath(checked) != os.fspath(path))
+    with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected or belongs to another user"):
+        small_model().save(path)
+    assert path.read_bytes() == b"keep me"
+
+
 def test_save_keeps_write_protected_file(tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(b"keep me")
     path.chmod(0o444)
-    with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected"):
+    with pytest.raises(PermissionError, match=rf"{path}: the file is write-protected or belongs to another user"):
         small_model().save(path)
     assert path.read_bytes() == b"keep me"
     assert path.stat().st_mode & 0o777 == 0o444
@@ -523,3 +532,33 @@ def test_layer_without_training_attribute_is_named():
 
     with pytest.raises(TypeError, match=r"the Handmade has no training, which Layer.__init__ sets"):
         nl.NeuralNetwork([Handmade()])
+
+
+def test_load_reports_nan_and_overflow_in_one_array(tmp_path):
+    path = tmp_path / "model.npz"
+    saved = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)])
+    saved[0].params["W"] = saved[0].params["W"].astype(np.float64)
+    saved[0].params["W"][0, 0] = np.nan
+    saved[0].params["W"][1, 2] = 1e300
+    saved.save(path)
+    with pytest.warns(RuntimeWarning) as caught:
+        nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3)]).load(path)
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 2
+    assert "NaN or infinite values in layer 0 'W'" in messages[0]
+    assert "became infinite in layer 0 'W'" in messages[1]
+
+
+def test_astype_keeps_integer_buffers():
+    layer = Gain(3)
+    layer.astype(np.float64)
+    assert layer.params["scale/gain"].dtype == np.float64
+    assert layer.buffers["n_seen"].dtype == np.int64
+
+
+def test_load_into_float64_network_keeps_integer_buffer(tmp_path):
+    path = tmp_path / "model.npz"
+    nl.NeuralNetwork([Gain(3)]).save(path)
+    loaded = nl.NeuralNetwork([Gain(1)]).astype(np.float64).load(path)
+    assert loaded[0].buffers["n_seen"] == 3
+    assert loaded[0].buffers["n_seen"].dtype == np.int64

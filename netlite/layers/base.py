@@ -48,7 +48,7 @@ class Layer:
         return self
 
     def astype(self, dtype):
-        """Cast parameters and buffers to ``dtype`` in place (float64 for gradient checks)."""
+        """Cast parameters and float buffers to ``dtype`` in place (float64 for gradient checks)."""
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise TypeError(
                 f"{self!r}: astype expected np.float32 (to train) or np.float64 (to check gradients), "
@@ -58,7 +58,8 @@ class Layer:
             self.params[name] = value.astype(dtype)
             self.grads[name] = np.zeros_like(self.params[name])
         for name, value in self.buffers.items():
-            self.buffers[name] = value.astype(dtype)
+            if value.dtype.kind == "f":  # an integer buffer (a counter) keeps its type
+                self.buffers[name] = value.astype(dtype)
         return self
 
     @property
