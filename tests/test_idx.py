@@ -514,3 +514,31 @@ def test_swapped_files_do_not_hide_a_good_copy_elsewhere(tmp_path, monkeypatch, 
     X, y = mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "swapped", download=False)
 
     np.testing.assert_array_equal(y, tiny_split("train")[1])
+
+
+def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mnist_spec):
+    fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
+    write_tiny_dataset(tmp_path / "fashion-mnist")
+
+    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file into a 'mnist' folder"):
+        mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path, download=False)
+
+
+def test_other_dataset_in_own_subfolder_does_not_hide_a_good_copy(tmp_path, monkeypatch, tiny_mnist_spec):
+    # Tiny MNIST files sit in data_dir/fashion-mnist, and good tiny Fashion-MNIST files in NETLITE_DATA_DIR.
+    write_tiny_dataset(tmp_path / "data" / "fashion-mnist")
+    fashion_files = dict(tiny_files())
+    images, labels = tiny_split("train", seed=7)
+    fashion_files[IMAGE_FILES["train"]] = idx_bytes(images)
+    fashion_files[LABEL_FILES["train"]] = idx_bytes(labels)
+    for name, content in fashion_files.items():
+        write_file(tmp_path / "env" / "fashion-mnist" / name, content, compress=True)
+    fashion_spec = dataclasses.replace(
+        mnist_module.FASHION_MNIST, num_examples=dict(TINY_COUNTS), sha256=_sha256_of(fashion_files), dedicated_dirs=()
+    )
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST", fashion_spec)
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "env"))
+
+    X, y = mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path / "data", download=False)
+
+    np.testing.assert_array_equal(y, labels)

@@ -372,11 +372,12 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
 def _find_verified(spec, file_name, folders) -> np.ndarray | None:
     """Return the verified array of the first good copy of a file in ``folders``, or None.
 
-    A copy that contains another file of the same data set (renamed or swapped by hand) is
-    skipped. If no folder has a good copy, the first such copy is reported instead of
-    downloading, so that the user learns why the file did not count.
+    A copy that contains another file of the same data set (renamed or swapped by hand), or a
+    file of the other data set in this one's own folder, is skipped. If no folder has a good
+    copy, the first such copy is reported instead of downloading, so that the user learns why
+    the file did not count.
     """
-    misnamed = None
+    misplaced = None
     for folder in folders:
         for path in (folder.path / file_name, folder.path / f"{file_name}.gz"):
             if not path.is_file():
@@ -384,14 +385,14 @@ def _find_verified(spec, file_name, folders) -> np.ndarray | None:
             try:
                 return _read_verified(spec, file_name, path)
             except _MisnamedFileError as error:
-                misnamed = misnamed or error
-            except _OtherDatasetError:
+                misplaced = misplaced or error
+            except _OtherDatasetError as error:
                 # MNIST and Fashion-MNIST share file names, so a shared base folder may contain the
                 # other one. In a folder meant for this data set only, that is a mistake to report.
                 if folder.dedicated:
-                    raise
-    if misnamed is not None:
-        raise misnamed
+                    misplaced = misplaced or error
+    if misplaced is not None:
+        raise misplaced
     return None
 
 
@@ -403,10 +404,10 @@ class _MisnamedFileError(DatasetError):
     """A file contains another file of the same data set."""
 
 
-def _known_files() -> dict[str, tuple[str, str]]:
-    """Map the sha256 of every known file to its data set and file name, such as ('MNIST', 'train-images-idx3-ubyte')."""
+def _known_files() -> dict[str, tuple[DatasetSpec, str]]:
+    """Map the sha256 of every known file to its data set and file name, such as (MNIST, 'train-images-idx3-ubyte')."""
     return {
-        digest: (spec.name, name)
+        digest: (spec, name)
         for spec in (MNIST, FASHION_MNIST)
         for name, digest in spec.sha256.items()
     }
@@ -423,19 +424,19 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
     content = read_idx_bytes(path)
     actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
-        other = _known_files().get(actual)
-        if other is not None and other[0] == spec.name:
+        other_spec, other_name = _known_files().get(actual, (None, None))
+        if other_spec is not None and other_spec.name == spec.name:
             # Another file of the same data set under this name: renamed or swapped by hand.
             raise _MisnamedFileError(
-                f"{path} contains {spec.name} {other[1]}, but is named as {file_name}. Rename it to "
-                f"{other[1]} (with .gz if it is compressed); if a file of that name is there too, the two "
-                f"were swapped, so exchange their names. Or delete the file to download it again."
+                f"{path} contains {spec.name} {other_name}, but is named as {file_name}. If no file named "
+                f"{other_name} is beside it, rename it to that (with .gz if it is compressed). If one is, "
+                f"and that one contains {file_name}, the two were swapped: exchange their names. "
+                f"Otherwise delete {path.name} to download it again."
             )
-        if other is not None:
+        if other_spec is not None:
             raise _OtherDatasetError(
-                f"{path} contains {other[0]} {other[1]}, but {spec.name} {file_name} was requested. Move the "
-                f"file into a folder of its own (for example a '{spec.subfolder}' subfolder for "
-                f"{spec.name})."
+                f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}. Move "
+                f"the file into a '{other_spec.subfolder}' folder of its own, beside this one."
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
         parse_idx(content, source=path)
