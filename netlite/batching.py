@@ -33,7 +33,7 @@ def batch_handler(X, y, batchsize=32, shuffle=False, drop_last=False, rng=None):
 
 
 def _take(data, indices):
-    """Return the samples at ``indices``: an array for an array, a list for a list or tuple."""
+    """Return the samples at ``indices``: an array for an array, a list for a list, a tuple for a tuple."""
     if isinstance(data, (list, tuple)):
-        return [data[i] for i in indices]  # a list cannot be indexed with an array of positions
+        return type(data)(data[i] for i in indices)  # a list cannot be indexed with an array of positions
     return data[indices]

@@ -71,3 +71,12 @@ def test_ragged_lists_are_batched_with_and_without_shuffling():
 def test_batchsize_true_is_rejected():
     with pytest.raises(ValueError, match="batchsize must be a positive integer, got True"):
         list(nl.batch_handler(np.zeros((3, 1)), np.zeros(3), batchsize=True))
+
+
+def test_tuples_give_tuple_batches_with_and_without_shuffling():
+    X = ((0, 0), (1, 1), (2, 2))
+    y = (0, 1, 2)
+    for shuffle in (False, True):
+        for x_batch, y_batch in nl.batch_handler(X, y, batchsize=2, shuffle=shuffle, rng=np.random.default_rng(0)):
+            assert type(x_batch) is tuple
+            assert type(y_batch) is tuple
