@@ -94,7 +94,7 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 
         # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
         # then shows an error of about 1e-2 with a correct backward.
-        X_before = X.copy()
+        X_before, target_before = X.copy(), np.array(target, copy=True)
         value = np.asarray(evaluate())
         if value.dtype != np.float64:
             raise TypeError(
@@ -104,12 +104,13 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         analytic = {"output": _copy_or_none(loss.backward())}
         value_again = evaluate()
         analytic_again = {"output": _copy_or_none(loss.backward())}
-        if not np.array_equal(X, X_before, equal_nan=True):
+        same_target = np.array_equal(np.asarray(target), target_before, equal_nan=True)
+        if not (np.array_equal(X, X_before, equal_nan=True) and same_target):
             raise ValueError(
-                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed the network's output in "
-                f"place; compute with a copy (for example output - target, not output -= target)"
+                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed the network's output or "
+                f"the target in place; compute with a copy (for example output - target, not output -= target)"
             )
-        _check_repeatable(value, value_again, analytic, analytic_again)
+        _check_repeatable(value, value_again, analytic, analytic_again, is_loss=True)
         arrays = {"output": X}
         return _compare(evaluate, arrays, analytic, step, max_checks, rng)
 
@@ -130,22 +131,24 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 
     # Layers that draw random numbers (Dropout) must draw the same ones on
     # every evaluation, so their generators are rewound before each forward().
-    generator_states = [(layer.rng, copy.deepcopy(layer.rng.bit_generator.state)) for layer in layers if hasattr(layer, "rng")]
+    generator_states = [
+        (layer.rng, copy.deepcopy(layer.rng.bit_generator.state))
+        for layer in layers
+        if isinstance(getattr(layer, "rng", None), np.random.Generator)
+    ]
 
     def forward():
         for generator, state in generator_states:
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
-    # Snapshots for _check_unchanged. The parameters are copied after the first forward(), because
-    # a layer may create them there, from the input's size.
+    # Snapshots for _check_unchanged, taken before the first forward(). A layer may create parameters
+    # there, from the input's size; those are copied right after it.
     X_before = X.copy()
+    params_before = {}
+    _snapshot_new_parameters(layers, params_before)
     _check_float64_outputs(layers, X)
-    params_before = {
-        _parameter_key(layers, index, name): param.copy()
-        for index, layer in enumerate(layers)
-        for name, param in layer.params.items()
-    }
+    _snapshot_new_parameters(layers, params_before)
     weights = rng.standard_normal(forward().shape)
 
     def evaluate():
@@ -178,6 +181,13 @@ def _copy_or_none(gradient):
     return None if gradient is None else np.array(gradient)
 
 
+def _snapshot_new_parameters(layers, snapshots):
+    """Copy into ``snapshots`` every parameter that has no copy there yet."""
+    for index, layer in enumerate(layers):
+        for name, param in layer.params.items():
+            snapshots.setdefault(_parameter_key(layers, index, name), np.array(param, copy=True))
+
+
 def _parameter_key(layers, index, name):
     """Name a parameter in the records: its own name for one layer, with the layer's position in a network."""
     return name if len(layers) == 1 else f"layer {index} ({layers[index]!r}) {name}"
@@ -205,20 +215,25 @@ def _check_unchanged(X, X_before, layers, params_before):
                 )
 
 
-def _check_repeatable(output, output_again, first, second):
+def _check_repeatable(output, output_again, first, second, is_loss=False):
     """Raise ValueError when a second, identical forward and backward pass gives other results.
 
-    ``output`` and ``output_again`` are the two passes' outputs (for a loss, its values), and
-    ``first`` and ``second`` map names to their gradients.
+    ``output`` and ``output_again`` are the two passes' outputs (for a loss, ``is_loss=True``,
+    its values), and ``first`` and ``second`` map names to their gradients.
 
     The usual cause is ``self.grads[name] += ...`` in backward(): the gradients of every batch then
     add up, while one pass, all that the central differences see, looks right.
     """
     if not np.allclose(output_again, output, rtol=1e-9, atol=0, equal_nan=True):
+        if is_loss:
+            raise ValueError(
+                "gradient_check: the loss gave another value for the same output and target the second "
+                "time; a loss must not draw random numbers or depend on earlier calls"
+            )
         raise ValueError(
             "gradient_check: forward() gave another result for the same input the second time; random "
-            "numbers must come from a generator stored as self.rng on a layer of the network (the check "
-            "rewinds those), and forward() must not depend on earlier calls"
+            "numbers must come from a numpy Generator stored as self.rng on a layer of the network (the "
+            "check rewinds those), and forward() must not depend on earlier calls"
         )
     for key, value in first.items():
         again = second[key]

@@ -313,5 +313,41 @@ def test_gradient_check_rejects_loss_that_changes_the_output():
             output *= 1.5  # changes the caller's array
             return super().forward(output, target)
 
-    with pytest.raises(ValueError, match=r"changed the network's output in place; compute with a copy"):
+    with pytest.raises(ValueError, match=r"changed the network's output or the target in place; compute with a copy"):
         nl.gradient_check(InPlaceMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
+
+
+def test_gradient_check_rejects_forward_that_masks_weights_in_place():
+    class MaskingDense(nl.FullyConnectedLayer):
+        def __init__(self, n_inputs, n_outputs):
+            super().__init__(n_inputs, n_outputs)
+            self.rng = np.random.default_rng(3)  # rewound by the check, so every pass draws the same mask
+
+        def forward(self, X):
+            self.mask = self.rng.random(self.params["W"].shape) >= 0.5
+            self.params["W"] *= self.mask  # wrong: zeroes the weights for good
+            return super().forward(X)
+
+    with pytest.raises(ValueError, match=r"changed the parameter 'W'"):
+        nl.gradient_check(MaskingDense(6, 3), random_input((4, 6)))
+
+
+def test_gradient_check_names_random_loss():
+    class NoisyMse(nl.MseLoss):
+        rng = np.random.default_rng(0)
+
+        def forward(self, output, target):
+            return super().forward(output, target + 0.01 * self.rng.standard_normal(np.shape(target)))
+
+    with pytest.raises(ValueError, match=r"the loss gave another value for the same output and target"):
+        nl.gradient_check(NoisyMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
+
+
+def test_gradient_check_rejects_loss_that_changes_the_target():
+    class ClippingMse(nl.MseLoss):
+        def forward(self, output, target):
+            np.clip(target, -0.5, 0.5, out=target)  # the caller's labels
+            return super().forward(output, target)
+
+    with pytest.raises(ValueError, match=r"changed the network's output or the target in place"):
+        nl.gradient_check(ClippingMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
