@@ -520,7 +520,7 @@ def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mn
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")
 
-    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file into a 'mnist' folder"):
+    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file to \S+mnist, where MNIST is looked for"):
         mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path, download=False)
 
 
@@ -542,3 +542,17 @@ def test_other_dataset_in_own_subfolder_does_not_hide_a_good_copy(tmp_path, monk
     X, y = mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path / "data", download=False)
 
     np.testing.assert_array_equal(y, labels)
+
+
+def test_missing_file_message_lists_other_dataset_files_skipped(tmp_path, tiny_mnist_spec):
+    # Tiny MNIST files in a shared base folder, looked up as Fashion-MNIST: skipped, then missing.
+    fashion_spec = dataclasses.replace(
+        mnist_module.FASHION_MNIST, num_examples=dict(TINY_COUNTS), mirrors=(), dedicated_dirs=()
+    )
+    write_tiny_dataset(tmp_path / "shared")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path / "shared", download=False)
+    message = str(info.value)
+    assert "Skipped, because they contain the other data set:" in message
+    assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']})" in message

@@ -341,14 +341,15 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     """Return the verified uint8 images (N, 28, 28) and uint8 labels (N,) of one split."""
     file_names = spec.files[split]
     folders = locations.search_folders(spec.subfolder, data_dir, spec.dedicated_dirs)
-    arrays = {name: _find_verified(spec, name, folders) for name in file_names}
+    skipped = []  # files of the other data set under this one's names, for the message below
+    arrays = {name: _find_verified(spec, name, folders, skipped) for name in file_names}
 
     missing = [name for name, array in arrays.items() if array is None]
     if missing:
         target = locations.download_folder(spec.subfolder, data_dir)
         if not download:
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, missing, folders, target, download, [])
+                _missing_message(spec, split, missing, folders, target, download, [], skipped)
             )
         failures = []
         for name in missing:
@@ -361,7 +362,7 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
         still_missing = [name for name in missing if arrays[name] is None]
         if still_missing:
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, still_missing, folders, target, download, failures)
+                _missing_message(spec, split, still_missing, folders, target, download, failures, skipped)
             )
 
     images, labels = (arrays[name] for name in file_names)
@@ -369,13 +370,14 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     return images, labels
 
 
-def _find_verified(spec, file_name, folders) -> np.ndarray | None:
+def _find_verified(spec, file_name, folders, skipped) -> np.ndarray | None:
     """Return the verified array of the first good copy of a file in ``folders``, or None.
 
     A copy that contains another file of the same data set (renamed or swapped by hand), or a
     file of the other data set in this one's own folder, is skipped. If no folder has a good
     copy, the first such copy is reported instead of downloading, so that the user learns why
-    the file did not count.
+    the file did not count. Files of the other data set in a shared folder are appended to
+    ``skipped``, for the message if the file is missing in the end.
     """
     misplaced = None
     for folder in folders:
@@ -391,13 +393,19 @@ def _find_verified(spec, file_name, folders) -> np.ndarray | None:
                 # other one. In a folder meant for this data set only, that is a mistake to report.
                 if folder.dedicated:
                     misplaced = misplaced or error
+                else:
+                    skipped.append(error.summary)
     if misplaced is not None:
         raise misplaced
     return None
 
 
 class _OtherDatasetError(DatasetError):
-    """A file contains a known file of another data set."""
+    """A file contains a known file of another data set; ``summary`` names the file and its content in one line."""
+
+    def __init__(self, message, summary):
+        super().__init__(message)
+        self.summary = summary
 
 
 class _MisnamedFileError(DatasetError):
@@ -436,7 +444,9 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
         if other_spec is not None:
             raise _OtherDatasetError(
                 f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}. Move "
-                f"the file into a '{other_spec.subfolder}' folder of its own, beside this one."
+                f"the file to {locations.download_folder(other_spec.subfolder)}, where {other_spec.name} "
+                f"is looked for.",
+                summary=f"{path} (contains {other_spec.name} {other_name})",
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
         parse_idx(content, source=path)
@@ -484,9 +494,11 @@ def _check_split_structure(spec, split, images, labels) -> None:
         )
 
 
-def _missing_message(spec, split, missing, folders, target, download, failures) -> str:
+def _missing_message(spec, split, missing, folders, target, download, failures, skipped) -> str:
     names = ", ".join(f"{name}[.gz]" for name in missing)
     searched = "\n".join(f"  {folder.path} ({folder.origin})" for folder in folders)
+    if skipped:
+        searched += "\nSkipped, because they contain the other data set:\n" + "\n".join(f"  {line}" for line in skipped)
     if download:
         reason = "Downloading failed:\n" + "\n".join(failures)
     else:
