@@ -252,11 +252,15 @@ class NeuralNetwork:
                 np.savez(file, **arrays)
                 file.flush()
                 os.fsync(file.fileno())
-            # mkstemp creates the file readable by its owner only; give it
-            # the permissions of a file created normally (0666 minus the umask).
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary_path, 0o666 & ~umask)
+            # mkstemp creates the file readable by its owner only. A replaced file keeps its own
+            # permissions, so a private model stays private. A new one gets 0666 minus the umask.
+            if os.path.isfile(path):
+                mode = os.stat(path).st_mode & 0o777
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(temporary_path, mode)
             os.replace(temporary_path, path)
         except OSError as error:
             os.unlink(temporary_path)

@@ -253,6 +253,16 @@ def test_saved_file_is_readable_by_others(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
 
 
+def test_save_over_private_file_keeps_it_private(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o600)
+    model = small_model()
+    model.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    np.testing.assert_array_equal(small_model().load(path)[0].params["W"], model[0].params["W"])
+
+
 def test_predict_rejects_empty_input():
     with pytest.raises(ValueError, match="expected at least one sample"):
         small_model().predict(np.zeros((0, 6, 6, 1), dtype=np.float32))
