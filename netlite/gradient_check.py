@@ -17,7 +17,8 @@ Some mistakes that one comparison cannot see raise ValueError instead, for
 layers, networks and losses alike:
 
 - forward() or backward() changing the input X (a loss: the network's
-  output) or a parameter in place;
+  output or the target) or a parameter in place, after the first forward()
+  call, which may set the parameters;
 - a second, identical forward and backward pass giving another output or
   other gradients, as a backward() that adds to ``self.grads`` (``+=``)
   instead of storing them does.
@@ -88,13 +89,15 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         if target is None:
             raise ValueError(f"gradient_check: checking the loss {layer_or_loss!r} needs its target")
         loss = copy.deepcopy(layer_or_loss)
+        # The loss gets a copy of an array target, so that one which changes it cannot change the caller's.
+        target_copy = target.copy() if isinstance(target, np.ndarray) else target
 
         def evaluate():
-            return loss.forward(X, target)
+            return loss.forward(X, target_copy)
 
         # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
         # then shows an error of about 1e-2 with a correct backward.
-        X_before, target_before = X.copy(), np.array(target, copy=True)
+        X_before = X.copy()
         value = np.asarray(evaluate())
         if value.dtype != np.float64:
             raise TypeError(
@@ -104,11 +107,17 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         analytic = {"output": _copy_or_none(loss.backward())}
         value_again = evaluate()
         analytic_again = {"output": _copy_or_none(loss.backward())}
-        same_target = np.array_equal(np.asarray(target), target_before, equal_nan=True)
-        if not (np.array_equal(X, X_before, equal_nan=True) and same_target):
+        changed = []
+        if not np.array_equal(X, X_before, equal_nan=True):
+            changed.append("the network's output")
+        if isinstance(target, np.ndarray) and not np.array_equal(
+            target_copy, target, equal_nan=target.dtype.kind in "fc"
+        ):
+            changed.append("the target")
+        if changed:
             raise ValueError(
-                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed the network's output or "
-                f"the target in place; compute with a copy (for example output - target, not output -= target)"
+                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed {' and '.join(changed)} "
+                f"in place; compute with a copy (for example output - target, not output -= target)"
             )
         _check_repeatable(value, value_again, analytic, analytic_again, is_loss=True)
         arrays = {"output": X}
@@ -129,6 +138,20 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
     if hasattr(layers[0], "compute_input_grad"):
         layers[0].compute_input_grad = True
 
+    # A layer may create or set its parameters in its first forward(): sized from the input, set from
+    # the first batch (data-dependent initialisation), or in float32, the layers' default. So one
+    # forward() runs first, and the cast, the snapshots and the generator states come after it.
+    # NOTE: a forward() that changes a parameter the same way on every call is therefore not caught.
+    X_before = X.copy()
+    obj.forward(X)
+    for layer in layers:
+        layer.astype(np.float64)
+    params_before = {
+        _parameter_key(layers, index, name): np.array(param, copy=True)
+        for index, layer in enumerate(layers)
+        for name, param in layer.params.items()
+    }
+
     # Layers that draw random numbers (Dropout) must draw the same ones on
     # every evaluation, so their generators are rewound before each forward().
     generator_states = [
@@ -142,13 +165,7 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
             generator.bit_generator.state = copy.deepcopy(state)
         return obj.forward(X)
 
-    # Snapshots for _check_unchanged, taken before the first forward(). A layer may create parameters
-    # there, from the input's size; those are copied right after it.
-    X_before = X.copy()
-    params_before = {}
-    _snapshot_new_parameters(layers, params_before)
     _check_float64_outputs(layers, X)
-    _snapshot_new_parameters(layers, params_before)
     weights = rng.standard_normal(forward().shape)
 
     def evaluate():
@@ -179,13 +196,6 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 def _copy_or_none(gradient):
     """Return a copy of a gradient as an array, or None when backward() returned None."""
     return None if gradient is None else np.array(gradient)
-
-
-def _snapshot_new_parameters(layers, snapshots):
-    """Copy into ``snapshots`` every parameter that has no copy there yet."""
-    for index, layer in enumerate(layers):
-        for name, param in layer.params.items():
-            snapshots.setdefault(_parameter_key(layers, index, name), np.array(param, copy=True))
 
 
 def _parameter_key(layers, index, name):
