@@ -520,7 +520,7 @@ def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mn
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")
 
-    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file to \S+mnist, where MNIST is looked for"):
+    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file into a 'mnist' subfolder of your data folder \(data_dir or NETLITE_DATA_DIR\)"):
         mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path, download=False)
 
 
@@ -556,3 +556,26 @@ def test_missing_file_message_lists_other_dataset_files_skipped(tmp_path, tiny_m
     message = str(info.value)
     assert "Skipped, because they contain the other data set:" in message
     assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']})" in message
+
+
+def test_missing_file_message_lists_only_skipped_copies_of_missing_files(tmp_path, monkeypatch, tiny_mnist_spec):
+    # The shared folder's MNIST files are skipped for both names, but the test images of Fashion-MNIST
+    # are found later, in NETLITE_DATA_DIR; only the labels are missing.
+    fashion_images = idx_bytes(tiny_split("test", seed=7)[0])
+    fashion_spec = dataclasses.replace(
+        mnist_module.FASHION_MNIST,
+        num_examples=dict(TINY_COUNTS),
+        sha256={**mnist_module.FASHION_MNIST.sha256, IMAGE_FILES["test"]: _sha256_of({"x": fashion_images})["x"]},
+        mirrors=(),
+        dedicated_dirs=(),
+    )
+    write_tiny_dataset(tmp_path / "shared")
+    write_file(tmp_path / "env" / "fashion-mnist" / IMAGE_FILES["test"], fashion_images, compress=True)
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "env"))
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path / "shared", download=False)
+    message = str(info.value)
+    assert f"missing {LABEL_FILES['test']}[.gz]" in message
+    assert f"(contains MNIST {LABEL_FILES['test']})" in message
+    assert IMAGE_FILES["test"] not in message.split("Skipped")[1]

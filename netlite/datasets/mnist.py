@@ -341,8 +341,8 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     """Return the verified uint8 images (N, 28, 28) and uint8 labels (N,) of one split."""
     file_names = spec.files[split]
     folders = locations.search_folders(spec.subfolder, data_dir, spec.dedicated_dirs)
-    skipped = []  # files of the other data set under this one's names, for the message below
-    arrays = {name: _find_verified(spec, name, folders, skipped) for name in file_names}
+    skipped = {name: [] for name in file_names}  # files of the other data set under these names
+    arrays = {name: _find_verified(spec, name, folders, skipped[name]) for name in file_names}
 
     missing = [name for name, array in arrays.items() if array is None]
     if missing:
@@ -444,8 +444,8 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
         if other_spec is not None:
             raise _OtherDatasetError(
                 f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}. Move "
-                f"the file to {locations.download_folder(other_spec.subfolder)}, where {other_spec.name} "
-                f"is looked for.",
+                f"the file into a '{other_spec.subfolder}' subfolder of your data folder (data_dir or "
+                f"{locations.DATA_DIR_ENV}), where {other_spec.name} is looked for.",
                 summary=f"{path} (contains {other_spec.name} {other_name})",
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
@@ -497,8 +497,9 @@ def _check_split_structure(spec, split, images, labels) -> None:
 def _missing_message(spec, split, missing, folders, target, download, failures, skipped) -> str:
     names = ", ".join(f"{name}[.gz]" for name in missing)
     searched = "\n".join(f"  {folder.path} ({folder.origin})" for folder in folders)
-    if skipped:
-        searched += "\nSkipped, because they contain the other data set:\n" + "\n".join(f"  {line}" for line in skipped)
+    skipped_lines = [f"  {line}" for name in missing for line in skipped[name]]
+    if skipped_lines:
+        searched += "\nSkipped, because they contain the other data set:\n" + "\n".join(skipped_lines)
     if download:
         reason = "Downloading failed:\n" + "\n".join(failures)
     else:
