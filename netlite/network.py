@@ -255,7 +255,12 @@ class NeuralNetwork:
             # mkstemp creates the file readable by its owner only. A replaced file keeps its own
             # permissions, so a private model stays private. A new one gets 0666 minus the umask.
             if os.path.isfile(path):
-                mode = os.stat(path).st_mode & 0o777
+                existing = os.stat(path)
+                mode = existing.st_mode & 0o777
+                try:
+                    os.chown(temporary_path, -1, existing.st_gid)  # the group that the mode's group bits meant
+                except PermissionError:
+                    mode &= ~0o070  # not a group of this user's, so the new group gets no access
             else:
                 umask = os.umask(0)
                 os.umask(umask)

@@ -572,3 +572,27 @@ def test_load_into_float64_network_keeps_integer_buffer(tmp_path):
     loaded = nl.NeuralNetwork([Gain(1)]).astype(np.float64).load(path)
     assert loaded[0].buffers["n_seen"] == 3
     assert loaded[0].buffers["n_seen"].dtype == np.int64
+
+
+def test_save_over_file_keeps_its_group(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    other_group = 65534 if os.getuid() == 0 else os.getgid()  # root may give a file any group
+    os.chown(path, -1, other_group)
+    path.chmod(0o640)
+    small_model().save(path)
+    assert path.stat().st_gid == other_group
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+
+    def not_permitted(*arguments):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chown", not_permitted)
+    small_model().save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
