@@ -86,49 +86,58 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
         raise ValueError(f"gradient_check: max_checks must be a positive integer, got {max_checks!r}")
 
     if isinstance(layer_or_loss, Loss):
-        if target is None:
-            raise ValueError(f"gradient_check: checking the loss {layer_or_loss!r} needs its target")
-        loss = copy.deepcopy(layer_or_loss)
-        # The loss gets a copy of an array target, so that one which changes it cannot change the caller's.
-        target_copy = target.copy() if isinstance(target, np.ndarray) else target
+        return _loss_records(layer_or_loss, X, target, step, max_checks, rng)
+    return _layer_records(layer_or_loss, X, step, max_checks, rng)
 
-        def evaluate():
-            return loss.forward(X, target_copy)
 
-        # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
-        # then shows an error of about 1e-2 with a correct backward.
-        X_before = X.copy()
-        value = np.asarray(evaluate())
-        if value.dtype != np.float64:
-            raise TypeError(
-                f"gradient_check: forward() of {layer_or_loss!r} returned {value.dtype} for float64 output, so the "
-                f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
-            )
-        analytic = {"output": _copy_or_none(loss.backward())}
-        value_again = evaluate()
-        analytic_again = {"output": _copy_or_none(loss.backward())}
-        changed = []
-        if not np.array_equal(X, X_before, equal_nan=True):
-            changed.append("the network's output")
-        if isinstance(target, np.ndarray) and not np.array_equal(
-            target_copy, target, equal_nan=target.dtype.kind in "fc"
-        ):
-            changed.append("the target")
-        if changed:
-            raise ValueError(
-                f"gradient_check: forward() or backward() of {layer_or_loss!r} changed {' and '.join(changed)} "
-                f"in place; compute with a copy (for example output - target, not output -= target)"
-            )
-        _check_repeatable(value, value_again, analytic, analytic_again, is_loss=True)
-        arrays = {"output": X}
-        return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+def _loss_records(loss_func, X, target, step, max_checks, rng):
+    """Check a loss: its backward() against central differences of its value, in the network's output."""
+    if target is None:
+        raise ValueError(f"gradient_check: checking the loss {loss_func!r} needs its target")
+    loss = copy.deepcopy(loss_func)
+    # The loss gets a copy of an array target, so that one which changes it cannot change the caller's.
+    target_copy = target.copy() if isinstance(target, np.ndarray) else target
 
-    obj = copy.deepcopy(layer_or_loss)
+    def evaluate():
+        return loss.forward(X, target_copy)
+
+    # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
+    # then shows an error of about 1e-2 with a correct backward.
+    X_before = X.copy()
+    value = np.asarray(evaluate())
+    if value.dtype != np.float64:
+        raise TypeError(
+            f"gradient_check: forward() of {loss_func!r} returned {value.dtype} for float64 output, so the "
+            f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
+        )
+    analytic = {"output": _copy_or_none(loss.backward())}
+    value_again = evaluate()
+    analytic_again = {"output": _copy_or_none(loss.backward())}
+    changed = []
+    if not np.array_equal(X, X_before, equal_nan=True):
+        changed.append("the network's output")
+    if isinstance(target, np.ndarray) and not np.array_equal(
+        target_copy, target, equal_nan=target.dtype.kind in "fc"
+    ):
+        changed.append("the target")
+    if changed:
+        raise ValueError(
+            f"gradient_check: forward() or backward() of {loss_func!r} changed {' and '.join(changed)} "
+            f"in place; compute with a copy (for example output - target, not output -= target)"
+        )
+    _check_repeatable(value, value_again, analytic, analytic_again, is_loss=True)
+    arrays = {"output": X}
+    return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+
+
+def _layer_records(layer_or_network, X, step, max_checks, rng):
+    """Check a layer or a network: backward(R) against central differences of sum(forward(X) * R)."""
+    obj = copy.deepcopy(layer_or_network)
     layers = getattr(obj, "layers", None)
     if layers is None:
         if not isinstance(obj, Layer):
             raise TypeError(
-                f"gradient_check: expected a layer, a loss or a NeuralNetwork, got {type(layer_or_loss).__name__}"
+                f"gradient_check: expected a layer, a loss or a NeuralNetwork, got {type(layer_or_network).__name__}"
             )
         layers = [obj]
     if not layers:
