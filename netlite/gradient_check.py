@@ -91,7 +91,7 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 
 
 def _loss_records(loss_func, X, target, step, max_checks, rng):
-    """Check a loss: its backward() against central differences of its value, in the network's output."""
+    """Return the records of a loss: its backward() against central differences of its value."""
     if target is None:
         raise ValueError(f"gradient_check: checking the loss {loss_func!r} needs its target")
     loss = copy.deepcopy(loss_func)
@@ -131,7 +131,7 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
 
 
 def _layer_records(layer_or_network, X, step, max_checks, rng):
-    """Check a layer or a network: backward(R) against central differences of sum(forward(X) * R)."""
+    """Return the records of a layer or a network: backward(R) against differences of sum(forward(X) * R)."""
     obj = copy.deepcopy(layer_or_network)
     layers = getattr(obj, "layers", None)
     if layers is None:
