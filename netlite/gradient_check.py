@@ -28,6 +28,7 @@ cannot change R.
 """
 
 import copy
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,8 +96,9 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
     if target is None:
         raise ValueError(f"gradient_check: checking the loss {loss_func!r} needs its target")
     loss = copy.deepcopy(loss_func)
-    # The loss gets a copy of an array target, so that one which changes it cannot change the caller's.
-    target_copy = target.copy() if isinstance(target, np.ndarray) else target
+    # The loss gets a copy of the target, so that one which changes it cannot change the caller's.
+    # A second copy, made the same way, is what the first is compared with afterwards.
+    target_copy, target_before = copy.deepcopy(target), copy.deepcopy(target)
 
     def evaluate():
         return loss.forward(X, target_copy)
@@ -116,14 +118,13 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
     changed = []
     if not np.array_equal(X, X_before, equal_nan=True):
         changed.append("the network's output")
-    if isinstance(target, np.ndarray) and not np.array_equal(
-        target_copy, target, equal_nan=target.dtype.kind in "fc"
-    ):
+    if not _same_content(target_copy, target_before):
         changed.append("the target")
     if changed:
         raise ValueError(
             f"gradient_check: forward() or backward() of {loss_func!r} changed {' and '.join(changed)} "
-            f"in place; compute with a copy (for example output - target, not output -= target)"
+            f"in place; compute with new arrays (for example difference = output - target, not "
+            f"output -= target or np.clip(target, 0, 1, out=target))"
         )
     _check_repeatable(value, value_again, analytic, analytic_again, is_loss=True)
     arrays = {"output": X}
@@ -150,7 +151,8 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
     # A layer may create or set its parameters in its first forward(): sized from the input, set from
     # the first batch (data-dependent initialisation), or in float32, the layers' default. So one
     # forward() runs first, and the cast, the snapshots and the generator states come after it.
-    # NOTE: a forward() that changes a parameter the same way on every call is therefore not caught.
+    # NOTE: a forward() that changes a parameter in place so that a second call leaves it as the
+    # first call left it (a fixed mask) is therefore not caught here, only if its gradient is wrong.
     X_before = X.copy()
     obj.forward(X)
     for layer in layers:
@@ -200,6 +202,18 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
         for name, param in layer.params.items():
             arrays[_parameter_key(layers, index, name)] = param
     return _compare(evaluate, arrays, analytic, step, max_checks, rng)
+
+
+def _same_content(a, b):
+    """Return True if ``a`` and ``b`` (arrays, or lists and tuples of them) hold the same values.
+
+    Pickled bytes compare any such structure, NaN included. A target that cannot be pickled counts as
+    unchanged.
+    """
+    try:
+        return pickle.dumps(a) == pickle.dumps(b)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return True
 
 
 def _copy_or_none(gradient):

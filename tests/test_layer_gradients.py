@@ -313,7 +313,7 @@ def test_gradient_check_rejects_loss_that_changes_the_output():
             output *= 1.5  # changes the caller's array
             return super().forward(output, target)
 
-    with pytest.raises(ValueError, match=r"changed the network's output in place; compute with a copy"):
+    with pytest.raises(ValueError, match=r"changed the network's output in place; compute with new arrays"):
         nl.gradient_check(InPlaceMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
 
 
@@ -423,3 +423,29 @@ def test_gradient_check_accepts_loss_with_tuple_target():
 
     target = (random_input((4, 3), seed=1), np.array([1.0, 2.0, 0.5, 1.0]))
     assert nl.gradient_check(WeightedMse(), random_input((4, 3)), target=target) < TOLERANCE
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_gradient_check_rejects_loss_that_changes_a_tuple_or_list_target(as_list):
+    class ReweightingMse(nl.MseLoss):
+        def forward(self, output, target):
+            values, weights = target
+            weights[0] = 5.0  # changes the caller's weights
+            return super().forward(output, values)
+
+    weights = np.array([1.0, 2.0, 0.5, 1.0])
+    target = [random_input((4, 3), seed=1), weights] if as_list else (random_input((4, 3), seed=1), weights)
+    with pytest.raises(ValueError, match=r"changed the target in place"):
+        nl.gradient_check(ReweightingMse(), random_input((4, 3)), target=target)
+    np.testing.assert_array_equal(weights, [1.0, 2.0, 0.5, 1.0])
+
+
+def test_gradient_check_accepts_layer_that_keeps_a_view_of_its_weights():
+    class ViewDense(nl.FullyConnectedLayer):
+        def forward(self, X):
+            if not hasattr(self, "W_rows"):
+                self.W_rows = self.params["W"].reshape(-1)  # a view, which in-place updates keep current
+            self.cache = X
+            return X @ self.W_rows.reshape(self.n_inputs, self.n_outputs) + self.params["b"]
+
+    assert nl.gradient_check(ViewDense(3, 2), random_input((4, 3))) < TOLERANCE

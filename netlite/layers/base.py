@@ -54,12 +54,13 @@ class Layer:
                 f"{self!r}: astype expected np.float32 (to train) or np.float64 (to check gradients), "
                 f"got {np.dtype(dtype)}; the layers compute in one of these two"
             )
+        # copy=False keeps an array that has the dtype already, and any view a layer keeps of it.
         for name, value in self.params.items():
-            self.params[name] = value.astype(dtype)
+            self.params[name] = value.astype(dtype, copy=False)
             self.grads[name] = np.zeros_like(self.params[name])
         for name, value in self.buffers.items():
             if value.dtype.kind == "f":  # an integer buffer (a counter) keeps its type
-                self.buffers[name] = value.astype(dtype)
+                self.buffers[name] = value.astype(dtype, copy=False)
         return self
 
     @property
