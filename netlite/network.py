@@ -252,15 +252,10 @@ class NeuralNetwork:
                 np.savez(file, **arrays)
                 file.flush()
                 os.fsync(file.fileno())
-            # mkstemp creates the file readable by its owner only. A replaced file keeps its own
-            # permissions, so a private model stays private. A new one gets 0666 minus the umask.
+            # mkstemp creates the file readable by its owner only. A replaced file keeps its permissions,
+            # owner and group where allowed, so a private model stays private. A new one gets 0666 minus the umask.
             if os.path.isfile(path):
-                existing = os.stat(path)
-                mode = existing.st_mode & 0o777
-                try:
-                    os.chown(temporary_path, -1, existing.st_gid)  # the group that the mode's group bits meant
-                except PermissionError:
-                    mode &= ~0o070  # not a group of this user's, so the new group gets no access
+                mode = _take_over_ownership(temporary_path, os.stat(path))
             else:
                 umask = os.umask(0)
                 os.umask(umask)
@@ -284,7 +279,7 @@ class NeuralNetwork:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
             raise
         except (ValueError, OSError, zipfile.BadZipFile, EOFError, TypeError, AttributeError):
             # numpy's own message suggests allow_pickle=True, which must not be followed for a model file.
@@ -418,6 +413,24 @@ def _fits_integer_type(array, dtype):
     """Return True if every value of the integer array fits ``dtype`` without wrapping around."""
     limits = np.iinfo(dtype)
     return limits.min <= array.min() and array.max() <= limits.max
+
+
+def _take_over_ownership(new_path, existing):
+    """Give the file at ``new_path`` the owner and group of the file ``existing`` (an os.stat result)
+    as far as this user may, and return the permission bits to give it.
+
+    Root keeps the owner and the group. Another user keeps the group if they belong to it. If not,
+    the new file is in their own group, which then gets only what the old mode gave everyone else.
+    """
+    mode = existing.st_mode & 0o777
+    for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
+        try:
+            os.chown(new_path, owner, existing.st_gid)
+            return mode
+        except OSError:  # not permitted, or a file system without owners
+            continue
+    others = mode & 0o007
+    return (mode & ~0o070) | (others << 3)
 
 
 def _os_error(error, message):

@@ -574,15 +574,22 @@ def test_load_into_float64_network_keeps_integer_buffer(tmp_path):
     assert loaded[0].buffers["n_seen"].dtype == np.int64
 
 
-def test_save_over_file_keeps_its_group(tmp_path):
+def test_save_over_file_keeps_its_owner_and_group(tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
-    other_group = 65534 if os.getuid() == 0 else os.getgid()  # root may give a file any group
-    os.chown(path, -1, other_group)
-    path.chmod(0o640)
+    # Root may give a file any owner and group; another user keeps their own.
+    owner, group = (65534, 65534) if os.getuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(path, owner, group)
+    path.chmod(0o600)
     small_model().save(path)
-    assert path.stat().st_gid == other_group
-    assert path.stat().st_mode & 0o777 == 0o640
+    assert path.stat().st_uid == owner
+    assert path.stat().st_gid == group
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_load_folder_is_not_called_a_damaged_model(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        small_model().load(tmp_path)
 
 
 def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch):
@@ -596,3 +603,6 @@ def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch
     monkeypatch.setattr(os, "chown", not_permitted)
     small_model().save(path)
     assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    small_model().save(path)
+    assert path.stat().st_mode & 0o777 == 0o644  # the new group gets what everyone else had
