@@ -520,8 +520,20 @@ def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mn
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")
 
-    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file into a 'mnist' subfolder of your data folder \(data_dir or NETLITE_DATA_DIR\)"):
+    with pytest.raises(DatasetError, match=r"but this folder is for Fashion-MNIST\. Move the file to (\S+), where MNIST") as info:
         mnist_module.load_dataset(fashion_spec, "train", data_dir=tmp_path, download=False)
+    assert f"Move the file to {tmp_path / 'mnist'}, where MNIST is looked for." in str(info.value)
+
+
+def test_other_dataset_in_system_folder_names_the_download_folder(tmp_path, monkeypatch, tiny_mnist_spec):
+    system_folder = tmp_path / "usr-share" / "fashion-mnist"
+    fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=(str(system_folder),))
+    write_tiny_dataset(system_folder)
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "env"))
+
+    with pytest.raises(DatasetError) as info:
+        mnist_module.load_dataset(fashion_spec, "train", download=False)
+    assert f"Move the file to {tmp_path / 'env' / 'mnist'}, where MNIST is looked for." in str(info.value)
 
 
 def test_other_dataset_in_own_subfolder_does_not_hide_a_good_copy(tmp_path, monkeypatch, tiny_mnist_spec):

@@ -42,6 +42,9 @@ class DatasetNotFoundError(FileNotFoundError):
     """Data set files are in none of the searched folders and could not be downloaded."""
 
 
+SYSTEM_FOLDER = "system data set folder"  # the origin of a data set's dedicated_dirs
+
+
 @dataclass(frozen=True)
 class SearchFolder:
     """A folder that may hold data set files, with where it came from for error messages."""
@@ -106,7 +109,7 @@ def search_folders(
         candidates.append(SearchFolder(base / subfolder, origin, dedicated=True))
         candidates.append(SearchFolder(base, origin, dedicated=False))
     for folder in dedicated_dirs:
-        candidates.append(SearchFolder(Path(folder), "system data set folder", dedicated=True))
+        candidates.append(SearchFolder(Path(folder), SYSTEM_FOLDER, dedicated=True))
 
     unique = []
     seen = set()

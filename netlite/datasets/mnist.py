@@ -391,21 +391,29 @@ def _find_verified(spec, file_name, folders, skipped) -> np.ndarray | None:
             except _OtherDatasetError as error:
                 # MNIST and Fashion-MNIST share file names, so a shared base folder may contain the
                 # other one. In a folder meant for this data set only, that is a mistake to report.
-                if folder.dedicated:
-                    misplaced = misplaced or error
-                else:
+                if not folder.dedicated:
                     skipped.append(error.summary)
+                    continue
+                other = error.other_spec
+                if folder.origin == locations.SYSTEM_FOLDER:
+                    home = locations.download_folder(other.subfolder)
+                else:  # the data set's subfolder of a base folder, which the other data set shares
+                    home = folder.path.parent / other.subfolder
+                misplaced = misplaced or DatasetError(
+                    f"{error} Move the file to {home}, where {other.name} is looked for."
+                )
     if misplaced is not None:
         raise misplaced
     return None
 
 
 class _OtherDatasetError(DatasetError):
-    """A file contains a known file of another data set; ``summary`` names the file and its content in one line."""
+    """A file contains a known file of ``other_spec``; ``summary`` names the file and its content in one line."""
 
-    def __init__(self, message, summary):
+    def __init__(self, message, summary, other_spec):
         super().__init__(message)
         self.summary = summary
+        self.other_spec = other_spec
 
 
 class _MisnamedFileError(DatasetError):
@@ -443,10 +451,9 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
             )
         if other_spec is not None:
             raise _OtherDatasetError(
-                f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}. Move "
-                f"the file into a '{other_spec.subfolder}' subfolder of your data folder (data_dir or "
-                f"{locations.DATA_DIR_ENV}), where {other_spec.name} is looked for.",
+                f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}.",
                 summary=f"{path} (contains {other_spec.name} {other_name})",
+                other_spec=other_spec,
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
         parse_idx(content, source=path)
