@@ -251,16 +251,8 @@ class NeuralNetwork:
             with os.fdopen(handle, "wb") as file:
                 np.savez(file, **arrays)
                 file.flush()
+                _set_permissions(file.fileno(), path)
                 os.fsync(file.fileno())
-            # mkstemp creates the file readable by its owner only. A replaced file keeps its permissions,
-            # owner and group where allowed, so a private model stays private. A new one gets 0666 minus the umask.
-            if os.path.isfile(path):
-                mode = _take_over_ownership(temporary_path, os.stat(path))
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
-            os.chmod(temporary_path, mode)
             os.replace(temporary_path, path)
         except OSError as error:
             os.unlink(temporary_path)
@@ -279,10 +271,12 @@ class NeuralNetwork:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
-        except (FileNotFoundError, PermissionError, IsADirectoryError):
-            raise
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, TypeError, AttributeError):
-            # numpy's own message suggests allow_pickle=True, which must not be followed for a model file.
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, TypeError, AttributeError) as error:
+            # An error of the operating system (a missing or unreadable file, a folder) has an errno
+            # and is passed on. numpy's own messages suggest allow_pickle=True, which must not be
+            # followed for a model file.
+            if isinstance(error, OSError) and error.errno is not None:
+                raise
             raise ValueError(
                 f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
                 f"save one with model.save(path)"
@@ -415,22 +409,33 @@ def _fits_integer_type(array, dtype):
     return limits.min <= array.min() and array.max() <= limits.max
 
 
-def _take_over_ownership(new_path, existing):
-    """Give the file at ``new_path`` the owner and group of the file ``existing`` (an os.stat result)
-    as far as this user may, and return the permission bits to give it.
+def _set_permissions(fd, path):
+    """Give the open new model file ``fd`` the permissions that the file at ``path`` should keep.
 
-    Root keeps the owner and the group. Another user keeps the group if they belong to it. If not,
-    the new file is in their own group, which then gets only what the old mode gave everyone else.
+    mkstemp creates the file readable by its owner only. A file that replaces another keeps that
+    file's mode, owner and group as far as this user may: root keeps the owner and the group, and
+    another user keeps the group if they belong to it. If not, the new file is in their own group,
+    which gets only what the old mode gave everyone else. A new file gets 0666 minus the umask.
+    Everything is set on the open file, not by name, so that no one can swap the temporary file for
+    a link to another file in between.
     """
+    if not os.path.isfile(path):
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        return
+    existing = os.stat(path)
     mode = existing.st_mode & 0o777
     for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
         try:
-            os.chown(new_path, owner, existing.st_gid)
-            return mode
+            os.fchown(fd, owner, existing.st_gid)
+            break
         except OSError:  # not permitted, or a file system without owners
             continue
-    others = mode & 0o007
-    return (mode & ~0o070) | (others << 3)
+    else:
+        others = mode & 0o007
+        mode = (mode & ~0o070) | (others << 3)
+    os.fchmod(fd, mode)
 
 
 def _os_error(error, message):

@@ -600,9 +600,41 @@ def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch
     def not_permitted(*arguments):
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(os, "chown", not_permitted)
+    monkeypatch.setattr(os, "fchown", not_permitted)
     small_model().save(path)
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)
     small_model().save(path)
     assert path.stat().st_mode & 0o777 == 0o644  # the new group gets what everyone else had
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file to another owner")
+def test_save_sets_ownership_on_the_open_file_not_by_name(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    os.chown(path, 65534, 65534)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    victim.chmod(0o600)
+    real_savez = np.savez
+
+    def savez_then_swap(file, **arrays):
+        # What another user could do in a shared folder: replace the temporary file by a link.
+        real_savez(file, **arrays)
+        temporary = tmp_path / [name for name in os.listdir(tmp_path) if name.endswith(".part")][0]
+        temporary.rename(tmp_path / "moved-away")
+        temporary.symlink_to(victim)
+
+    monkeypatch.setattr(np, "savez", savez_then_swap)
+    small_model().save(path)
+    assert victim.stat().st_uid == 0
+    assert victim.stat().st_mode & 0o777 == 0o600
+    assert victim.read_bytes() == b"secret"
+
+
+def test_load_passes_on_errors_of_the_operating_system(tmp_path):
+    (tmp_path / "file.npz").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError):
+        small_model().load(tmp_path / "file.npz" / "inner.npz")
+    with pytest.raises(OSError, match="File name too long"):
+        small_model().load(tmp_path / ("m" * 300 + ".npz"))
