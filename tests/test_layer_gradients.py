@@ -1,5 +1,7 @@
 """Every layer's backward pass against central differences, in float64."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -449,3 +451,12 @@ def test_gradient_check_accepts_layer_that_keeps_a_view_of_its_weights():
             return X @ self.W_rows.reshape(self.n_inputs, self.n_outputs) + self.params["b"]
 
     assert nl.gradient_check(ViewDense(3, 2), random_input((4, 3))) < TOLERANCE
+
+
+def test_gradient_check_accepts_loss_target_that_cannot_be_copied():
+    class FirstPartMse(nl.MseLoss):
+        def forward(self, output, target):
+            return super().forward(output, target[0])
+
+    target = (random_input((4, 3), seed=1), threading.Lock())
+    assert nl.gradient_check(FirstPartMse(), random_input((4, 3)), target=target) < TOLERANCE
