@@ -2,9 +2,9 @@
 
 import json
 import os
+import stat
 import tempfile
 import warnings
-import zipfile
 
 import numpy as np
 
@@ -227,6 +227,8 @@ class NeuralNetwork:
         path = os.fspath(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise FileExistsError(f"{path}: exists and is not a regular file (a device or a pipe); save under another name")
         arrays = {"__netlite__": np.array(json.dumps(self._description()))}
         for index, layer in enumerate(self.layers):
             for kind, values in (("params", layer.params), ("buffers", layer.buffers)):
@@ -251,7 +253,7 @@ class NeuralNetwork:
             with os.fdopen(handle, "wb") as file:
                 np.savez(file, **arrays)
                 file.flush()
-                _set_permissions(file.fileno(), path)
+                _set_permissions(file.fileno(), path, folder)
                 os.fsync(file.fileno())
             os.replace(temporary_path, path)
         except OSError as error:
@@ -268,25 +270,23 @@ class NeuralNetwork:
         does not fit; the network is changed only when the whole file fits.
         """
         path = os.fspath(path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, TypeError, AttributeError) as error:
-            # An error of the operating system (a missing or unreadable file, a folder) has an errno
-            # and is passed on. numpy's own messages suggest allow_pickle=True, which must not be
-            # followed for a model file.
-            if isinstance(error, OSError) and error.errno is not None:
-                raise
-            raise ValueError(
-                f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
-                f"save one with model.save(path)"
-            ) from None
+        # Opening raises the operating system's own error for a missing or unreadable file or a folder.
+        with open(path, "rb") as file:
+            try:
+                with np.load(file, allow_pickle=False) as archive:
+                    arrays = {key: archive[key] for key in archive.files}
+            except Exception:  # any failure to parse means a damaged or foreign file
+                # numpy's own messages may suggest allow_pickle=True, which must not be followed for a model file.
+                raise ValueError(
+                    f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
+                    f"save one with model.save(path)"
+                ) from None
 
         if "__netlite__" not in arrays:
             raise ValueError(f"{path}: not a NetLite model file (no '__netlite__' entry); save one with model.save(path)")
         try:
             saved = json.loads(str(arrays.pop("__netlite__")))
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
         if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
             raise ValueError(f"{path}: the model description has no list of layers; save the model again")
@@ -409,22 +409,32 @@ def _fits_integer_type(array, dtype):
     return limits.min <= array.min() and array.max() <= limits.max
 
 
-def _set_permissions(fd, path):
+def _set_permissions(fd, path, folder):
     """Give the open new model file ``fd`` the permissions that the file at ``path`` should keep.
 
-    mkstemp creates the file readable by its owner only. A file that replaces another keeps that
-    file's mode, owner and group as far as this user may: root keeps the owner and the group, and
-    another user keeps the group if they belong to it. If not, the new file is in their own group,
-    which gets only what the old mode gave everyone else. A new file gets 0666 minus the umask.
-    Everything is set on the open file, not by name, so that no one can swap the temporary file for
-    a link to another file in between.
+    mkstemp creates the file readable by its owner only. A new file gets 0666 minus the umask, like
+    any file the user creates. A replaced regular file that belongs to the saver or to the folder's
+    owner passes on its mode, owner and group as far as the saver may. Root keeps the owner and the
+    group. Another user keeps the group if they belong to it. If not, the new file is in their own
+    group, which gets only what the old mode gave everyone else. A file or link that someone else
+    put into a shared folder passes on nothing, so that it cannot decide who may read or change the
+    model. Everything is set on the open file, not by name, so that no one can swap the temporary
+    file for a link to another file in between.
     """
-    if not os.path.isfile(path):
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        existing = None
+    trusted = (
+        existing is not None
+        and stat.S_ISREG(existing.st_mode)
+        and existing.st_uid in (os.geteuid(), os.stat(folder).st_uid)
+    )
+    if not trusted:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         return
-    existing = os.stat(path)
     mode = existing.st_mode & 0o777
     for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
         try:

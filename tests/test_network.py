@@ -575,10 +575,12 @@ def test_load_into_float64_network_keeps_integer_buffer(tmp_path):
 
 
 def test_save_over_file_keeps_its_owner_and_group(tmp_path):
+    # Root may give a file any owner and group; another user keeps their own. The folder is the
+    # owner's, as a home folder is.
+    owner, group = (65534, 65534) if os.getuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(tmp_path, owner, group)
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
-    # Root may give a file any owner and group; another user keeps their own.
-    owner, group = (65534, 65534) if os.getuid() == 0 else (os.getuid(), os.getgid())
     os.chown(path, owner, group)
     path.chmod(0o600)
     small_model().save(path)
@@ -610,6 +612,7 @@ def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file to another owner")
 def test_save_sets_ownership_on_the_open_file_not_by_name(tmp_path, monkeypatch):
+    os.chown(tmp_path, 65534, 65534)  # a user's folder, so that root keeps the user's ownership
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
     os.chown(path, 65534, 65534)
@@ -638,3 +641,37 @@ def test_load_passes_on_errors_of_the_operating_system(tmp_path):
         small_model().load(tmp_path / "file.npz" / "inner.npz")
     with pytest.raises(OSError, match="File name too long"):
         small_model().load(tmp_path / ("m" * 300 + ".npz"))
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can create another user's file here")
+def test_save_ignores_permissions_of_a_stranger_file_in_a_shared_folder(tmp_path):
+    # tmp_path belongs to root; another user put a world-writable file under the model's name.
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"planted")
+    os.chown(path, 65534, 65534)
+    path.chmod(0o666)
+    previous = os.umask(0o022)
+    try:
+        small_model().save(path)
+    finally:
+        os.umask(previous)
+    assert path.stat().st_uid == 0
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_save_rejects_a_path_that_is_not_a_regular_file(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    with pytest.raises(FileExistsError, match=r"pipe: exists and is not a regular file"):
+        small_model().save(path)
+    assert not path.is_file()
+
+
+def test_load_reports_damaged_zip_directory_as_not_a_model(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    damaged = bytearray(path.read_bytes())
+    damaged[-5] ^= 0xFF  # the high byte of the zip's central-directory offset
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"not a NetLite model file"):
+        small_model().load(path)
