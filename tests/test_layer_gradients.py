@@ -460,3 +460,21 @@ def test_gradient_check_accepts_loss_target_that_cannot_be_copied():
 
     target = (random_input((4, 3), seed=1), threading.Lock())
     assert nl.gradient_check(FirstPartMse(), random_input((4, 3)), target=target) < TOLERANCE
+
+
+def test_gradient_check_protects_array_beside_a_part_that_cannot_be_copied():
+    class ShiftingMse(nl.MseLoss):
+        def forward(self, output, target):
+            target[0][0, 0] += 1  # changes the array in the caller's tuple
+            return super().forward(output, target[0])
+
+    values = random_input((4, 3), seed=1)
+    values_before = values.copy()
+    with pytest.raises(ValueError, match=r"changed the target in place"):
+        nl.gradient_check(ShiftingMse(), random_input((4, 3)), target=(values, threading.Lock()))
+    np.testing.assert_array_equal(values, values_before)
+
+
+def test_gradient_check_rejects_generator_target():
+    with pytest.raises(TypeError, match=r"the target is an iterator \(generator\).*pass it as a list or an array"):
+        nl.gradient_check(nl.MseLoss(), random_input((4, 3)), target=(row for row in random_input((4, 3), seed=1)))

@@ -398,7 +398,7 @@ def _find_verified(spec, file_name, folders, skipped) -> np.ndarray | None:
                 if folder.origin == locations.SYSTEM_FOLDER:
                     home = locations.download_folder(other.subfolder)
                 else:  # the data set's subfolder of a base folder, which the other data set shares
-                    home = (folder.path.parent / other.subfolder).absolute()
+                    home = os.path.abspath(folder.path.parent / other.subfolder)
                 misplaced = misplaced or DatasetError(
                     f"{error} Move the file to {home}, where {other.name} is looked for."
                 )
