@@ -1,5 +1,6 @@
 """The network: an ordered list of layers, run forward and backward in turn."""
 
+import errno
 import json
 import os
 import stat
@@ -228,7 +229,10 @@ class NeuralNetwork:
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
         if os.path.exists(path) and not os.path.isfile(path):
-            raise FileExistsError(f"{path}: exists and is not a regular file (a device or a pipe); save under another name")
+            raise FileExistsError(
+                f"{path}: exists and is not a regular file (a device, a pipe, a socket, or a link to one); "
+                f"save under another name"
+            )
         arrays = {"__netlite__": np.array(json.dumps(self._description()))}
         for index, layer in enumerate(self.layers):
             for kind, values in (("params", layer.params), ("buffers", layer.buffers)):
@@ -258,7 +262,10 @@ class NeuralNetwork:
             os.replace(temporary_path, path)
         except OSError as error:
             os.unlink(temporary_path)
-            raise _os_error(error, f"{path}: saving failed ({error.strerror or error}); any earlier file of this name is unchanged") from None
+            hint = "; if the file belongs to another user, save under another name" if error.errno == errno.EPERM else ""
+            raise _os_error(
+                error, f"{path}: saving failed ({error.strerror or error}); any earlier file of this name is unchanged{hint}"
+            ) from None
         except BaseException:
             os.unlink(temporary_path)
             raise
@@ -275,8 +282,16 @@ class NeuralNetwork:
             try:
                 with np.load(file, allow_pickle=False) as archive:
                     arrays = {key: archive[key] for key in archive.files}
-            except Exception:  # any failure to parse means a damaged or foreign file
-                # numpy's own messages may suggest allow_pickle=True, which must not be followed for a model file.
+            except MemoryError as error:  # an intact but large file, or a damaged size in a header
+                raise MemoryError(
+                    f"{path}: not enough memory to read the model ({error}); free memory, or save the model "
+                    f"again if the file is damaged"
+                ) from None
+            except Exception as error:
+                # A failing disk (EIO) is passed on. Any other failure to parse means a damaged or foreign
+                # file. numpy's own messages may suggest allow_pickle=True, which must not be followed here.
+                if isinstance(error, OSError) and error.errno == errno.EIO:
+                    raise
                 raise ValueError(
                     f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
                     f"save one with model.save(path)"
@@ -286,8 +301,9 @@ class NeuralNetwork:
             raise ValueError(f"{path}: not a NetLite model file (no '__netlite__' entry); save one with model.save(path)")
         try:
             saved = json.loads(str(arrays.pop("__netlite__")))
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
+        except (ValueError, RecursionError) as error:  # also numbers too long to convert, or too deep nesting
+            detail = error if isinstance(error, json.JSONDecodeError) else type(error).__name__
+            raise ValueError(f"{path}: the model description is not valid JSON ({detail}); save the model again") from None
         if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
             raise ValueError(f"{path}: the model description has no list of layers; save the model again")
         version = saved.get("version")
@@ -413,22 +429,26 @@ def _set_permissions(fd, path, folder):
     """Give the open new model file ``fd`` the permissions that the file at ``path`` should keep.
 
     mkstemp creates the file readable by its owner only. A new file gets 0666 minus the umask, like
-    any file the user creates. A replaced regular file that belongs to the saver or to the folder's
-    owner passes on its mode, owner and group as far as the saver may. Root keeps the owner and the
+    any file the user creates. A replaced regular file (or the target of a link) that belongs to the
+    saver or to the folder's owner passes on its mode, owner and group as far as the saver may. Root keeps the owner and the
     group. Another user keeps the group if they belong to it. If not, the new file is in their own
     group, which gets only what the old mode gave everyone else. A file or link that someone else
     put into a shared folder passes on nothing, so that it cannot decide who may read or change the
     model. Everything is set on the open file, not by name, so that no one can swap the temporary
     file for a link to another file in between.
     """
+    trusted_owners = (os.geteuid(), os.stat(folder).st_uid)
     try:
         existing = os.lstat(path)
-    except FileNotFoundError:
+        if stat.S_ISLNK(existing.st_mode) and existing.st_uid in trusted_owners:
+            existing = os.stat(path)  # the saver's own link: its target's permissions count
+    except FileNotFoundError:  # no file, or a link to none
         existing = None
     trusted = (
         existing is not None
         and stat.S_ISREG(existing.st_mode)
-        and existing.st_uid in (os.geteuid(), os.stat(folder).st_uid)
+        and existing.st_uid in trusted_owners
+        and existing.st_nlink == 1  # a hard link may be someone else's file under a planted name
     )
     if not trusted:
         umask = os.umask(0)

@@ -675,3 +675,71 @@ def test_load_reports_damaged_zip_directory_as_not_a_model(tmp_path):
     path.write_bytes(bytes(damaged))
     with pytest.raises(ValueError, match=r"not a NetLite model file"):
         small_model().load(path)
+
+
+def test_save_through_own_link_keeps_the_target_private(tmp_path):
+    target = tmp_path / "v3.npz"
+    small_model().save(target)
+    target.chmod(0o600)
+    link = tmp_path / "current.npz"
+    link.symlink_to("v3.npz")
+    small_model().save(link)
+    assert link.stat().st_mode & 0o777 == 0o600
+
+
+def test_save_over_hard_link_passes_nothing_on(tmp_path):
+    other = tmp_path / "other-file"
+    other.write_bytes(b"someone's data")
+    other.chmod(0o666)
+    path = tmp_path / "model.npz"
+    os.link(other, path)  # the name could have been planted by another user
+    previous = os.umask(0o022)
+    try:
+        small_model().save(path)
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert other.read_bytes() == b"someone's data"
+
+
+@pytest.mark.parametrize(
+    "failure, expected, message",
+    [
+        (MemoryError("Unable to allocate 745. GiB"), MemoryError, r"model.npz: not enough memory to read the model"),
+        (OSError(5, "Input/output error"), OSError, r"Input/output error"),
+        (OSError(22, "Invalid argument"), ValueError, r"model.npz: not a NetLite model file"),
+    ],
+)
+def test_load_tells_memory_and_disk_errors_from_damage(tmp_path, monkeypatch, failure, expected, message):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+
+    def fail(*arguments, **options):
+        raise failure
+
+    monkeypatch.setattr(np, "load", fail)
+    with pytest.raises(expected, match=message):
+        small_model().load(path)
+
+
+def test_load_reports_overlong_number_in_description(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["__netlite__"] = np.array(str(arrays["__netlite__"]).replace('"version": 2', '"version": ' + "9" * 5001))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"model.npz: the model description is not valid JSON \(ValueError\)"):
+        small_model().load(path)
+
+
+def test_save_failure_not_permitted_suggests_another_name(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+
+    def not_permitted(source, destination):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "replace", not_permitted)
+    with pytest.raises(PermissionError, match=r"saving failed \(Operation not permitted\).*save under another name"):
+        small_model().save(path)
+    assert os.listdir(tmp_path) == []
