@@ -1,5 +1,6 @@
 """Every layer's backward pass against central differences, in float64."""
 
+import collections
 import threading
 
 import numpy as np
@@ -478,3 +479,31 @@ def test_gradient_check_protects_array_beside_a_part_that_cannot_be_copied():
 def test_gradient_check_rejects_generator_target():
     with pytest.raises(TypeError, match=r"the target is an iterator \(generator\).*pass it as a list or an array"):
         nl.gradient_check(nl.MseLoss(), random_input((4, 3)), target=(row for row in random_input((4, 3), seed=1)))
+
+
+Pair = collections.namedtuple("Pair", "values lock")
+
+
+@pytest.mark.parametrize(
+    "make_target",
+    [
+        lambda values: Pair(values, threading.Lock()),
+        lambda values: {"values": values, "lock": threading.Lock()},
+    ],
+)
+def test_gradient_check_copies_named_tuple_and_dict_targets(make_target):
+    class ValuesMse(nl.MseLoss):
+        def forward(self, output, target):
+            return super().forward(output, target[0] if isinstance(target, tuple) else target["values"])
+
+    class ShiftingValuesMse(ValuesMse):
+        def forward(self, output, target):
+            (target[0] if isinstance(target, tuple) else target["values"])[0, 0] += 1
+            return super().forward(output, target)
+
+    values = random_input((4, 3), seed=1)
+    values_before = values.copy()
+    assert nl.gradient_check(ValuesMse(), random_input((4, 3)), target=make_target(values)) < TOLERANCE
+    with pytest.raises(ValueError, match=r"changed the target in place"):
+        nl.gradient_check(ShiftingValuesMse(), random_input((4, 3)), target=make_target(values))
+    np.testing.assert_array_equal(values, values_before)
