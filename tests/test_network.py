@@ -11,6 +11,15 @@ import pytest
 import netlite as nl
 
 
+def save_with_umask(model, path, umask):
+    """Save ``model`` to ``path`` while the process's umask is ``umask``."""
+    previous = os.umask(umask)
+    try:
+        model.save(path)
+    finally:
+        os.umask(previous)
+
+
 def small_model():
     return nl.NeuralNetwork(
         [
@@ -245,11 +254,7 @@ def test_save_into_missing_folder(tmp_path):
 
 def test_saved_file_is_readable_by_others(tmp_path):
     path = tmp_path / "model.npz"
-    previous = os.umask(0o022)
-    try:
-        small_model().save(path)
-    finally:
-        os.umask(previous)
+    save_with_umask(small_model(), path, 0o022)
     assert path.stat().st_mode & 0o777 == 0o644
 
 
@@ -650,11 +655,7 @@ def test_save_ignores_permissions_of_a_stranger_file_in_a_shared_folder(tmp_path
     path.write_bytes(b"planted")
     os.chown(path, 65534, 65534)
     path.chmod(0o666)
-    previous = os.umask(0o022)
-    try:
-        small_model().save(path)
-    finally:
-        os.umask(previous)
+    save_with_umask(small_model(), path, 0o022)
     assert path.stat().st_uid == 0
     assert path.stat().st_mode & 0o777 == 0o644
 
@@ -693,11 +694,7 @@ def test_save_over_hard_link_passes_nothing_on(tmp_path):
     other.chmod(0o666)
     path = tmp_path / "model.npz"
     os.link(other, path)  # the name could have been planted by another user
-    previous = os.umask(0o022)
-    try:
-        small_model().save(path)
-    finally:
-        os.umask(previous)
+    save_with_umask(small_model(), path, 0o022)
     assert path.stat().st_mode & 0o777 == 0o644
     assert other.read_bytes() == b"someone's data"
 
