@@ -288,10 +288,12 @@ class NeuralNetwork:
                     f"again if the file is damaged"
                 ) from None
             except Exception as error:
-                # A failing disk (EIO) is passed on. Any other failure to parse means a damaged or foreign
-                # file. numpy's own messages may suggest allow_pickle=True, which must not be followed here.
+                # A failing disk (EIO) is reported as such. Any other failure to parse means a damaged or
+                # foreign file. numpy's own messages may suggest allow_pickle=True, which must not be followed.
                 if isinstance(error, OSError) and error.errno == errno.EIO:
-                    raise
+                    raise OSError(
+                        errno.EIO, f"{path}: reading failed (Input/output error); check the disk, or copy the file again"
+                    ) from None
                 raise ValueError(
                     f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
                     f"save one with model.save(path)"
@@ -301,9 +303,13 @@ class NeuralNetwork:
             raise ValueError(f"{path}: not a NetLite model file (no '__netlite__' entry); save one with model.save(path)")
         try:
             saved = json.loads(str(arrays.pop("__netlite__")))
-        except (ValueError, RecursionError) as error:  # also numbers too long to convert, or too deep nesting
-            detail = error if isinstance(error, json.JSONDecodeError) else type(error).__name__
-            raise ValueError(f"{path}: the model description is not valid JSON ({detail}); save the model again") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: the model description is not valid JSON ({error}); save the model again") from None
+        except (ValueError, RecursionError):
+            raise ValueError(
+                f"{path}: the model description is damaged (a number of thousands of digits, or nesting too "
+                f"deep to read); save the model again"
+            ) from None
         if not isinstance(saved, dict) or not isinstance(saved.get("layers"), list):
             raise ValueError(f"{path}: the model description has no list of layers; save the model again")
         version = saved.get("version")
@@ -437,25 +443,27 @@ def _set_permissions(fd, path, folder):
     model. Everything is set on the open file, not by name, so that no one can swap the temporary
     file for a link to another file in between.
     """
+    umask = os.umask(0)
+    os.umask(umask)
+    new_file_mode = 0o666 & ~umask
     trusted_owners = (os.geteuid(), os.stat(folder).st_uid)
     try:
         existing = os.lstat(path)
         if stat.S_ISLNK(existing.st_mode) and existing.st_uid in trusted_owners:
-            existing = os.stat(path)  # the saver's own link: its target's permissions count
+            # The saver's own link: its target counts, if that is no further link.
+            target = os.path.join(os.path.dirname(path), os.readlink(path))
+            existing = os.lstat(target)
     except FileNotFoundError:  # no file, or a link to none
         existing = None
-    trusted = (
-        existing is not None
-        and stat.S_ISREG(existing.st_mode)
-        and existing.st_uid in trusted_owners
-        and existing.st_nlink == 1  # a hard link may be someone else's file under a planted name
-    )
-    if not trusted:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+    if existing is None or not stat.S_ISREG(existing.st_mode) or existing.st_uid not in trusted_owners:
+        os.fchmod(fd, new_file_mode)
         return
     mode = existing.st_mode & 0o777
+    if existing.st_nlink > 1:
+        # A second hard link may be someone else's file under a planted name: no mode wider than
+        # either the old file's or a new file's, and no owner or group from it.
+        os.fchmod(fd, new_file_mode & mode)
+        return
     for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
         try:
             os.fchown(fd, owner, existing.st_gid)
