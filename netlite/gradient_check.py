@@ -218,36 +218,44 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
 def _copy_target(target):
     """Return a deep copy of a loss's target; a part that cannot be copied (a lock) stays shared.
 
-    Lists, tuples (named tuples too) and dicts around such a part are rebuilt from copies of their
-    other parts. A container that cannot be rebuilt stays shared as a whole.
+    Lists, tuples (named tuples too), dicts and objects with attributes (dataclasses) around such a
+    part are rebuilt from copies of their other parts. One that cannot be rebuilt stays shared.
     """
     try:
         return copy.deepcopy(target)
     except Exception:  # a __deepcopy__ or __reduce__ of the user's may raise anything
         pass
     try:
-        if isinstance(target, dict):
-            return type(target)((key, _copy_target(value)) for key, value in target.items())
         if isinstance(target, tuple) and hasattr(target, "_make"):  # a named tuple
             return target._make(_copy_target(part) for part in target)
         if isinstance(target, (list, tuple)):
             return type(target)(_copy_target(part) for part in target)
-    except Exception:  # a subclass whose constructor takes other arguments
-        pass
-    return target
+        copied = copy.copy(target)  # a dict, or an object such as a dataclass: a new shell, then its parts
+        if isinstance(copied, dict):
+            for key in copied:
+                copied[key] = _copy_target(target[key])
+        elif hasattr(copied, "__dict__"):
+            for name, value in vars(target).items():
+                setattr(copied, name, _copy_target(value))
+        return copied
+    except Exception:  # a subclass whose constructor takes other arguments, or a frozen object
+        return target
 
 
 def _same_content(a, b):
     """Return True if ``a`` and ``b`` (arrays, or lists and tuples of them) hold the same values.
 
     Pickled bytes compare any such structure, NaN included. A part that cannot be pickled is
-    compared part by part if it is a list, tuple or dict, and counts as unchanged otherwise.
+    compared part by part if it is a list, tuple, dict or object with attributes, and counts as
+    unchanged otherwise.
     """
     try:
         return pickle.dumps(a) == pickle.dumps(b)
     except Exception:  # as in _copy_target
         if isinstance(a, dict) and isinstance(b, dict):
             return a.keys() == b.keys() and all(_same_content(a[key], b[key]) for key in a)
+        if hasattr(a, "__dict__") and hasattr(b, "__dict__") and a is not b:
+            return _same_content(vars(a), vars(b))
         if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
             return all(_same_content(part_a, part_b) for part_a, part_b in zip(a, b))
         return True

@@ -1,6 +1,7 @@
 """Every layer's backward pass against central differences, in float64."""
 
 import collections
+import dataclasses
 import threading
 
 import numpy as np
@@ -484,11 +485,22 @@ def test_gradient_check_rejects_generator_target():
 Pair = collections.namedtuple("Pair", "values lock")
 
 
+@dataclasses.dataclass
+class LockedValues:
+    values: np.ndarray
+    lock: object
+
+    def __getitem__(self, key):
+        return self.values if key in (0, "values") else self.lock
+
+
 @pytest.mark.parametrize(
     "make_target",
     [
         lambda values: Pair(values, threading.Lock()),
         lambda values: {"values": values, "lock": threading.Lock()},
+        lambda values: collections.defaultdict(list, values=values, lock=threading.Lock()),
+        lambda values: LockedValues(values, threading.Lock()),
     ],
 )
 def test_gradient_check_copies_named_tuple_and_dict_targets(make_target):
