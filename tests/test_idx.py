@@ -506,7 +506,7 @@ def test_swapped_label_files_are_named(tmp_path, tiny_mnist_spec):
         mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
 
 
-def test_swapped_files_do_not_hide_a_good_copy_elsewhere(tmp_path, monkeypatch, tiny_mnist_spec):
+def test_swapped_files_good_copy_wins(tmp_path, monkeypatch, tiny_mnist_spec):
     write_swapped_labels(tmp_path / "swapped")
     write_tiny_dataset(tmp_path / "good")
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "good"))
@@ -516,7 +516,7 @@ def test_swapped_files_do_not_hide_a_good_copy_elsewhere(tmp_path, monkeypatch, 
     np.testing.assert_array_equal(y, tiny_split("train")[1])
 
 
-def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mnist_spec):
+def test_other_dataset_advice_folder(tmp_path, tiny_mnist_spec):
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")
 
@@ -525,7 +525,7 @@ def test_other_dataset_in_own_subfolder_names_the_right_folder(tmp_path, tiny_mn
     assert f"Move the file to {tmp_path / 'mnist'}, where MNIST is looked for." in str(info.value)
 
 
-def test_other_dataset_in_system_folder_names_the_download_folder(tmp_path, monkeypatch, tiny_mnist_spec):
+def test_other_dataset_system_folder_advice(tmp_path, monkeypatch, tiny_mnist_spec):
     system_folder = tmp_path / "usr-share" / "fashion-mnist"
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=(str(system_folder),))
     write_tiny_dataset(system_folder)
@@ -536,7 +536,7 @@ def test_other_dataset_in_system_folder_names_the_download_folder(tmp_path, monk
     assert f"Move the file to {tmp_path / 'env' / 'mnist'}, where MNIST is looked for." in str(info.value)
 
 
-def test_other_dataset_in_own_subfolder_does_not_hide_a_good_copy(tmp_path, monkeypatch, tiny_mnist_spec):
+def test_other_dataset_good_copy_wins(tmp_path, monkeypatch, tiny_mnist_spec):
     # Tiny MNIST files sit in data_dir/fashion-mnist, and good tiny Fashion-MNIST files in NETLITE_DATA_DIR.
     write_tiny_dataset(tmp_path / "data" / "fashion-mnist")
     fashion_files = dict(tiny_files())
@@ -570,7 +570,7 @@ def test_missing_file_message_lists_other_dataset_files_skipped(tmp_path, tiny_m
     assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']})" in message
 
 
-def test_missing_file_message_lists_only_skipped_copies_of_missing_files(tmp_path, monkeypatch, tiny_mnist_spec):
+def test_missing_message_skips_found_files(tmp_path, monkeypatch, tiny_mnist_spec):
     # The shared folder's MNIST files are skipped for both names, but the test images of Fashion-MNIST
     # are found later, in NETLITE_DATA_DIR; only the labels are missing.
     fashion_images = idx_bytes(tiny_split("test", seed=7)[0])

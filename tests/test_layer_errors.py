@@ -18,7 +18,7 @@ def test_fully_connected_image_input_suggests_flatten_shape():
         nl.FullyConnectedLayer(400, 120).forward(np.zeros((2, 5, 5, 16)))
 
 
-def test_fully_connected_image_input_of_other_size_gives_n_inputs():
+def test_dense_flatten_hint_n_inputs():
     with pytest.raises(ValueError, match=r"into 16 features, and create this layer with n_inputs=16$"):
         nl.FullyConnectedLayer(4, 2).forward(np.zeros((2, 2, 2, 4)))
 

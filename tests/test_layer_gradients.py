@@ -190,7 +190,7 @@ def test_gradient_check_still_fails_small_wrong_gradient():
     assert nl.gradient_check(HalfGradientSquare(), random_input((3, 4))) > 0.1
 
 
-def test_gradient_check_in_place_backward_cannot_hide_a_bug():
+def test_check_in_place_backward_bug():
     class ZeroingReLU(nl.ReLU):
         def backward(self, grad_output):
             Y = self._require_cache()
@@ -272,7 +272,7 @@ def test_gradient_check_names_random_forward_without_self_rng():
         nl.gradient_check(OwnDropout(), random_input((6, 5)))
 
 
-def test_gradient_check_names_input_gradient_that_depends_on_earlier_calls():
+def test_check_input_gradient_with_state():
     class CountingTanh(nl.Tanh):
         calls = 0
 
@@ -321,7 +321,7 @@ def test_gradient_check_rejects_loss_that_changes_the_output():
         nl.gradient_check(InPlaceMse(), random_input((4, 3)), target=random_input((4, 3), seed=1))
 
 
-def test_gradient_check_rejects_forward_that_masks_weights_in_place():
+def test_check_forward_masking_weights():
     class MaskingDense(nl.FullyConnectedLayer):
         def __init__(self, n_inputs, n_outputs):
             super().__init__(n_inputs, n_outputs)
@@ -389,7 +389,7 @@ def test_gradient_check_accepts_parameters_set_by_first_batch():
     assert nl.gradient_check(ActNorm(6), random_input((8, 6))) < TOLERANCE
 
 
-def test_gradient_check_accepts_lazy_float32_layer_and_lazy_generator():
+def test_check_lazy_float32_layer():
     class LazyDropDense(nl.Layer):
         def forward(self, X):
             if "W" not in self.params:  # float32, as the layers' default, and a generator of its own
@@ -430,7 +430,7 @@ def test_gradient_check_accepts_loss_with_tuple_target():
 
 
 @pytest.mark.parametrize("as_list", [False, True])
-def test_gradient_check_rejects_loss_that_changes_a_tuple_or_list_target(as_list):
+def test_check_loss_changing_tuple_target(as_list):
     class ReweightingMse(nl.MseLoss):
         def forward(self, output, target):
             values, weights = target
@@ -444,7 +444,7 @@ def test_gradient_check_rejects_loss_that_changes_a_tuple_or_list_target(as_list
     np.testing.assert_array_equal(weights, [1.0, 2.0, 0.5, 1.0])
 
 
-def test_gradient_check_accepts_layer_that_keeps_a_view_of_its_weights():
+def test_check_layer_with_weight_view():
     class ViewDense(nl.FullyConnectedLayer):
         def forward(self, X):
             if not hasattr(self, "W_rows"):
@@ -455,7 +455,7 @@ def test_gradient_check_accepts_layer_that_keeps_a_view_of_its_weights():
     assert nl.gradient_check(ViewDense(3, 2), random_input((4, 3))) < TOLERANCE
 
 
-def test_gradient_check_accepts_loss_target_that_cannot_be_copied():
+def test_check_uncopyable_loss_target():
     class FirstPartMse(nl.MseLoss):
         def forward(self, output, target):
             return super().forward(output, target[0])
@@ -464,7 +464,7 @@ def test_gradient_check_accepts_loss_target_that_cannot_be_copied():
     assert nl.gradient_check(FirstPartMse(), random_input((4, 3)), target=target) < TOLERANCE
 
 
-def test_gradient_check_protects_array_beside_a_part_that_cannot_be_copied():
+def test_check_protects_array_beside_lock():
     class ShiftingMse(nl.MseLoss):
         def forward(self, output, target):
             target[0][0, 0] += 1  # changes the array in the caller's tuple

@@ -199,7 +199,7 @@ def test_load_missing_file(tmp_path):
         (OSError(28, "No space left on device"), r"model.npz: saving failed \(No space left on device\); any earlier file"),
     ],
 )
-def test_failed_save_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch, failure, message):
+def test_failed_save_keeps_old_file(tmp_path, monkeypatch, failure, message):
     path = tmp_path / "model.npz"
     model = small_model()
     model.save(path)
@@ -461,7 +461,7 @@ class Gain(nl.Layer):
         return X * self.params["scale/gain"]
 
 
-def test_save_and_load_own_layer_with_slash_and_integer_buffer(tmp_path):
+def test_own_layer_round_trip(tmp_path):
     path = tmp_path / "model.npz"
     nl.NeuralNetwork([Gain(3)]).save(path)
     loaded = nl.NeuralNetwork([Gain(1)]).load(path)
@@ -482,15 +482,15 @@ def test_load_rejects_float_array_for_integer_buffer(tmp_path):
 def test_save_into_unwritable_folder_names_the_path(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
 
-    def refuse(**options):
+    def deny(**options):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    monkeypatch.setattr("tempfile.mkstemp", deny)
     with pytest.raises(PermissionError, match=rf"{path}: cannot write into the folder {tmp_path} \(Permission denied\)"):
         small_model().save(path)
 
 
-def test_save_keeps_file_that_the_user_may_not_write(tmp_path, monkeypatch):
+def test_save_keeps_others_file(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     path.write_bytes(b"keep me")  # mode 0644: writable for its owner, here another user
     monkeypatch.setattr(os, "access", lambda checked, mode: os.fspath(checked) != os.fspath(path))
@@ -599,7 +599,7 @@ def test_load_folder_is_not_called_a_damaged_model(tmp_path):
         small_model().load(tmp_path)
 
 
-def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch):
+def test_save_group_fallback(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
     path.chmod(0o640)
@@ -616,7 +616,7 @@ def test_save_drops_group_access_when_group_cannot_be_kept(tmp_path, monkeypatch
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file to another owner")
-def test_save_sets_ownership_on_the_open_file_not_by_name(tmp_path, monkeypatch):
+def test_save_owner_set_on_open_file(tmp_path, monkeypatch):
     os.chown(tmp_path, 65534, 65534)  # a user's folder, so that root keeps the user's ownership
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
@@ -649,7 +649,7 @@ def test_load_passes_on_errors_of_the_operating_system(tmp_path):
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root can create another user's file here")
-def test_save_ignores_permissions_of_a_stranger_file_in_a_shared_folder(tmp_path):
+def test_save_ignores_planted_file(tmp_path):
     # tmp_path belongs to root; another user put a world-writable file under the model's name.
     path = tmp_path / "model.npz"
     path.write_bytes(b"planted")
@@ -660,7 +660,7 @@ def test_save_ignores_permissions_of_a_stranger_file_in_a_shared_folder(tmp_path
     assert path.stat().st_mode & 0o777 == 0o644
 
 
-def test_save_rejects_a_path_that_is_not_a_regular_file(tmp_path):
+def test_save_rejects_pipe(tmp_path):
     path = tmp_path / "pipe"
     os.mkfifo(path)
     with pytest.raises(FileExistsError, match=r"pipe: exists and is not a regular file"):
@@ -668,7 +668,7 @@ def test_save_rejects_a_path_that_is_not_a_regular_file(tmp_path):
     assert not path.is_file()
 
 
-def test_load_reports_damaged_zip_directory_as_not_a_model(tmp_path):
+def test_load_damaged_zip_directory(tmp_path):
     path = tmp_path / "model.npz"
     small_model().save(path)
     damaged = bytearray(path.read_bytes())
@@ -742,7 +742,7 @@ def test_save_failure_not_permitted_suggests_another_name(tmp_path, monkeypatch)
     assert os.listdir(tmp_path) == []
 
 
-def test_save_over_own_private_file_with_second_link_stays_private(tmp_path):
+def test_save_hard_linked_private_file(tmp_path):
     path = tmp_path / "model.npz"
     small_model().save(path)
     path.chmod(0o600)
@@ -751,7 +751,7 @@ def test_save_over_own_private_file_with_second_link_stays_private(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_save_through_a_chain_of_links_passes_nothing_on(tmp_path):
+def test_save_through_link_chain(tmp_path):
     # Own link -> a link in a shared folder (someone else's) -> a world-writable file.
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -271,7 +271,7 @@ def test_step_names_parameter_without_gradient():
         optimizer.step(nl.NeuralNetwork([Gain()]), np.ones((3, 2)), np.zeros((3, 2)))
 
 
-def test_step_on_empty_batch_through_flatten_names_the_loss():
+def test_step_empty_batch_through_flatten():
     model = nl.NeuralNetwork([nl.Flatten(), nl.FullyConnectedLayer(4, 3)])
     optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
     with pytest.raises(ValueError, match="CrossEntropyLoss.*expected at least one sample, got an empty batch"):
