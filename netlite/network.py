@@ -435,13 +435,13 @@ def _set_permissions(fd, path, folder):
     """Give the open new model file ``fd`` the permissions that the file at ``path`` should keep.
 
     mkstemp creates the file readable by its owner only. A new file gets 0666 minus the umask, like
-    any file the user creates. A replaced regular file (or the target of a link) that belongs to the
-    saver or to the folder's owner passes on its mode, owner and group as far as the saver may. Root keeps the owner and the
-    group. Another user keeps the group if they belong to it. If not, the new file is in their own
-    group, which gets only what the old mode gave everyone else. A file or link that someone else
-    put into a shared folder passes on nothing, so that it cannot decide who may read or change the
-    model. Everything is set on the open file, not by name, so that no one can swap the temporary
-    file for a link to another file in between.
+    any file the user creates. A replaced regular file (or the target of the saver's own link) that
+    belongs to the saver or to the folder's owner passes on its mode, owner and group as far as the
+    saver may. Root keeps the owner and the group. Another user keeps the group if they belong to
+    it. If not, the new file is in their own group, which gets only what the old mode gave everyone
+    else. A file or link that someone else put into a shared folder passes on nothing, so that it
+    cannot decide who may read or change the model. Everything is set on the open file, not by
+    name, so that no one can swap the temporary file for a link to another file in between.
     """
     umask = os.umask(0)
     os.umask(umask)
