@@ -117,7 +117,10 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
     # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
     # then shows an error of about 1e-2 with a correct backward.
     X_before = X.copy()
-    value = np.asarray(evaluate())
+    value = evaluate()
+    if value is None:
+        raise TypeError(f"gradient_check: forward() of {loss_func!r} returned None; end forward() with 'return' and the loss")
+    value = np.asarray(value)
     if value.dtype != np.float64:
         raise TypeError(
             f"gradient_check: forward() of {loss_func!r} returned {value.dtype} for float64 output, so the "
@@ -218,8 +221,9 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
 def _copy_target(target):
     """Return a deep copy of a loss's target; a part that cannot be copied (a lock) stays shared.
 
-    Lists, tuples (named tuples too), dicts and objects with attributes (dataclasses) around such a
-    part are rebuilt from copies of their other parts. One that cannot be rebuilt stays shared.
+    Lists, tuples (named tuples too), dicts and objects with attributes (dataclasses, frozen or with
+    __slots__) around such a part are rebuilt from copies of their other parts. One that cannot be
+    rebuilt stays shared.
     """
     try:
         return copy.deepcopy(target)
@@ -234,12 +238,23 @@ def _copy_target(target):
         if isinstance(copied, dict):
             for key in copied:
                 copied[key] = _copy_target(target[key])
-        elif hasattr(copied, "__dict__"):
-            for name, value in vars(target).items():
-                setattr(copied, name, _copy_target(value))
+        else:
+            for name, value in _attributes(target).items():
+                object.__setattr__(copied, name, _copy_target(value))  # also for a frozen dataclass
         return copied
-    except Exception:  # a subclass whose constructor takes other arguments, or a frozen object
+    except Exception:  # for example a subclass whose constructor takes other arguments
         return target
+
+
+def _attributes(obj):
+    """Return an object's attributes by name: those in its __dict__ and those in its __slots__."""
+    attributes = dict(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                attributes[name] = getattr(obj, name)
+    return attributes
 
 
 def _same_content(a, b):
@@ -254,8 +269,8 @@ def _same_content(a, b):
     except Exception:  # as in _copy_target
         if isinstance(a, dict) and isinstance(b, dict):
             return a.keys() == b.keys() and all(_same_content(a[key], b[key]) for key in a)
-        if hasattr(a, "__dict__") and hasattr(b, "__dict__") and a is not b:
-            return _same_content(vars(a), vars(b))
+        if type(a) is type(b) and _attributes(a) and a is not b:
+            return _same_content(_attributes(a), _attributes(b))
         if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
             return all(_same_content(part_a, part_b) for part_a, part_b in zip(a, b))
         return True
@@ -342,9 +357,12 @@ def _check_float64_outputs(layers, X):
     """
     output = X
     for index, layer in enumerate(layers):
-        output = np.asarray(layer.forward(output))
+        output = layer.forward(output)
+        where = f"layer {index} ({layer!r})" if len(layers) > 1 else repr(layer)
+        if output is None:
+            raise TypeError(f"gradient_check: forward() of {where} returned None; end forward() with 'return' and its output")
+        output = np.asarray(output)
         if output.dtype != np.float64:
-            where = f"layer {index} ({layer!r})" if len(layers) > 1 else repr(layer)
             raise TypeError(
                 f"gradient_check: forward() of {where} returned {output.dtype} for float64 input, so the "
                 f"numerical gradient would be rounding noise; keep the input's dtype in forward() "

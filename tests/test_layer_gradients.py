@@ -114,6 +114,24 @@ def test_gradient_check_names_float32_layer_in_network():
         nl.gradient_check(network, random_input((2, 3)))
 
 
+def test_gradient_check_names_forward_without_return():
+    class NoReturnTanh(nl.Tanh):
+        def forward(self, X):
+            super().forward(X)
+
+    class NoReturnMse(nl.MseLoss):
+        def forward(self, output, target):
+            super().forward(output, target)
+
+    with pytest.raises(TypeError, match=r"forward\(\) of NoReturnTanh\(\) returned None; end forward\(\) with 'return'"):
+        nl.gradient_check(NoReturnTanh(), random_input((3, 4)))
+    network = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 4), NoReturnTanh()])
+    with pytest.raises(TypeError, match=r"forward\(\) of layer 1 \(NoReturnTanh\(\)\) returned None"):
+        nl.gradient_check(network, random_input((3, 4)))
+    with pytest.raises(TypeError, match=r"returned None; end forward\(\) with 'return' and the loss"):
+        nl.gradient_check(NoReturnMse(), random_input((3, 2)), target=np.zeros((3, 2)))
+
+
 def test_gradient_check_rejects_float32_loss():
     class Float32Mse(nl.MseLoss):
         def forward(self, output, target):
@@ -494,6 +512,23 @@ class LockedValues:
         return self.values if key in (0, "values") else self.lock
 
 
+@dataclasses.dataclass(frozen=True)
+class FrozenLockedValues:
+    values: np.ndarray
+    lock: object
+
+    __getitem__ = LockedValues.__getitem__
+
+
+class SlottedLockedValues:
+    __slots__ = ("values", "lock")
+
+    def __init__(self, values, lock):
+        self.values, self.lock = values, lock
+
+    __getitem__ = LockedValues.__getitem__
+
+
 @pytest.mark.parametrize(
     "make_target",
     [
@@ -501,6 +536,8 @@ class LockedValues:
         lambda values: {"values": values, "lock": threading.Lock()},
         lambda values: collections.defaultdict(list, values=values, lock=threading.Lock()),
         lambda values: LockedValues(values, threading.Lock()),
+        lambda values: FrozenLockedValues(values, threading.Lock()),
+        lambda values: SlottedLockedValues(values, threading.Lock()),
     ],
 )
 def test_gradient_check_copies_named_tuple_and_dict_targets(make_target):
