@@ -283,16 +283,22 @@ class NeuralNetwork:
                 with np.load(file, allow_pickle=False) as archive:
                     arrays = {key: archive[key] for key in archive.files}
             except MemoryError as error:  # an intact but large file, or a damaged size in a header
+                size = os.fstat(file.fileno()).st_size
                 raise MemoryError(
-                    f"{path}: not enough memory to read the model ({error}); free memory, or save the model "
-                    f"again if the file is damaged"
+                    f"{path}: not enough memory to read the model ({error}); the file has {size:,} bytes: "
+                    f"if that is far less than the amount asked for, the file is damaged, so save the model "
+                    f"again; otherwise free memory"
                 ) from None
             except Exception as error:
-                # A failing disk (EIO) is reported as such. Any other failure to parse means a damaged or
-                # foreign file. numpy's own messages may suggest allow_pickle=True, which must not be followed.
-                if isinstance(error, OSError) and error.errno == errno.EIO:
-                    raise OSError(
-                        errno.EIO, f"{path}: reading failed (Input/output error); check the disk, or copy the file again"
+                # An error of the operating system (a failing disk, a lost network share) carries an
+                # errno and is reported as what it is, except EINVAL: a damaged archive can make zipfile
+                # seek before the file's start. Any other failure to parse means a damaged or foreign
+                # file. numpy's own messages may suggest allow_pickle=True, which must not be followed.
+                if isinstance(error, OSError) and error.errno and error.errno != errno.EINVAL:
+                    raise _os_error(
+                        error,
+                        f"{path}: reading failed ({error.strerror}); check the disk or the network share, "
+                        f"or copy the file again",
                     ) from None
                 raise ValueError(
                     f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
@@ -453,7 +459,7 @@ def _set_permissions(fd, path, folder):
             # The saver's own link: its target counts, if that is no further link.
             target = os.path.join(os.path.dirname(path), os.readlink(path))
             existing = os.lstat(target)
-    except FileNotFoundError:  # no file, or a link to none
+    except (FileNotFoundError, NotADirectoryError):  # no file, or a link to none
         existing = None
     if existing is None or not stat.S_ISREG(existing.st_mode) or existing.st_uid not in trusted_owners:
         os.fchmod(fd, new_file_mode)
@@ -462,15 +468,16 @@ def _set_permissions(fd, path, folder):
     if existing.st_nlink > 1:
         # A second hard link may be someone else's file under a planted name: no mode wider than
         # either the old file's or a new file's, and no owner or group from it.
-        os.fchmod(fd, new_file_mode & mode)
-        return
-    for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
-        try:
-            os.fchown(fd, owner, existing.st_gid)
-            break
-        except OSError:  # not permitted, or a file system without owners
-            continue
+        mode &= new_file_mode
     else:
+        for owner in (existing.st_uid, -1):  # -1 leaves the owner as it is
+            try:
+                os.fchown(fd, owner, existing.st_gid)
+                break
+            except OSError:  # not permitted, or a file system without owners
+                continue
+    if os.fstat(fd).st_gid != existing.st_gid:
+        # Another group than the old file's gets only what the old mode gave everyone else.
         others = mode & 0o007
         mode = (mode & ~0o070) | (others << 3)
     os.fchmod(fd, mode)
