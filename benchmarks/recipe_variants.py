@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lenet import DEFAULT_DATA_DIR, LEARNING_RATE, load_mnist, netlite_lenet, whole_number  # noqa: E402
 
-VARIANTS = ("as-is", "standardized", "uniform-init")
+VARIANTS = ("as-is", "standardized", "uniform-init", "shifted")
 N_TRAIN = 50000  # The other 10,000 training images are the validation split.
 
 
@@ -43,6 +43,17 @@ def draw_uniform_init(model, rng):
         bound = 1 / np.sqrt(fan_in)
         W[...] = rng.uniform(-bound, bound, W.shape)
         b[...] = rng.uniform(-bound, bound, b.shape)
+
+
+def shift_randomly(images, rng, max_shift=2):
+    """Return the images, each moved by up to ``max_shift`` pixels up or down and left or right, zeros filled in."""
+    n, height, width = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+    top = rng.integers(0, 2 * max_shift + 1, n)
+    left = rng.integers(0, 2 * max_shift + 1, n)
+    rows = top[:, None, None] + np.arange(height)[None, :, None]
+    columns = left[:, None, None] + np.arange(width)[None, None, :]
+    return padded[np.arange(n)[:, None, None], rows, columns]
 
 
 def train_and_validate(variant, seed, X_train, y_train, X_valid, y_valid, epochs):
@@ -60,6 +71,8 @@ def train_and_validate(variant, seed, X_train, y_train, X_valid, y_valid, epochs
     accuracies = []
     for _ in range(epochs):
         for x_batch, y_batch in nl.batch_handler(X_train, y_train, batchsize=32, shuffle=True, rng=rng):
+            if variant == "shifted":
+                x_batch = shift_randomly(x_batch, rng)
             optimizer.step(model, x_batch, y_batch)
         predicted = model.predict(X_valid, batchsize=1000).argmax(axis=1)
         accuracies.append(float(np.mean(predicted == y_valid)))

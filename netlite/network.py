@@ -290,10 +290,10 @@ class NeuralNetwork:
                     f"again; otherwise free memory"
                 ) from None
             except Exception as error:
-                # An error of the operating system (a failing disk, a lost network share) carries an
-                # errno and is reported as what it is, except EINVAL: a damaged archive can make zipfile
-                # seek before the file's start. Any other failure to parse means a damaged or foreign
-                # file. numpy's own messages may suggest allow_pickle=True, which must not be followed.
+                # Errors of the operating system (a failing disk, a lost network share) are reported as
+                # they are. EINVAL means damage: zipfile raises it when a damaged offset makes it seek.
+                # Any other failure to parse means a damaged or foreign file, and numpy's own messages
+                # may suggest allow_pickle=True, which must not be followed.
                 if isinstance(error, OSError) and error.errno and error.errno != errno.EINVAL:
                     raise _os_error(
                         error,

@@ -739,6 +739,16 @@ def test_load_tells_memory_and_disk_errors_from_damage(tmp_path, monkeypatch, fa
         small_model().load(path)
 
 
+def test_load_damaged_directory_offset(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    data = bytearray(path.read_bytes())
+    data[-3] = 0x80  # the zip directory's offset, near the end, now points far outside the file
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"model.npz: not a NetLite model file"):
+        small_model().load(path)
+
+
 def test_load_reports_overlong_number_in_description(tmp_path):
     path = tmp_path / "model.npz"
     small_model().save(path)
