@@ -17,6 +17,7 @@ stays fast.
 
 import importlib
 
+from .augmentation import random_shift
 from .batching import batch_handler
 from .gradient_check import gradient_check, gradient_check_details
 from .layers import (

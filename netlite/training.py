@@ -107,6 +107,7 @@ def train(
     live_plot=False,
     verbose=True,
     on_epoch_end=None,
+    augment=None,
 ):
     """Train ``model`` for ``n_epochs`` epochs and return a ``History``.
 
@@ -121,13 +122,16 @@ def train(
     verbose: print one summary line per epoch and a message on interruption.
     on_epoch_end: optional function called as ``on_epoch_end(epoch, history)``
     after each epoch has been added to the history (epoch counted from 1).
+    augment: optional function that takes a batch of training inputs and
+    returns new ones of the same shape, such as ``nl.random_shift``. The
+    validation data is never augmented.
 
     Raises ValueError for invalid arguments, TypeError when model and
     optimizer are not what they should be, and TrainingDivergedError when
     the loss becomes NaN or infinite.
     """
     has_valid = _check_arguments(
-        model, optimizer, X_train, y_train, X_valid, y_valid, n_epochs, batchsize, progress, on_epoch_end
+        model, optimizer, X_train, y_train, X_valid, y_valid, n_epochs, batchsize, progress, on_epoch_end, augment
     )
     history = History()
     progress_bar_class = _choose_progress_bar(progress)
@@ -151,6 +155,8 @@ def train(
             loss_sum, n_correct, n_seen = 0.0, 0, 0
             batches = batch_handler(X_train, y_train, batchsize=batchsize, shuffle=shuffle)
             for batch, (x_batch, y_batch) in enumerate(batches, start=1):
+                if augment is not None:
+                    x_batch = _augmented(augment, x_batch)
                 loss, metrics = optimizer.step(model, x_batch, y_batch)
                 _check_finite(loss, "training", epoch, batch, n_epochs, optimizer, history)
                 loss_sum += loss
@@ -291,7 +297,20 @@ def _start_live_plot(n_epochs, verbose):
 # -- argument checks ---------------------------------------------------------
 
 
-def _check_arguments(model, optimizer, X_train, y_train, X_valid, y_valid, n_epochs, batchsize, progress, on_epoch_end):
+def _augmented(augment, x_batch):
+    """Return ``augment(x_batch)``, or raise ValueError when it changed the batch's shape."""
+    new_batch = np.asarray(augment(x_batch))
+    if new_batch.shape != np.shape(x_batch):
+        raise ValueError(
+            f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of shape {np.shape(x_batch)} "
+            f"into {new_batch.shape}; it must return inputs of the shape it gets"
+        )
+    return new_batch
+
+
+def _check_arguments(
+    model, optimizer, X_train, y_train, X_valid, y_valid, n_epochs, batchsize, progress, on_epoch_end, augment
+):
     """Raise ValueError or TypeError for invalid arguments; return whether validation data was given."""
     if not isinstance(model, NeuralNetwork):
         hint = "; the order is train(model, optimizer, ...)" if isinstance(model, Optimizer) else ""
@@ -307,6 +326,8 @@ def _check_arguments(model, optimizer, X_train, y_train, X_valid, y_valid, n_epo
         raise ValueError(f"train: progress must be 'auto', True or False, got {progress!r}")
     if on_epoch_end is not None and not callable(on_epoch_end):
         raise TypeError(f"train: on_epoch_end must be a function (epoch, history) or None, got {on_epoch_end!r}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"train: augment must be a function of a batch of inputs, such as nl.random_shift, or None, got {augment!r}")
 
     _check_pair("X_train", X_train, "y_train", y_train)
     if len(X_train) == 0:
