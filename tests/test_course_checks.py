@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from netlite.course.checks import check_close, check_equal, check_raises, check_shape, report_pass
+from netlite.course.checks import check_close, check_equal, check_float, check_raises, check_shape, report_pass
 
 
 def test_check_close_pass_line(capsys):
@@ -78,6 +78,27 @@ def test_check_equal_messages(capsys):
         check_equal("argmax", np.array([1, 2, 4]), np.array([1, 2, 3]))
     with pytest.raises(AssertionError, match="returned None, expected 3; does the function end"):
         check_equal("count()", None, 3)
+
+
+def test_check_float_accepts_numpy_float64(capsys):
+    # np.mean returns numpy.float64, a subclass of float.
+    check_float("mse_loss(y_hat, y)", np.mean(np.array([1.0, 3.0]) ** 2), points=1)
+    assert capsys.readouterr().out == "PASS mse_loss(y_hat, y): 1 of 1 points\n"
+    check_float("loss", 0.5)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.float32(0.5), r"^loss returned float32 .*, expected a float; convert the result with float\(\.\.\.\)$"),
+        (np.array(0.5), r"^loss returned ndarray array\(0\.5\), expected a float"),
+        (1, r"^loss returned int 1, expected a float"),
+        (None, r"^loss returned None, expected a float; does the function end with a return statement\?$"),
+    ],
+)
+def test_check_float_rejects_other_types(value, message):
+    with pytest.raises(AssertionError, match=message):
+        check_float("loss", value)
 
 
 def test_check_shape_messages():

@@ -105,28 +105,62 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: f"{mutation[0][:2]}-{mutation[4]}-{mutation[2][:12]}")
-def test_check_cell_rejects_wrong_solution(mutation, tmp_path):
+def run_to_check(name, solution_id, correct, replacement, check_id, tmp_path):
+    """Run a solution notebook up to a check cell, with ``correct`` replaced in a solution cell.
+
+    Returns the notebook as run, the index of the check cell and the CellExecutionError, or None
+    when every cell ran without error.
+    """
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    name, solution_id, correct, wrong, check_id, expected_message = mutation
 
     notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
     ids = [nbgrader(cell).get("grade_id") for cell in notebook.cells]
     solution_cell = notebook.cells[ids.index(solution_id)]
-    assert correct in solution_cell.source, f"{name}: the line to break is no longer in {solution_id}"
-    solution_cell.source = solution_cell.source.replace(correct, wrong)
+    assert correct in solution_cell.source, f"{name}: the line to replace is no longer in {solution_id}"
+    solution_cell.source = solution_cell.source.replace(correct, replacement)
     check_index = ids.index(check_id)
     notebook.cells = notebook.cells[: check_index + 1]
 
     client = course_grade.notebook_client(notebook, kernel_name="python3", timeout=120,
                                           resources={"metadata": {"path": str(tmp_path)}})
-    with pytest.raises(nbclient.exceptions.CellExecutionError) as error:
+    try:
         client.execute()
-    failed_cells = [
+    except nbclient.exceptions.CellExecutionError as error:
+        return notebook, check_index, error
+    return notebook, check_index, None
+
+
+def failed_cells(notebook):
+    return [
         index for index, cell in enumerate(notebook.cells)
         if any(output.get("output_type") == "error" for output in cell.get("outputs", []))
     ]
-    assert failed_cells == [check_index], f"expected only the check cell {check_id} to fail, failed: {failed_cells}"
-    assert "AssertionError" in str(error.value)
-    assert expected_message in str(error.value)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: f"{mutation[0][:2]}-{mutation[4]}-{mutation[2][:12]}")
+def test_check_cell_rejects_wrong_solution(mutation, tmp_path):
+    name, solution_id, correct, wrong, check_id, expected_message = mutation
+    notebook, check_index, error = run_to_check(name, solution_id, correct, wrong, check_id, tmp_path)
+    assert error is not None, f"{name}: check cell {check_id} passed the wrong solution {wrong!r}"
+    assert failed_cells(notebook) == [check_index], (
+        f"expected only the check cell {check_id} to fail, failed: {failed_cells(notebook)}")
+    assert "AssertionError" in str(error)
+    assert expected_message in str(error)
+
+
+# (notebook, solution grade_id, line of the solution, another correct way to write it, check grade_id)
+CORRECT_VARIANTS = [
+    ("02_training_step_by_hand.ipynb", "mse_loss", "return float(np.mean((y_hat - y) ** 2))",
+     "return np.mean((y_hat - y) ** 2)", "check_mse_loss"),
+    ("04_robust_regression.ipynb", "my_huber_loss",
+     "return float(np.mean(np.where(abs_error <= self.delta, quadratic, linear)))",
+     "return np.mean(np.where(abs_error <= self.delta, quadratic, linear))", "check_huber_forward"),
+]
+
+
+@pytest.mark.parametrize("variant", CORRECT_VARIANTS, ids=lambda variant: f"{variant[0][:2]}-{variant[4]}")
+def test_check_cell_accepts_correct_variant(variant, tmp_path):
+    name, solution_id, correct, other, check_id = variant
+    notebook, _, error = run_to_check(name, solution_id, correct, other, check_id, tmp_path)
+    assert error is None, f"{name}: check cell {check_id} rejected the correct {other!r}: {error.ename}: {error.evalue}"

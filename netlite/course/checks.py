@@ -9,6 +9,7 @@ cell its points when the cell raises nothing, so a cell may call several helpers
 
     check_close("tanh(-1.0)", tanh(-1.0), -0.7615941559557649, points=2)
     check_shape("relu(X)", relu(X), (4, 3))
+    check_float("mse_loss(y_hat, y)", mse_loss(y_hat, y))
     check_raises("Dense(0, 3)", ValueError, Dense, 0, 3, points=1)
 """
 
@@ -18,7 +19,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_close", "check_equal", "check_shape", "check_raises", "report_pass"]
+__all__ = ["check_close", "check_equal", "check_float", "check_shape", "check_raises", "report_pass"]
 
 
 def report_pass(name: str, points: float) -> None:
@@ -77,6 +78,23 @@ def check_equal(name, actual, expected, points=None):
         raise AssertionError(f"{name} returned None, expected {expected!r}; does the function end with a return statement?")
     elif actual != expected:
         raise AssertionError(f"{name} returned {_plain(actual)!r}, expected {_plain(expected)!r}")
+    if points is not None:
+        report_pass(name, points)
+
+
+def check_float(name, actual, points=None):
+    """Assert that ``actual`` is a float, for functions that must return a Python float.
+
+    NumPy's float64 is a subclass of float, so ``np.mean(...)`` passes as it is. float32, a 0-d
+    array and an int fail, with the hint to convert the result with ``float(...)``.
+    """
+    if actual is None:
+        raise AssertionError(f"{name} returned None, expected a float; does the function end with a return statement?")
+    if not isinstance(actual, float):
+        raise AssertionError(
+            f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a float; "
+            f"convert the result with float(...)"
+        )
     if points is not None:
         report_pass(name, points)
 
