@@ -90,12 +90,25 @@ def test_tanh_exercise_layout():
 
 # -- check cells against wrong solutions ---------------------------------------
 
-# (notebook, solution grade_id, correct line, wrong line, check grade_id, text expected in the error)
+FAKE_GRADIENT_CHECK = "nl.gradient_check = lambda *args, **kwargs: 0.0"
+# The replaced line ends MyTanh.backward, so a line after it at column 0 runs at the top level of the cell.
+TANH_WRONG_WITH_GRADIENT_CHECK_FAKED = f"return grad_output * (1 - Y)\n\n\n{FAKE_GRADIENT_CHECK}"
+TANH_WRONG_ON_4D_WITH_GRADIENT_CHECK_FAKED = (
+    f"return grad_output * (1 - Y * Y) if Y.ndim == 2 else grad_output * (1 - Y)\n\n\n{FAKE_GRADIENT_CHECK}"
+)
+
+# (notebook, solution grade_id, correct line, wrong line, check grade_id, text expected in the error message)
 MUTATIONS = [
     ("02_training_step_by_hand.ipynb", "backward_pass", "dL_dz1 = dL_da1 * a1 * (1 - a1)", "dL_dz1 = dL_da1 * a1",
      "check_backward_pass", "backward_pass(...)['dL_dz1']"),
     ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", "return grad_output * (1 - Y)",
-     "check_tanh_backward", "tanh'(0) = 1"),
+     "check_tanh_backward", "after forward([[-2, -0.5, 0.5, 1.5]]) (tanh'(x) = 1 - tanh(x)**2) returned a wrong value"),
+    # The wrong derivative, with nl.gradient_check rebound so that it reports no error.
+    ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", TANH_WRONG_WITH_GRADIENT_CHECK_FAKED,
+     "check_tanh_backward", "after forward([[-2, -0.5, 0.5, 1.5]]) (tanh'(x) = 1 - tanh(x)**2) returned a wrong value"),
+    # Right on the visible checks' 2-D inputs only, so that only the hidden tests can catch it.
+    ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", TANH_WRONG_ON_4D_WITH_GRADIENT_CHECK_FAKED,
+     "check_tanh_backward", "backward on a random input of shape (2, 4, 4, 3)"),
     ("03_own_activation.ipynb", "my_tanh", "Y = np.tanh(X)", "Y = np.maximum(X, 0)",
      "check_tanh_forward", "tanh(-1.0) returned 0.0, expected -0.7616"),
     ("04_robust_regression.ipynb", "my_huber_loss", "linear = self.delta * (abs_error - 0.5 * self.delta)",
@@ -145,8 +158,9 @@ def test_check_cell_rejects_wrong_solution(mutation, tmp_path):
     assert error is not None, f"{name}: check cell {check_id} passed the wrong solution {wrong!r}"
     assert failed_cells(notebook) == [check_index], (
         f"expected only the check cell {check_id} to fail, failed: {failed_cells(notebook)}")
-    assert "AssertionError" in str(error)
-    assert expected_message in str(error)
+    assert error.ename == "AssertionError", f"{error.ename}: {error.evalue}"
+    # Only the message counts: the full error text also shows the cell's source, which proves nothing.
+    assert expected_message in error.evalue
 
 
 # (notebook, solution grade_id, line of the solution, another correct way to write it, check grade_id)
