@@ -3,7 +3,10 @@
 Run as the student gets it, an exercise notebook must raise in every check cell and every
 ``uses-exercise`` cell, each time with the NotImplementedError that names an exercise of that
 notebook, and run every other cell without error. A check cell that passes on unsolved code gives
-points for nothing, and an ordinary cell that fails stops "Run All" for the wrong reason.
+points for nothing, and an ordinary cell that fails stops "Run All" for the wrong reason. The one
+exception: a check cell may fail with a NameError when it tests a result that an earlier cell
+failed to compute. A ``uses-exercise`` cell may not, because a NameError does not tell the
+student which exercise to finish.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import make_course
+from course_helpers import make_course, tiny_solution_notebook
+from nbformat.v4 import new_code_cell
 
 from netlite.course import build as course_build
 from netlite.course import grade as course_grade
@@ -55,14 +59,18 @@ def assert_fails_only_where_expected(path: Path):
     passing = sorted(expected - set(errors))
     assert not unexpected, f"{path.name}: cells that must run in the unsolved notebook failed: {unexpected}"
     assert not passing, f"{path.name}: check or uses-exercise cells {passing} ran without error on unsolved code"
-    # Each exercise's stub raises its own message. A later expected cell may
+    # Each exercise's stub raises its own message. A later check cell may
     # instead fail with a NameError, because a name it reads was to be set by
     # an earlier cell that failed on the unsolved exercise.
     named_exercises = set()
     for index in sorted(expected):
         ename, evalue = errors[index]
-        if ename == "NameError":
+        if ename == "NameError" and course_build.is_check_cell(notebook.cells[index]):
             continue
+        assert ename != "NameError", (
+            f"{path.name}, cell {index}: the uses-exercise cell failed with NameError: {evalue}; "
+            f"make it call the exercise's code, or raise NotImplementedError naming the exercise when the name is missing"
+        )
         assert ename == "NotImplementedError", f"{path.name}, cell {index}: expected NotImplementedError, got {ename}: {evalue}"
         named = [grade_id for grade_id in exercise_ids if evalue.startswith(f"{grade_id}: ")]
         assert named, f"{path.name}, cell {index}: the message {evalue!r} names none of the exercises {exercise_ids}"
@@ -76,6 +84,18 @@ def test_tiny_exercise_fails_at_checks(tmp_path):
     root = make_course(tmp_path)
     course_build.build(root, log=lambda message: None)
     assert_fails_only_where_expected(root / "exercises" / "01_tiny.ipynb")
+
+
+def test_uses_exercise_name_error_rejected(tmp_path):
+    # The second uses-exercise cell only reads what the first one failed to set.
+    notebook = tiny_solution_notebook()
+    notebook.cells.append(new_code_cell("squares = [square(x) for x in range(3)]", metadata={"tags": ["uses-exercise"]}))
+    notebook.cells.append(new_code_cell("print(sum(squares))", metadata={"tags": ["uses-exercise"]}))
+    root = make_course(tmp_path, notebook=notebook)
+    course_build.build(root, log=lambda message: None)
+
+    with pytest.raises(AssertionError, match="the uses-exercise cell failed with NameError: name 'squares' is not defined"):
+        assert_fails_only_where_expected(root / "exercises" / "01_tiny.ipynb")
 
 
 @pytest.mark.parametrize(
