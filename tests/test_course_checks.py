@@ -44,6 +44,17 @@ def test_check_close_array_message():
     assert "2 of 4 entries differ" in message
 
 
+def test_check_close_hint_added_on_failure(capsys):
+    with pytest.raises(AssertionError) as raised:
+        check_close("step(p)", np.array([0.990001, 0.5]), np.array([0.99, 0.5]), atol=1e-12, rtol=0,
+                    hint="Add eps to sqrt(v_hat).")
+    assert str(raised.value).endswith("differ by more than atol=1e-12 + rtol=0 * |expected|. Add eps to sqrt(v_hat).")
+    with pytest.raises(AssertionError, match=r"^f\(1\) returned 2\.0, expected 1\.0 \(tolerance atol=1e-06, rtol=1e-05\)\. Hint\.$"):
+        check_close("f(1)", 2.0, 1.0, hint="Hint.")
+    check_close("f(1)", 1.0, 1.0, points=1, hint="Hint.")
+    assert capsys.readouterr().out == "PASS f(1): 1 of 1 points\n"
+
+
 def test_check_close_shape_message():
     with pytest.raises(AssertionError, match=r"returned an array of shape \(2, 3\), expected shape \(3, 2\)"):
         check_close("W.T", np.zeros((2, 3)), np.zeros((3, 2)))

@@ -97,6 +97,13 @@ TANH_WRONG_ON_4D_WITH_GRADIENT_CHECK_FAKED = (
     f"return grad_output * (1 - Y * Y) if Y.ndim == 2 else grad_output * (1 - Y)\n\n\n{FAKE_GRADIENT_CHECK}"
 )
 
+MOMENTUM_UPDATE = 'param -= self.learning_rate * state["velocity"]'
+ADAM_UPDATE = "param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)"
+ADAM_UPDATE_LR_T = (
+    "lr_t = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)\n"
+    '        param -= lr_t * state["m"] / (np.sqrt(state["v"]) + self.eps)'
+)
+
 # (notebook, solution grade_id, correct line, wrong line, check grade_id, text expected in the error message)
 MUTATIONS = [
     ("02_training_step_by_hand.ipynb", "backward_pass", "dL_dz1 = dL_da1 * a1 * (1 - a1)", "dL_dz1 = dL_da1 * a1",
@@ -115,6 +122,14 @@ MUTATIONS = [
      "linear = self.delta * abs_error", "check_huber_forward", "large error"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
      "check_adam", "the parameter after step 1"),
+    # Rebinding the local name leaves the caller's array unchanged.
+    ("05_optimizers.ipynb", "my_momentum", MOMENTUM_UPDATE, MOMENTUM_UPDATE.replace("param -=", "param = param -"),
+     "check_momentum", "update the array in place (param -= ...)"),
+    ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE.replace("param -=", "param = param -"),
+     "check_adam", "update the array in place (param -= ...)"),
+    # The rearranged form adds eps to sqrt(v), which differs from the expected form for small gradients.
+    ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE_LR_T,
+     "check_adam", "A form that adds eps to sqrt(v) of the uncorrected v"),
 ]
 
 

@@ -28,11 +28,12 @@ def report_pass(name: str, points: float) -> None:
     print(f"PASS {name}: {_format_points(points)} of {_format_points(points)} points")
 
 
-def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5):
+def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5, hint=None):
     """Assert that ``actual`` equals ``expected`` within ``atol + rtol * |expected|``, entry by entry.
 
     ``expected`` is a number or an array; ``actual`` must have the same shape. NaN is never close
-    to anything, so a NaN in ``actual`` fails.
+    to anything, so a NaN in ``actual`` fails. ``hint``, a sentence, is added to the message when
+    the values differ, to name a common cause.
     """
     expected_array = np.asarray(expected, dtype=np.float64)
     actual_array = _numeric_array(name, actual, expected)
@@ -43,17 +44,19 @@ def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5):
     close = np.isclose(actual_array, expected_array, atol=atol, rtol=rtol)
     if not close.all():
         if expected_array.ndim == 0:
-            raise AssertionError(
+            message = (
                 f"{name} returned {_format_pair(actual_array.item(), expected_array.item())}"
                 f" (tolerance atol={atol:g}, rtol={rtol:g})"
             )
-        wrong = np.argwhere(~close)
-        position = tuple(int(i) for i in wrong[0])
-        raise AssertionError(
-            f"{name} returned a wrong value at index {position}: "
-            f"{_format_pair(actual_array[position], expected_array[position])}; "
-            f"{len(wrong)} of {close.size} entries differ by more than atol={atol:g} + rtol={rtol:g} * |expected|"
-        )
+        else:
+            wrong = np.argwhere(~close)
+            position = tuple(int(i) for i in wrong[0])
+            message = (
+                f"{name} returned a wrong value at index {position}: "
+                f"{_format_pair(actual_array[position], expected_array[position])}; "
+                f"{len(wrong)} of {close.size} entries differ by more than atol={atol:g} + rtol={rtol:g} * |expected|"
+            )
+        raise AssertionError(message if hint is None else f"{message}. {hint}")
     if points is not None:
         report_pass(name, points)
 
