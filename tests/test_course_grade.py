@@ -59,6 +59,7 @@ EXPECTED = {
     "endless_loop": (0, CUBE_POINTS),
     "forger": (0, CUBE_POINTS),
     "ignores_interrupt": (SQUARE_POINTS, 0),
+    "misnamed": (0, 0),
     "missing": (0, 0),
     "syntax_error": (0, CUBE_POINTS),
     "unreadable": (0, 0),
@@ -118,6 +119,12 @@ def make_submissions(root, folder):
 
     for student, notebook in notebooks.items():
         write_notebook(folder / student / NOTEBOOK, notebook)
+    # A correct notebook under two names that the grader does not match (a browser's download suffix,
+    # a subfolder), and JupyterLab's checkpoint copy, which must not be listed.
+    write_notebook(folder / "misnamed" / f"{Path(NOTEBOOK).stem} (1).ipynb", solved(exercise))
+    write_notebook(folder / "misnamed" / "week 1" / NOTEBOOK, solved(exercise))
+    checkpoint = folder / "misnamed" / ".ipynb_checkpoints" / f"{Path(NOTEBOOK).stem}-checkpoint.ipynb"
+    write_notebook(checkpoint, solved(exercise))
     (folder / "missing").mkdir()
     (folder / "missing" / "notes.txt").write_text("forgot to upload\n")
     (folder / "unreadable").mkdir()
@@ -201,6 +208,17 @@ def test_missing_and_unreadable_reported(graded):
     _, unreadable = points_of(graded["results"], "unreadable")
     assert missing.problem == "notebook not submitted"
     assert unreadable.problem.startswith("notebook could not be read")
+
+
+def test_misnamed_notebooks_listed(graded):
+    _, result = points_of(graded["results"], "misnamed")
+    assert result.problem.startswith("notebook not submitted")
+    assert "'01_tiny (1).ipynb'" in result.problem
+    assert "'week 1/01_tiny.ipynb'" in result.problem
+    assert "checkpoint" not in result.problem
+    assert [check.error for check in result.checks] == ["notebook not submitted"] * 2
+    summary = (graded["out"] / "summary.md").read_text()
+    assert "'01_tiny (1).ipynb'" in summary
 
 
 def test_summary_lists_failures(graded):

@@ -69,6 +69,8 @@ EXIT_GRACE_SECONDS = 10.0
 # Longer outputs are cut in the feedback notebooks, so that a student's huge print does not make
 # the feedback file too large to open. The notebooks in .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
+# Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
+MAX_LISTED_NOTEBOOKS = 10
 
 
 @dataclass
@@ -518,11 +520,47 @@ def _check_cells_are_cells(notebook) -> None:
             raise ValueError(f"cell {index} is a {type(cell).__name__} without a cell_type, expected a cell")
 
 
-def _zero_result(student, notebook, solution, problem) -> NotebookResult:
+def _zero_result(student, notebook, solution, problem, error=None) -> NotebookResult:
+    """Return a result that scores every check 0, with ``error`` (default: ``problem``) as each check's reason."""
     checks = [
-        CheckResult(check.grade_id, check.points, error=problem) for check in course_build.check_cells(solution)
+        CheckResult(check.grade_id, check.points, error=error or problem)
+        for check in course_build.check_cells(solution)
     ]
     return NotebookResult(student, notebook, checks, problem)
+
+
+def other_notebooks(folder: Path, graded_names) -> list[str]:
+    """Return the ``.ipynb`` files in a student's folder and its subfolders that are not graded.
+
+    The paths are relative to ``folder``, with ``/`` between parts. Only files named in
+    ``graded_names`` and placed directly in ``folder`` are graded. Hidden files and folders, such
+    as JupyterLab's ``.ipynb_checkpoints``, are skipped, and links to folders are not followed.
+    """
+    found = []
+    for directory, subfolders, files in os.walk(folder):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        relative = Path(directory).relative_to(folder)
+        for name in sorted(files):
+            if not name.endswith(".ipynb") or name.startswith("."):
+                continue
+            if relative == Path(".") and name in graded_names:
+                continue
+            found.append((relative / name).as_posix())
+    return found
+
+
+def not_submitted_problem(folder: Path, graded_names) -> str:
+    """Return the problem of a missing notebook, with the student's other notebooks (often the missing one renamed)."""
+    others = other_notebooks(folder, graded_names)
+    if not others:
+        return "notebook not submitted"
+    listed = ", ".join(repr(name) for name in others[:MAX_LISTED_NOTEBOOKS])
+    if len(others) > MAX_LISTED_NOTEBOOKS:
+        listed += f" and {len(others) - MAX_LISTED_NOTEBOOKS} more"
+    return (
+        f"notebook not submitted. The grader takes only this exact file name at the top of the student's folder "
+        f"and did not grade these notebooks: {listed}"
+    )
 
 
 def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, context) -> None:
@@ -605,7 +643,8 @@ def grade(
             folder.mkdir(parents=True, exist_ok=True)
             work.mkdir(parents=True, exist_ok=True)
             if not path.is_file():
-                results.append(_zero_result(student.name, name, solution, "notebook not submitted"))
+                problem = not_submitted_problem(student, solutions)
+                results.append(_zero_result(student.name, name, solution, problem, error="notebook not submitted"))
                 continue
             try:
                 submission = nbformat.read(os.fspath(path), as_version=4)
