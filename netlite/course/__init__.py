@@ -2,6 +2,7 @@
 
     python -m netlite.course build              # solutions/ -> exercises/
     python -m netlite.course check              # exit 1 when exercises/ is out of date
+    python -m netlite.course execute NOTEBOOK   # run a notebook and save its new outputs in place
     python -m netlite.course release DEST       # student copy without solutions or hidden tests
     python -m netlite.course grade SUBMISSIONS  # run and score every student's notebooks
 

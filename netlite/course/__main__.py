@@ -1,7 +1,7 @@
-"""Command line of the course tooling: ``python -m netlite.course build | check | release | grade | lab``.
+"""Command line of the course tooling: ``python -m netlite.course build | check | execute | release | grade | lab``.
 
-Exit status: 0 on success, 1 when ``check`` finds ``exercises/`` out of date or ``release``
-finds a leak, 2 on invalid input (a malformed notebook, a missing folder).
+Exit status: 0 on success, 1 when ``check`` finds ``exercises/`` out of date, ``execute`` finds a
+failing cell or ``release`` finds a leak, 2 on invalid input (a malformed notebook, a missing folder).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from pathlib import Path
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m netlite.course",
-        description="Build exercises from solutions, check them, release the student kit, grade submissions, start JupyterLab.",
+        description=(
+            "Build exercises from solutions, check them, save notebook outputs, release the student kit, "
+            "grade submissions, start JupyterLab."
+        ),
     )
     parser.add_argument(
         "--root", type=Path, default=Path("."),
@@ -23,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help="write exercises/ from solutions/")
     commands.add_parser("check", help="exit with status 1 when exercises/ is out of date with solutions/")
+    execute = commands.add_parser(
+        "execute", help="run notebooks top to bottom in a fresh kernel and save their new outputs in place",
+    )
+    execute.add_argument("notebooks", type=Path, nargs="+", metavar="NOTEBOOK", help="notebook file to run and save")
 
     release = commands.add_parser("release", help="write the student release to DEST, refusing any leak")
     release.add_argument("dest", type=Path, metavar="DEST", help="new or empty folder for the release")
@@ -67,6 +74,17 @@ def main(argv=None) -> int:
                 )
                 return 1
             print(f"{course_build.EXERCISES_DIR}/ is up to date with {course_build.SOLUTIONS_DIR}/")
+        elif arguments.command == "execute":
+            from . import execute as course_execute
+
+            for path in arguments.notebooks:
+                print(f"running {path}", flush=True)
+                try:
+                    course_execute.execute_in_place(path)
+                except course_execute.NotebookRunError as error:
+                    print(f"execute failed: {error}", file=sys.stderr)
+                    return 1
+                print(f"saved the outputs of {path}")
         elif arguments.command == "release":
             from . import release as course_release
 
