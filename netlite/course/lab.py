@@ -5,9 +5,14 @@ folder (the one with ``notebooks/`` and ``exercises/``), so the notebooks'
 ``python3`` kernel finds the same netlite. As root, which is common in
 containers and on lab machines set up by scripts, JupyterLab refuses to
 start without ``--allow-root``, so that flag is added there.
+
+SIGTERM to this command (from ``kill``, a process manager or a container
+stop) is passed on to JupyterLab, and the command exits once JupyterLab
+has shut down its kernels and exited.
 """
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,4 +48,27 @@ def start_lab(root=".", port=None, no_browser=False, extra_args=()):
         ) from None
     command = lab_command(root, port, no_browser, extra_args)
     print("starting:", " ".join(command), flush=True)
-    return subprocess.call(command)
+    return run_passing_sigterm(command)
+
+
+def run_passing_sigterm(command):
+    """Run ``command`` until it exits and return its exit status, passing SIGTERM on to it.
+
+    subprocess.call would leave the child running when this process gets SIGTERM, because the
+    signal ends this process at once. Call this from the main thread, which handles signals.
+    """
+    process = subprocess.Popen(command)
+
+    def pass_on(signum, frame):
+        process.send_signal(signum)
+
+    previous_handler = signal.signal(signal.SIGTERM, pass_on)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl+C: stop JupyterLab with SIGTERM, so that it shuts down its kernels before it exits.
+        process.terminate()
+        process.wait()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
