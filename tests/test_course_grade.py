@@ -284,6 +284,25 @@ def test_executed_notebooks_hide_hidden_tests(graded):
     assert "The hidden tests of this check ran here" in cell_by_grade_id(notebook, "square_check")["source"]
 
 
+def test_feedback_note_replaces_hidden_tests():
+    # The note is where the hidden tests ran, which is before report_pass, and first in cube_check.
+    from course_helpers import tiny_solution_notebook
+
+    solution = tiny_solution_notebook()
+    square_lines = course_grade.feedback_source(cell_by_grade_id(solution, "square_check")["source"]).split("\n")
+    cube_lines = course_grade.feedback_source(cell_by_grade_id(solution, "cube_check")["source"]).split("\n")
+
+    assert square_lines == [
+        'check_close("square(3.0)", square(3.0), 9.0)',
+        course_grade.HIDDEN_TESTS_NOTE,
+        f'report_pass("square", {SQUARE_POINTS})',
+    ]
+    assert cube_lines[0] == course_grade.HIDDEN_TESTS_NOTE
+    assert len(cube_lines) == 2
+    indented = "for x in (1.0, 2.0):\n    ### BEGIN HIDDEN TESTS\n    check_close('f(x)', f(x), x)\n    ### END HIDDEN TESTS\n"
+    assert course_grade.feedback_source(indented).split("\n")[1] == "    " + course_grade.HIDDEN_TESTS_NOTE
+
+
 def test_feedback_outputs_hide_hidden_tests(graded):
     # "wrong" fails the hidden test: its traceback and message would show the test's input.
     notebook = nbformat.read(str(graded["out"] / "executed" / "wrong" / NOTEBOOK), as_version=4)

@@ -69,6 +69,8 @@ EXIT_GRACE_SECONDS = 10.0
 # Longer outputs are cut in the feedback notebooks, so that a student's huge print does not make
 # the feedback file too large to open. The notebooks in .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
+# Shown in the feedback notebooks where a check cell's hidden tests were.
+HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
 
@@ -222,11 +224,27 @@ def notebook_client(notebook, **options):
 
 
 def feedback_source(source: str) -> str:
-    """Return a check cell's source without its hidden tests, which the students must not see."""
-    visible = course_build.strip_hidden_tests(source, "an executed check cell")
-    if visible == source:
-        return source
-    return visible.rstrip("\n") + "\n# The hidden tests of this check ran here; they are not shown."
+    """Return a check cell's source with each hidden-test fence replaced by HIDDEN_TESTS_NOTE.
+
+    The students must not see the hidden tests. The note takes the fence's place and indentation,
+    because its text claims that the tests ran there.
+    """
+    lines = source.split("\n")
+    blocks = course_build.fenced_blocks(
+        lines, course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS, "an executed check cell"
+    )
+    end_of_block = dict(blocks)
+    visible = []
+    number = 0
+    while number < len(lines):
+        if number in end_of_block:
+            line = lines[number]
+            visible.append(line[: len(line) - len(line.lstrip())] + HIDDEN_TESTS_NOTE)
+            number = end_of_block[number] + 1
+        else:
+            visible.append(lines[number])
+            number += 1
+    return "\n".join(visible)
 
 
 def hidden_test_lines(notebook) -> set[str]:
