@@ -4,6 +4,7 @@
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py            # full grid, takes long
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py --quick    # 6,000 images, one repeat
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py --accuracy # 5 epochs x 3 seeds, both frameworks
+    benchmarks/.venv/bin/python benchmarks/bench_lenet.py --accuracy --max-shift 2 # images moved by up to 2 pixels
     benchmarks/.venv/bin/python benchmarks/bench_lenet.py --inference # test-set prediction by batch size
 
 Both frameworks train the same network (conv 5x5 1->6, ReLU, 2x2 average
@@ -82,8 +83,11 @@ class NetLiteRun:
         self.optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), LEARNING_RATE)
         self.rng = np.random.default_rng(seed)
 
-    def train_epoch(self, X, y, batchsize):
+    def train_epoch(self, X, y, batchsize, max_shift=0):
+        """Train one epoch. With ``max_shift`` > 0, ``nl.random_shift`` moves every batch first."""
         for x_batch, y_batch in self.nl.batch_handler(X, y, batchsize=batchsize, shuffle=True, rng=self.rng):
+            if max_shift:
+                x_batch = self.nl.random_shift(x_batch, max_shift, rng=self.rng)
             self.optimizer.step(self.model, x_batch, y_batch)
 
     def predict_labels(self, X, batchsize=1000):
@@ -119,6 +123,7 @@ class TorchRun:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
         self.loss_func = nn.CrossEntropyLoss()
         self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)  # for the moved images only
         self._tensors = {}
 
     def _as_tensors(self, X, y):
@@ -130,14 +135,22 @@ class TorchRun:
             )
         return self._tensors[key]
 
-    def train_epoch(self, X, y, batchsize):
+    def train_epoch(self, X, y, batchsize, max_shift=0):
+        """Train one epoch. With ``max_shift`` > 0, every batch is moved as NetLite's is, in numpy."""
+        import netlite as nl
+
         X_t, y_t = self._as_tensors(X, y)
         self.model.train()
         order = self.torch.randperm(len(X_t), generator=self.generator)
         for start in range(0, len(X_t), batchsize):
             indices = order[start : start + batchsize]
+            if max_shift:
+                x_batch = nl.random_shift(X[indices.numpy()], max_shift, rng=self.rng)
+                inputs = self.torch.from_numpy(np.ascontiguousarray(x_batch.transpose(0, 3, 1, 2)))
+            else:
+                inputs = X_t[indices]
             self.optimizer.zero_grad()
-            loss = self.loss_func(self.model(X_t[indices]), y_t[indices])
+            loss = self.loss_func(self.model(inputs), y_t[indices])
             loss.backward()
             self.optimizer.step()
 
@@ -365,8 +378,9 @@ def summarize(results, n_train_images):
 def run_accuracy_mode(args):
     """Train the introductory LeNet for 5 epochs with 3 seeds and report test accuracy per epoch.
 
-    NetLite always; PyTorch too, with the same network, optimizer, batch size and
-    seeds, when it is installed and ``--no-torch`` is not given.
+    NetLite always; PyTorch too, with the same network, optimizer, batch size,
+    seeds and moved images, when it is installed and ``--no-torch`` is not given.
+    Each training batch is moved by up to ``--max-shift`` pixels (``nl.random_shift``).
     """
     X_train, y_train = load_mnist(args.data_dir, "train", args.images)
     X_test, y_test = load_mnist(args.data_dir, "test", 10000)
@@ -381,6 +395,7 @@ def run_accuracy_mode(args):
         "epochs": args.epochs,
         "seeds": args.seeds,
         "batchsize": 32,
+        "max_shift": args.max_shift,
     }
     # One untimed pass compiles or loads every kernel, so that the first epoch's time is training only.
     NetLiteRun(0).train_epoch(X_train[:64], y_train[:64], 32)
@@ -391,7 +406,7 @@ def run_accuracy_mode(args):
             history = []
             for epoch in range(args.epochs):
                 start = time.perf_counter()
-                runner.train_epoch(X_train, y_train, 32)
+                runner.train_epoch(X_train, y_train, 32, args.max_shift)
                 seconds = time.perf_counter() - start
                 accuracy = float(np.mean(runner.predict_labels(X_test) == y_test))
                 history.append(accuracy)
@@ -511,6 +526,12 @@ def main():
     )
     parser.add_argument("--epochs", type=whole_number(1), default=5, help="epochs per seed in --accuracy mode (default 5)")
     parser.add_argument("--seeds", type=whole_number(1), default=3, help="seeds in --accuracy mode (default 3)")
+    parser.add_argument(
+        "--max-shift",
+        type=whole_number(0, 13),
+        default=0,
+        help="in --accuracy mode, move each training image by up to this many pixels (default 0: unchanged images)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="measure NetLite only")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with the gzip IDX MNIST files")
     parser.add_argument("--json", type=Path, help="also write all measurements to this JSON file")
