@@ -252,6 +252,8 @@ def _attributes(obj):
     for cls in type(obj).__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for name in [slots] if isinstance(slots, str) else slots:
+            if name.startswith("__") and not name.endswith("__"):  # a private slot, stored under a mangled name
+                name = f"_{cls.__name__.lstrip('_')}{name}"
             if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
                 attributes[name] = getattr(obj, name)
     return attributes
@@ -379,6 +381,10 @@ def _compare(evaluate, arrays, analytic, step, max_checks, rng):
     records = []
     for name, array in arrays.items():
         grad = analytic[name]
+        if grad is None and name == "input":
+            raise ValueError(
+                "gradient_check: backward() returned None; end backward() with 'return' and the gradient for its input"
+            )
         if grad is None or np.shape(grad) != array.shape:
             raise ValueError(
                 f"gradient_check: the gradient for '{name}' has shape {np.shape(grad)}, "

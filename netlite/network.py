@@ -82,8 +82,13 @@ class NeuralNetwork:
         if logits and isinstance(layers[-1], Softmax):
             layers = layers[:-1]
         self._warn_about_likely_mistakes(X, logits)
-        for layer in layers:
+        for index, layer in enumerate(layers):
             X = layer.forward(X)
+            if X is None:  # else the next layer would report an object array, not the missing return
+                raise TypeError(
+                    f"NeuralNetwork: forward() of layer {index} ({layer!r}) returned None; "
+                    f"end its forward() with 'return' and the layer's output"
+                )
         self._n_layers_run = len(layers)
         return X
 
@@ -295,10 +300,10 @@ class NeuralNetwork:
                 # Any other failure to parse means a damaged or foreign file, and numpy's own messages
                 # may suggest allow_pickle=True, which must not be followed.
                 if isinstance(error, OSError) and error.errno and error.errno != errno.EINVAL:
+                    reason = error.strerror or os.strerror(error.errno)
                     raise _os_error(
                         error,
-                        f"{path}: reading failed ({error.strerror}); check the disk or the network share, "
-                        f"or copy the file again",
+                        f"{path}: reading failed ({reason}); check the disk or the network share, or copy the file again",
                     ) from None
                 raise ValueError(
                     f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "

@@ -125,11 +125,20 @@ def test_gradient_check_names_forward_without_return():
 
     with pytest.raises(TypeError, match=r"forward\(\) of NoReturnTanh\(\) returned None; end forward\(\) with 'return'"):
         nl.gradient_check(NoReturnTanh(), random_input((3, 4)))
-    network = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 4), NoReturnTanh()])
-    with pytest.raises(TypeError, match=r"forward\(\) of layer 1 \(NoReturnTanh\(\)\) returned None"):
-        nl.gradient_check(network, random_input((3, 4)))
+    for layers in ([nl.FullyConnectedLayer(4, 4), NoReturnTanh()], [nl.FullyConnectedLayer(4, 4), NoReturnTanh(), nl.Tanh()]):
+        with pytest.raises(TypeError, match=r"forward\(\) of layer 1 \(NoReturnTanh\(\)\) returned None"):
+            nl.gradient_check(nl.NeuralNetwork(layers), random_input((3, 4)))
     with pytest.raises(TypeError, match=r"returned None; end forward\(\) with 'return' and the loss"):
         nl.gradient_check(NoReturnMse(), random_input((3, 2)), target=np.zeros((3, 2)))
+
+
+def test_gradient_check_names_backward_without_return():
+    class NoReturnBackwardTanh(nl.Tanh):
+        def backward(self, grad_output):
+            super().backward(grad_output)
+
+    with pytest.raises(ValueError, match=r"backward\(\) returned None; end backward\(\) with 'return'"):
+        nl.gradient_check(NoReturnBackwardTanh(), random_input((3, 4)))
 
 
 def test_gradient_check_rejects_float32_loss():
@@ -529,6 +538,16 @@ class SlottedLockedValues:
     __getitem__ = LockedValues.__getitem__
 
 
+class PrivateLockedValues:
+    __slots__ = ("__values", "lock")
+
+    def __init__(self, values, lock):
+        self.__values, self.lock = values, lock
+
+    def __getitem__(self, key):
+        return self.__values if key in (0, "values") else self.lock
+
+
 @pytest.mark.parametrize(
     "make_target",
     [
@@ -538,6 +557,7 @@ class SlottedLockedValues:
         lambda values: LockedValues(values, threading.Lock()),
         lambda values: FrozenLockedValues(values, threading.Lock()),
         lambda values: SlottedLockedValues(values, threading.Lock()),
+        lambda values: PrivateLockedValues(values, threading.Lock()),
     ],
 )
 def test_gradient_check_copies_named_tuple_and_dict_targets(make_target):

@@ -724,6 +724,7 @@ def test_save_over_hard_link_passes_nothing_on(tmp_path):
         ),
         (OSError(5, "Input/output error"), OSError, r"model.npz: reading failed \(Input/output error\); check the disk"),
         (OSError(116, "Stale file handle"), OSError, r"model.npz: reading failed \(Stale file handle\); check the disk or"),
+        (OSError(5, None), OSError, r"model.npz: reading failed \(Input/output error\)"),
         (OSError(22, "Invalid argument"), ValueError, r"model.npz: not a NetLite model file"),
     ],
 )
