@@ -27,13 +27,19 @@ def random_shift(images, max_shift=2, rng=None):
     """
     images = np.asarray(images)
     if images.ndim != 4:
+        hint = "for one image, pass X[None]" if images.ndim == 3 else "give grey images a channel axis of 1, e.g. X[..., None]"
         raise ValueError(
-            f"random_shift: expected images of shape (batch, height, width, channels), got {images.shape}; "
-            f"give grey images a channel axis of 1, e.g. X[..., None]"
+            f"random_shift: expected images of shape (batch, height, width, channels), got {images.shape}; {hint}"
         )
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
         raise ValueError(f"random_shift: max_shift must be a whole number of pixels, 0 or more, got {max_shift!r}")
-    n, height, width, _ = images.shape
+    max_shift = int(max_shift)  # a numpy uint8 would overflow in 2 * max_shift + 1
+    n, height, width, channels = images.shape
+    if height <= 4 < channels:
+        raise ValueError(
+            f"random_shift: got images of shape {images.shape}, which look stored channels first; "
+            f"convert them to (batch, height, width, channels) with X.transpose(0, 2, 3, 1)"
+        )
     if max_shift >= min(height, width):
         raise ValueError(
             f"random_shift: max_shift {max_shift} would move {height}x{width} images out of view; "

@@ -122,8 +122,8 @@ def train(
     verbose: print one summary line per epoch and a message on interruption.
     on_epoch_end: optional function called as ``on_epoch_end(epoch, history)``
     after each epoch has been added to the history (epoch counted from 1).
-    augment: optional function that takes a batch of training inputs and
-    returns new ones of the same shape, such as ``nl.random_shift``. The
+    augment: optional function that takes a copy of a batch of training
+    inputs and returns new ones of the same shape, such as ``nl.random_shift``. The
     validation data is never augmented.
 
     Raises ValueError for invalid arguments, TypeError when model and
@@ -298,8 +298,23 @@ def _start_live_plot(n_epochs, verbose):
 
 
 def _augmented(augment, x_batch):
-    """Return ``augment(x_batch)``, or raise ValueError when it changed the batch's shape."""
-    new_batch = np.asarray(augment(x_batch))
+    """Return ``augment(x_batch)``, or raise ValueError when it returned None or changed the batch's shape.
+
+    augment gets a copy: without shuffling the batch is a view of X_train, which an augment that
+    works in place would change a little more in every epoch.
+    """
+    new_batch = augment(np.array(x_batch))
+    if new_batch is None:
+        raise ValueError(
+            f"train: augment={getattr(augment, '__name__', augment)!r} returned None; "
+            f"end it with 'return' and the new batch"
+        )
+    new_batch = np.asarray(new_batch)
+    if new_batch.dtype.kind == "f" and not np.isfinite(new_batch).all() and np.isfinite(x_batch).all():
+        raise ValueError(
+            f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of finite inputs into one "
+            f"with NaN or infinite values; check the augment function"
+        )
     if new_batch.shape != np.shape(x_batch):
         raise ValueError(
             f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of shape {np.shape(x_batch)} "

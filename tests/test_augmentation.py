@@ -57,6 +57,13 @@ def test_shift_draws_from_seeded_generator():
     np.testing.assert_array_equal(nl.random_shift(images), first)
 
 
+def test_shift_with_small_numpy_integer():
+    images = numbered_images(n=20, height=300, width=300, channels=1)
+    shifted = nl.random_shift(images, np.uint8(128), rng=np.random.default_rng(2))  # 2 * 128 + 1 overflows uint8
+    first_rows = [np.flatnonzero(image[:, 150, 0])[0] for image in shifted]
+    assert len(set(first_rows)) > 1  # different shifts, not one fixed move
+
+
 def test_shift_of_empty_batch():
     assert nl.random_shift(np.zeros((0, 5, 5, 1))).shape == (0, 5, 5, 1)
 
@@ -64,7 +71,10 @@ def test_shift_of_empty_batch():
 @pytest.mark.parametrize(
     "images, max_shift, message",
     [
-        (np.zeros((2, 28, 28)), 2, r"expected images of shape \(batch, height, width, channels\), got \(2, 28, 28\); give grey"),
+        (np.zeros((2, 28)), 2, r"expected images of shape \(batch, height, width, channels\), got \(2, 28\); give grey"),
+        (np.zeros((28, 28, 1)), 2, r"got \(28, 28, 1\); for one image, pass X\[None\]"),
+        (np.zeros((4, 3, 32, 32)), 2, r"look stored channels first; convert them .* with X.transpose\(0, 2, 3, 1\)"),
+        (np.zeros((4, 1, 28, 28)), 2, r"look stored channels first"),
         (np.zeros((2, 28, 28, 1)), -1, r"max_shift must be a whole number of pixels, 0 or more, got -1"),
         (np.zeros((2, 28, 28, 1)), 1.5, r"got 1.5"),
         (np.zeros((2, 28, 28, 1)), True, r"got True"),
@@ -108,6 +118,18 @@ def test_train_augments_training_batches_only():
     assert len(history["loss_valid"]) == 2
 
 
+def test_train_gives_augment_a_copy():
+    X, y = np.zeros((8, 4, 4, 1), dtype=np.float32), np.zeros(8, dtype=np.int64)
+
+    def add_in_place(x_batch):
+        x_batch += 1
+        return x_batch
+
+    nl.train(small_image_classifier(), nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1), X, y, n_epochs=2, batchsize=4,
+             shuffle=False, progress=False, verbose=False, augment=add_in_place)
+    assert not X.any()  # unshuffled batches are views of X, but augment changed only copies
+
+
 def test_train_rejects_bad_augment():
     X, y = np.zeros((4, 4, 4, 1), dtype=np.float32), np.zeros(4, dtype=np.int64)
     optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
@@ -116,3 +138,13 @@ def test_train_rejects_bad_augment():
     with pytest.raises(ValueError, match=r"augment='<lambda>' turned a batch of shape \(4, 4, 4, 1\) into \(4, 16\)"):
         nl.train(small_image_classifier(), optimizer, X, y, n_epochs=1, progress=False, verbose=False,
                  augment=lambda x: x.reshape(len(x), -1))
+    with pytest.raises(ValueError, match=r"augment='forgets_return' returned None; end it with 'return'"):
+        nl.train(small_image_classifier(), optimizer, X, y, n_epochs=1, progress=False, verbose=False,
+                 augment=forgets_return)
+    with pytest.raises(ValueError, match=r"turned a batch of finite inputs into one with NaN or infinite values"):
+        nl.train(small_image_classifier(), optimizer, X, y, n_epochs=1, progress=False, verbose=False,
+                 augment=lambda x: x + np.nan)
+
+
+def forgets_return(x_batch):
+    x_batch += 1
