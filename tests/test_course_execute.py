@@ -44,6 +44,7 @@ def test_execute_saves_new_outputs(tmp_path):
     assert saved.cells[1].execution_count == 2
     assert saved.cells[2].outputs, "the interact cell stored no output"
     assert "widgets" not in saved.metadata
+    assert all("execution" not in cell.metadata for cell in saved.cells)  # no timestamps
 
 
 def test_execute_failing_cell_leaves_file_unchanged(tmp_path, capsys):

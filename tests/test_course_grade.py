@@ -123,6 +123,7 @@ def make_submissions(root, folder):
     # a subfolder), and JupyterLab's checkpoint copy, which must not be listed.
     write_notebook(folder / "misnamed" / f"{Path(NOTEBOOK).stem} (1).ipynb", solved(exercise))
     write_notebook(folder / "misnamed" / "week 1" / NOTEBOOK, solved(exercise))
+    write_notebook(folder / "misnamed" / f"{Path(NOTEBOOK).stem}.IPYNB", solved(exercise))
     checkpoint = folder / "misnamed" / ".ipynb_checkpoints" / f"{Path(NOTEBOOK).stem}-checkpoint.ipynb"
     write_notebook(checkpoint, solved(exercise))
     (folder / "missing").mkdir()
@@ -215,6 +216,7 @@ def test_misnamed_notebooks_listed(graded):
     assert result.problem.startswith("notebook not submitted")
     assert "'01_tiny (1).ipynb'" in result.problem
     assert "'week 1/01_tiny.ipynb'" in result.problem
+    assert "'01_tiny.IPYNB'" in result.problem
     assert "checkpoint" not in result.problem
     assert [check.error for check in result.checks] == ["notebook not submitted"] * 2
     summary = (graded["out"] / "summary.md").read_text()

@@ -38,6 +38,7 @@ def execute_in_place(path, cell_timeout: float = DEFAULT_CELL_TIMEOUT) -> None:
         timeout=cell_timeout,
         kernel_name=course_build.KERNEL_NAME,
         resources={"metadata": {"path": str(path.resolve().parent)}},
+        record_timing=False,  # no timestamps in every cell's metadata, so the diff shows only the outputs
     )
     try:
         client.execute()

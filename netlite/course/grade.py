@@ -559,7 +559,7 @@ def other_notebooks(folder: Path, graded_names) -> list[str]:
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         relative = Path(directory).relative_to(folder)
         for name in sorted(files):
-            if not name.endswith(".ipynb") or name.startswith("."):
+            if not name.lower().endswith(".ipynb") or name.startswith("."):
                 continue
             if relative == Path(".") and name in graded_names:
                 continue
