@@ -303,6 +303,7 @@ def test_feedback_note_replaces_hidden_tests():
     assert len(cube_lines) == 2
     indented = "for x in (1.0, 2.0):\n    ### BEGIN HIDDEN TESTS\n    check_close('f(x)', f(x), x)\n    ### END HIDDEN TESTS\n"
     assert course_grade.feedback_source(indented).split("\n")[1] == "    " + course_grade.HIDDEN_TESTS_NOTE
+    compile(course_grade.feedback_source(indented), "feedback cell", "exec")  # the loop keeps a body
 
 
 def test_feedback_outputs_hide_hidden_tests(graded):

@@ -70,7 +70,8 @@ EXIT_GRACE_SECONDS = 10.0
 # the feedback file too large to open. The notebooks in .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 # Shown in the feedback notebooks where a check cell's hidden tests were.
-HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
+# A statement, not only a comment, so that a fence that was a block's whole body leaves valid code.
+HIDDEN_TESTS_NOTE = "pass  # The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
 
