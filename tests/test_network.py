@@ -617,7 +617,7 @@ def test_save_group_fallback(tmp_path, monkeypatch):
     assert path.stat().st_mode & 0o777 == 0o644  # the new group gets what everyone else had
 
 
-def test_save_keeps_group_bits_when_group_is_the_same(tmp_path, monkeypatch):
+def test_save_keeps_same_group_bits(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     path.write_bytes(b"old")
     path.chmod(0o660)
