@@ -301,9 +301,33 @@ def test_feedback_note_replaces_hidden_tests():
     ]
     assert cube_lines[0] == course_grade.HIDDEN_TESTS_NOTE
     assert len(cube_lines) == 2
-    indented = "for x in (1.0, 2.0):\n    ### BEGIN HIDDEN TESTS\n    check_close('f(x)', f(x), x)\n    ### END HIDDEN TESTS\n"
-    assert course_grade.feedback_source(indented).split("\n")[1] == "    " + course_grade.HIDDEN_TESTS_NOTE
-    compile(course_grade.feedback_source(indented), "feedback cell", "exec")  # the loop keeps a body
+
+
+@pytest.mark.parametrize(
+    "source, expected_line",
+    [
+        # The fence is a loop's whole body: the loop keeps a body.
+        (
+            "for x in (1.0, 2.0):\n    ### BEGIN HIDDEN TESTS\n    check_close('f(x)', f(x), x)\n    ### END HIDDEN TESTS\n",
+            "    pass  " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        # The same, with the fence at column 0 and the hidden lines indented.
+        (
+            "for x in (1.0, 2.0):\n### BEGIN HIDDEN TESTS\n    check_close('f(x)', f(x), x)\n### END HIDDEN TESTS\n",
+            "    pass  " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        # Inside brackets a comment is all that fits.
+        ("cases = [\n    (1, 1),\n    ### BEGIN HIDDEN TESTS\n    (2, 8),\n    ### END HIDDEN TESTS\n]\n",
+         "    " + course_grade.HIDDEN_TESTS_NOTE),
+    ],
+)
+def test_feedback_cell_still_compiles(source, expected_line):
+    from netlite.course import build as course_build
+
+    visible = course_grade.feedback_source(source)
+    assert expected_line in visible.split("\n")
+    compile(visible, "feedback cell", "exec")
+    compile(course_build.strip_hidden_tests(source, "a check cell"), "exercise cell", "exec")
 
 
 def test_feedback_outputs_hide_hidden_tests(graded):

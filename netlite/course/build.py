@@ -218,12 +218,49 @@ def strip_solution(source: str, grade_id: str, where: str) -> str:
 
 def strip_hidden_tests(source: str, where: str) -> str:
     """Remove every hidden-test fence and the lines inside it."""
+    return replace_hidden_tests(source, where, note=None)
+
+
+def replace_hidden_tests(source: str, where: str, note: str | None) -> str:
+    """Replace every hidden-test fence, with the lines inside it, by the comment ``note``, or by nothing.
+
+    Where a fence was the whole body of a block (a loop's, say), the code left would not compile,
+    so there the fence becomes ``pass``, followed by the note.
+    """
     lines = source.split("\n")
     blocks = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
-    removed = set()
-    for begin, end in blocks:
-        removed.update(range(begin, end + 1))
-    return "\n".join(line for number, line in enumerate(lines) if number not in removed)
+    replaced = _replace_blocks(lines, blocks, note)
+    if _compiles(replaced):
+        return replaced
+    with_pass = _replace_blocks(lines, blocks, f"pass  {note}" if note else "pass")
+    return with_pass if _compiles(with_pass) else replaced  # a cell with IPython magic compiles neither way
+
+
+def _replace_blocks(lines: list[str], blocks, text: str | None) -> str:
+    """Return the lines with each fenced block replaced by ``text``, indented like the block's first line."""
+    starts = dict(blocks)
+    kept = []
+    number = 0
+    while number < len(lines):
+        if number not in starts:
+            kept.append(lines[number])
+            number += 1
+            continue
+        end = starts[number]
+        inside = [line for line in lines[number + 1 : end] if line.strip()]
+        first = inside[0] if inside else lines[number]
+        if text:
+            kept.append(first[: len(first) - len(first.lstrip())] + text)
+        number = end + 1
+    return "\n".join(kept)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def clears_outputs(cell) -> bool:

@@ -70,8 +70,7 @@ EXIT_GRACE_SECONDS = 10.0
 # the feedback file too large to open. The notebooks in .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 # Shown in the feedback notebooks where a check cell's hidden tests were.
-# A statement, not only a comment, so that a fence that was a block's whole body leaves valid code.
-HIDDEN_TESTS_NOTE = "pass  # The hidden tests of this check ran here; they are not shown."
+HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
 
@@ -230,22 +229,7 @@ def feedback_source(source: str) -> str:
     The students must not see the hidden tests. The note takes the fence's place and indentation,
     because its text claims that the tests ran there.
     """
-    lines = source.split("\n")
-    blocks = course_build.fenced_blocks(
-        lines, course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS, "an executed check cell"
-    )
-    end_of_block = dict(blocks)
-    visible = []
-    number = 0
-    while number < len(lines):
-        if number in end_of_block:
-            line = lines[number]
-            visible.append(line[: len(line) - len(line.lstrip())] + HIDDEN_TESTS_NOTE)
-            number = end_of_block[number] + 1
-        else:
-            visible.append(lines[number])
-            number += 1
-    return "\n".join(visible)
+    return course_build.replace_hidden_tests(source, "an executed check cell", HIDDEN_TESTS_NOTE)
 
 
 def hidden_test_lines(notebook) -> set[str]:
