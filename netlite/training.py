@@ -309,7 +309,13 @@ def _augmented(augment, x_batch):
             f"train: augment={getattr(augment, '__name__', augment)!r} returned None; "
             f"end it with 'return' and the new batch"
         )
-    new_batch = np.asarray(new_batch)
+    try:
+        new_batch = np.asarray(new_batch)
+    except ValueError:  # parts of different shapes, such as (images, labels)
+        raise ValueError(
+            f"train: augment={getattr(augment, '__name__', augment)!r} returned a {type(new_batch).__name__} "
+            f"that is not one array; it must return only the batch of inputs"
+        ) from None
     if new_batch.dtype.kind == "f" and not np.isfinite(new_batch).all() and np.isfinite(x_batch).all():
         raise ValueError(
             f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of finite inputs into one "
@@ -318,7 +324,7 @@ def _augmented(augment, x_batch):
     if new_batch.shape != np.shape(x_batch):
         raise ValueError(
             f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of shape {np.shape(x_batch)} "
-            f"into {new_batch.shape}; it must return inputs of the shape it gets"
+            f"into {new_batch.shape}; it must return only the inputs, in the shape it gets"
         )
     return new_batch
 
