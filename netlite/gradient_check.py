@@ -127,6 +127,11 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
             f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
         )
     analytic = {"output": _copy_or_none(loss.backward())}
+    if analytic["output"] is None:
+        raise ValueError(
+            f"gradient_check: backward() of {loss_func!r} returned None; end backward() with 'return' and "
+            f"the gradient for the network's output"
+        )
     value_again = evaluate()
     analytic_again = {"output": _copy_or_none(loss.backward())}
     changed = []
@@ -209,6 +214,12 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
         return output, gradients
 
     output, analytic = analytic_gradients()
+    if analytic["input"] is None:  # NeuralNetwork.backward names a later layer that returns None
+        where = f"layer 0 ({layers[0]!r})" if len(layers) > 1 else repr(layers[0])
+        raise ValueError(
+            f"gradient_check: backward() of {where} returned None; end backward() with 'return' and the "
+            f"gradient for its input"
+        )
     output_again, analytic_again = analytic_gradients()
     _check_repeatable(output, output_again, analytic, analytic_again)
     arrays = {"input": X}
@@ -381,10 +392,6 @@ def _compare(evaluate, arrays, analytic, step, max_checks, rng):
     records = []
     for name, array in arrays.items():
         grad = analytic[name]
-        if grad is None and name == "input":
-            raise ValueError(
-                "gradient_check: backward() returned None; end backward() with 'return' and the gradient for its input"
-            )
         if grad is None or np.shape(grad) != array.shape:
             raise ValueError(
                 f"gradient_check: the gradient for '{name}' has shape {np.shape(grad)}, "

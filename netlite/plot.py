@@ -339,8 +339,13 @@ def feature_maps(model, x, layer_index, max_maps=64):
     model.eval()
     try:
         activation = x[np.newaxis]
-        for network_layer in model.layers[: layer_index + 1]:
+        for index, network_layer in enumerate(model.layers[: layer_index + 1]):
             activation = network_layer.forward(activation)
+            if activation is None:
+                raise TypeError(
+                    f"feature_maps: forward() of layer {index} ({network_layer!r}) returned None; "
+                    f"end its forward() with 'return' and the layer's output"
+                )
     finally:
         for network_layer, training in zip(model.layers, was_training):
             network_layer.training = training

@@ -25,6 +25,7 @@ def test_execute_saves_new_outputs(tmp_path):
     stale = new_code_cell(
         "print('new')", execution_count=7, outputs=[new_output("stream", name="stdout", text="old\n")]
     )
+    stale.metadata["execution"] = {"iopub.execute_input": "2026-12-04T10:00:00.000000Z"}  # from an earlier run
     notebook = new_notebook(
         cells=[
             new_code_cell("import os\nprint(os.path.basename(os.getcwd()))"),

@@ -331,6 +331,17 @@ def test_feature_maps_input_errors():
         plot.feature_maps(model, np.ones((8, 8, 1)), 5)
 
 
+def test_feature_maps_names_forward_without_return():
+    class NoReturnReLU(nl.ReLU):
+        def forward(self, X):
+            super().forward(X)
+
+    model = make_conv_model()
+    model.layers[1] = NoReturnReLU()
+    with pytest.raises(TypeError, match=r"feature_maps: forward\(\) of layer 1 \(NoReturnReLU\(\)\) returned None"):
+        plot.feature_maps(model, np.ones((8, 8, 1), dtype=np.float32), 2)
+
+
 # -- decision boundary -------------------------------------------------------
 
 

@@ -58,6 +58,8 @@ def execute_in_place(path, cell_timeout: float = DEFAULT_CELL_TIMEOUT) -> None:
         raise NotebookRunError(f"{path}: the kernel died ({error}); the file was left unchanged") from None
     # The widget state is for the browser only, and the repository's notebooks do not store it.
     notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:  # nbclient keeps run times from earlier runs even with record_timing=False
+        cell.get("metadata", {}).pop("execution", None)
     course_build.write_text_atomically(path, course_build.notebook_text(notebook))
 
 
