@@ -319,6 +319,23 @@ def test_feedback_note_replaces_hidden_tests():
         # Inside brackets a comment is all that fits.
         ("cases = [\n    (1, 1),\n    ### BEGIN HIDDEN TESTS\n    (2, 8),\n    ### END HIDDEN TESTS\n]\n",
          "    " + course_grade.HIDDEN_TESTS_NOTE),
+        # Both kinds in one cell: each fence gets what it needs.
+        (
+            "for x in (3,):\n    ### BEGIN HIDDEN TESTS\n    assert f(x) == 6\n    ### END HIDDEN TESTS\n"
+            "values = [\n    f(1),\n    ### BEGIN HIDDEN TESTS\n    f(2),\n    ### END HIDDEN TESTS\n]\n",
+            "    " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        # The first hidden line is a comment at column 0; the body's code sets the indentation.
+        (
+            "for i in r:\n    ### BEGIN HIDDEN TESTS\n# a note\n    assert i\n    ### END HIDDEN TESTS\nprint(i)\n",
+            "    pass  " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        # if and else, each with a hidden body.
+        (
+            "if ok:\n    ### BEGIN HIDDEN TESTS\n    check(1)\n    ### END HIDDEN TESTS\nelse:\n"
+            "    ### BEGIN HIDDEN TESTS\n    check(2)\n    ### END HIDDEN TESTS\n",
+            "    pass  " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
     ],
 )
 def test_feedback_cell_still_compiles(source, expected_line):
@@ -328,6 +345,15 @@ def test_feedback_cell_still_compiles(source, expected_line):
     assert expected_line in visible.split("\n")
     compile(visible, "feedback cell", "exec")
     compile(course_build.strip_hidden_tests(source, "a check cell"), "exercise cell", "exec")
+
+
+def test_feedback_cell_with_magic_gets_pass():
+    # IPython syntax does not compile as Python, so the decision must not depend on compiling.
+    source = "%precision 3\nfor x in (1, 2):\n    ### BEGIN HIDDEN TESTS\n    assert f(x)\n    ### END HIDDEN TESTS\nprint(x)\n"
+    lines = course_grade.feedback_source(source).split("\n")
+    assert lines[2] == "    pass  " + course_grade.HIDDEN_TESTS_NOTE
+    top_level = "### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS\n" + source
+    assert course_grade.feedback_source(top_level).split("\n")[0] == course_grade.HIDDEN_TESTS_NOTE
 
 
 def test_feedback_outputs_hide_hidden_tests(graded):

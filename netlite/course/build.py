@@ -224,43 +224,68 @@ def strip_hidden_tests(source: str, where: str) -> str:
 def replace_hidden_tests(source: str, where: str, note: str | None) -> str:
     """Replace every hidden-test fence, with the lines inside it, by the comment ``note``, or by nothing.
 
-    Where a fence was the whole body of a block (a loop's, say), the code left would not compile,
-    so there the fence becomes ``pass``, followed by the note.
+    A fence that is the whole body of a block (a loop's, say) becomes ``pass`` followed by the note,
+    so that the code left still runs. Inside a list or a call, the comment or nothing fits.
     """
     lines = source.split("\n")
     blocks = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
-    replaced = _replace_blocks(lines, blocks, note)
-    if _compiles(replaced):
-        return replaced
-    with_pass = _replace_blocks(lines, blocks, f"pass  {note}" if note else "pass")
-    return with_pass if _compiles(with_pass) else replaced  # a cell with IPython magic compiles neither way
+    fenced = {number for begin, end in blocks for number in range(begin, end + 1)}
+    replacements = {}  # first line of a fence -> (last line, replacement line or None)
+    for begin, end in blocks:
+        header = _previous_code_line(lines, begin, fenced)
+        indent = _indentation(_first_code_line(lines[begin + 1 : end]) or lines[begin])
+        if header is not None and _whole_body(lines, header, end, fenced):
+            if len(indent) <= len(_indentation(lines[header])):
+                indent = _indentation(lines[header]) + "    "
+            text = f"pass  {note}" if note else "pass"
+        else:
+            text = note
+        replacements[begin] = (end, indent + text if text else None)
 
-
-def _replace_blocks(lines: list[str], blocks, text: str | None) -> str:
-    """Return the lines with each fenced block replaced by ``text``, indented like the block's first line."""
-    starts = dict(blocks)
     kept = []
     number = 0
     while number < len(lines):
-        if number not in starts:
+        if number in replacements:
+            end, replacement = replacements[number]
+            if replacement is not None:
+                kept.append(replacement)
+            number = end + 1
+        else:
             kept.append(lines[number])
             number += 1
-            continue
-        end = starts[number]
-        inside = [line for line in lines[number + 1 : end] if line.strip()]
-        first = inside[0] if inside else lines[number]
-        if text:
-            kept.append(first[: len(first) - len(first.lstrip())] + text)
-        number = end + 1
     return "\n".join(kept)
 
 
-def _compiles(source: str) -> bool:
-    try:
-        compile(source, "<cell>", "exec")
-    except (SyntaxError, ValueError):
+def _is_code(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _first_code_line(lines: list[str]) -> str | None:
+    return next((line for line in lines if _is_code(line)), None)
+
+
+def _previous_code_line(lines: list[str], begin: int, fenced: set[int]) -> int | None:
+    """Return the number of the last line of code before line ``begin`` that is outside every fence."""
+    for number in range(begin - 1, -1, -1):
+        if number not in fenced and _is_code(lines[number]):
+            return number
+    return None
+
+
+def _whole_body(lines: list[str], header: int, end: int, fenced: set[int]) -> bool:
+    """Return True when the fence ending at line ``end`` is all there is of the block opened at ``header``.
+
+    That is the case when the header ends with a colon and the next line of code outside the fences
+    is no deeper than the header (or there is none).
+    """
+    if not lines[header].split("#")[0].rstrip().endswith(":"):
         return False
-    return True
+    later_code = [line for number, line in enumerate(lines) if number > end and number not in fenced and _is_code(line)]
+    return not later_code or len(_indentation(later_code[0])) <= len(_indentation(lines[header]))
 
 
 def clears_outputs(cell) -> bool:
