@@ -242,18 +242,18 @@ def replace_hidden_tests(source: str, where: str, note: str | None) -> str:
             text = note
         replacements[begin] = (end, indent + text if text else None)
 
-    kept = []
+    visible = []
     number = 0
     while number < len(lines):
         if number in replacements:
             end, replacement = replacements[number]
             if replacement is not None:
-                kept.append(replacement)
+                visible.append(replacement)
             number = end + 1
         else:
-            kept.append(lines[number])
+            visible.append(lines[number])
             number += 1
-    return "\n".join(kept)
+    return "\n".join(visible)
 
 
 def _is_code(line: str) -> bool:
