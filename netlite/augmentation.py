@@ -27,8 +27,11 @@ def random_shift(images, max_shift=2, rng=None):
     """
     images = np.asarray(images)
     if images.ndim != 4:
-        one_image = images.ndim == 3 and images.shape[-1] <= 4  # (H, W, C) with 1, 3 or 4 channels
-        hint = "for one image, pass X[None]" if one_image else "give grey images a channel axis of 1, e.g. X[..., None]"
+        hint = (
+            "for a batch of grey images pass X[..., None], for one image of shape (height, width, channels) X[None]"
+            if images.ndim == 3
+            else "give grey images a channel axis of 1, e.g. X[..., None]"
+        )
         raise ValueError(
             f"random_shift: expected images of shape (batch, height, width, channels), got {images.shape}; {hint}"
         )
@@ -36,8 +39,10 @@ def random_shift(images, max_shift=2, rng=None):
         raise ValueError(f"random_shift: max_shift must be a whole number of pixels, 0 or more, got {max_shift!r}")
     max_shift = int(max_shift)  # a numpy uint8 would overflow in 2 * max_shift + 1
     n, height, width, channels = images.shape
-    if height in (1, 3) and width == channels > 4:
-        # Square grey or colour images stored channels first, as PyTorch stores them.
+    if height <= 4 and width > 4 and channels > 4:
+        # Grey, colour or RGBA images stored channels first, as PyTorch stores them.
+        # NOTE: channels-last maps at most 4 pixels high with over 4 channels are rejected too.
+        # random_shift is meant for whole images, which are higher.
         raise ValueError(
             f"random_shift: got images of shape {images.shape}, which look stored channels first; "
             f"convert them to (batch, height, width, channels) with X.transpose(0, 2, 3, 1)"

@@ -128,7 +128,7 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
         )
     analytic = {"output": _copy_or_none(loss.backward())}
     if analytic["output"] is None:
-        raise ValueError(
+        raise TypeError(
             f"gradient_check: backward() of {loss_func!r} returned None; end backward() with 'return' and "
             f"the gradient for the network's output"
         )
@@ -216,7 +216,7 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
     output, analytic = analytic_gradients()
     if analytic["input"] is None:  # NeuralNetwork.backward names a later layer that returns None
         where = f"layer 0 ({layers[0]!r})" if len(layers) > 1 else repr(layers[0])
-        raise ValueError(
+        raise TypeError(
             f"gradient_check: backward() of {where} returned None; end backward() with 'return' and the "
             f"gradient for its input"
         )

@@ -314,7 +314,8 @@ def _augmented(augment, x_batch):
     except ValueError:  # parts of different shapes, such as (images, labels)
         raise ValueError(
             f"train: augment={getattr(augment, '__name__', augment)!r} returned a {type(new_batch).__name__} "
-            f"that is not one array; it must return only the batch of inputs"
+            f"that is not one array (parts of different shapes); it must return only the batch of inputs, "
+            f"all of one shape"
         ) from None
     if new_batch.dtype.kind == "f" and not np.isfinite(new_batch).all() and np.isfinite(x_batch).all():
         raise ValueError(

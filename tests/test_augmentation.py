@@ -64,7 +64,7 @@ def test_shift_with_small_numpy_integer():
     assert len(set(first_rows)) > 1  # different shifts, not one fixed move
 
 
-@pytest.mark.parametrize("shape", [(10, 4, 4, 8), (10, 4, 100, 16), (10, 3, 30, 3)])
+@pytest.mark.parametrize("shape", [(10, 4, 4, 8), (10, 5, 5, 16), (10, 3, 30, 3), (10, 28, 28, 3)])
 def test_shift_accepts_small_feature_maps(shape):
     assert nl.random_shift(np.ones(shape), max_shift=1).shape == shape
 
@@ -77,8 +77,10 @@ def test_shift_of_empty_batch():
     "images, max_shift, message",
     [
         (np.zeros((2, 28)), 2, r"expected images of shape \(batch, height, width, channels\), got \(2, 28\); give grey"),
-        (np.zeros((28, 28, 1)), 2, r"got \(28, 28, 1\); for one image, pass X\[None\]"),
-        (np.zeros((5, 28, 28)), 2, r"got \(5, 28, 28\); give grey images a channel axis of 1, e.g. X\[..., None\]"),
+        (np.zeros((28, 28, 1)), 2, r"got \(28, 28, 1\); for a batch of grey images pass X\[..., None\], for one image"),
+        (np.zeros((10, 4, 4)), 1, r"got \(10, 4, 4\); for a batch of grey images pass X\[..., None\]"),
+        (np.zeros((10, 4, 32, 32)), 2, r"look stored channels first"),
+        (np.zeros((10, 3, 32, 48)), 2, r"look stored channels first"),
         (np.zeros((4, 3, 32, 32)), 2, r"look stored channels first; convert them .* with X.transpose\(0, 2, 3, 1\)"),
         (np.zeros((4, 1, 28, 28)), 2, r"look stored channels first"),
         (np.zeros((2, 28, 28, 1)), -1, r"max_shift must be a whole number of pixels, 0 or more, got -1"),
@@ -147,7 +149,7 @@ def test_train_rejects_bad_augment():
     with pytest.raises(ValueError, match=r"augment='forgets_return' returned None; end it with 'return'"):
         nl.train(small_image_classifier(), optimizer, X, y, n_epochs=1, progress=False, verbose=False,
                  augment=forgets_return)
-    with pytest.raises(ValueError, match=r"returned a tuple that is not one array; it must return only the batch"):
+    with pytest.raises(ValueError, match=r"returned a tuple that is not one array \(parts of different shapes\); it must return only the batch"):
         nl.train(small_image_classifier(), optimizer, X, y, n_epochs=1, progress=False, verbose=False,
                  augment=lambda x: (x, np.zeros(len(x))))
     with pytest.raises(ValueError, match=r"turned a batch of finite inputs into one with NaN or infinite values"):

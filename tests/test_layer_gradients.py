@@ -141,12 +141,12 @@ def test_gradient_check_names_backward_without_return():
         def backward(self):
             super().backward()
 
-    with pytest.raises(ValueError, match=r"backward\(\) of NoReturnBackwardTanh\(\) returned None; end backward\(\) with"):
+    with pytest.raises(TypeError, match=r"backward\(\) of NoReturnBackwardTanh\(\) returned None; end backward\(\) with"):
         nl.gradient_check(NoReturnBackwardTanh(), random_input((3, 4)))
     network = nl.NeuralNetwork([NoReturnBackwardTanh(), nl.FullyConnectedLayer(4, 2)])
-    with pytest.raises(ValueError, match=r"backward\(\) of layer 0 \(NoReturnBackwardTanh\(\)\) returned None"):
+    with pytest.raises(TypeError, match=r"backward\(\) of layer 0 \(NoReturnBackwardTanh\(\)\) returned None"):
         nl.gradient_check(network, random_input((3, 4)))
-    with pytest.raises(ValueError, match=r"backward\(\) of NoReturnBackwardMse\(\) returned None; .* network's output"):
+    with pytest.raises(TypeError, match=r"backward\(\) of NoReturnBackwardMse\(\) returned None; .* network's output"):
         nl.gradient_check(NoReturnBackwardMse(), random_input((3, 2)), target=np.zeros((3, 2)))
 
 
