@@ -330,6 +330,23 @@ def test_feedback_note_replaces_hidden_tests():
             "for i in r:\n    ### BEGIN HIDDEN TESTS\n# a note\n    assert i\n    ### END HIDDEN TESTS\nprint(i)\n",
             "    pass  " + course_grade.HIDDEN_TESTS_NOTE,
         ),
+        # A '#' inside the header's string, and a header over two lines with code after the fence.
+        (
+            'for line in lines:\n    if line.startswith("#"):\n        ### BEGIN HIDDEN TESTS\n        assert line\n'
+            '        ### END HIDDEN TESTS\nprint("done")\n',
+            "        pass  " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        (
+            "for x, y in zip(a,\n                b):\n    ### BEGIN HIDDEN TESTS\n    assert x == y\n"
+            "    ### END HIDDEN TESTS\n    print(x)\n",
+            "    " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
+        # Two fences back to back are the loop's body together: one pass is enough.
+        (
+            "for x in r:\n    ### BEGIN HIDDEN TESTS\n    a(x)\n    ### END HIDDEN TESTS\n"
+            "    ### BEGIN HIDDEN TESTS\n    b(x)\n    ### END HIDDEN TESTS\nprint(1)\n",
+            "    " + course_grade.HIDDEN_TESTS_NOTE,
+        ),
         # if and else, each with a hidden body.
         (
             "if ok:\n    ### BEGIN HIDDEN TESTS\n    check(1)\n    ### END HIDDEN TESTS\nelse:\n"

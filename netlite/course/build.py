@@ -14,6 +14,7 @@ A malformed solution notebook raises ``CourseFormatError`` naming the file, the 
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -225,67 +226,73 @@ def replace_hidden_tests(source: str, where: str, note: str | None) -> str:
     """Replace every hidden-test fence, with the lines inside it, by the comment ``note``, or by nothing.
 
     A fence that is the whole body of a block (a loop's, say) becomes ``pass`` followed by the note,
-    so that the code left still runs. Inside a list or a call, the comment or nothing fits.
+    so that the code left still runs. Inside a list or a call, the comment or nothing fits. Python's
+    compiler decides: a fence gets ``pass`` when the cell, with only that fence replaced, no longer
+    compiles. Fences that are a body only together get it through the last step.
     """
     lines = source.split("\n")
     blocks = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
-    fenced = {number for begin, end in blocks for number in range(begin, end + 1)}
-    replacements = {}  # first line of a fence -> (last line, replacement line or None)
+    with_pass = set()  # first lines of the fences that become pass
+    if _syntax_error_line(source) is not None:
+        return _replace_blocks(lines, blocks, note, with_pass)  # nothing to compare with
     for begin, end in blocks:
-        header = _previous_code_line(lines, begin, fenced)
-        indent = _indentation(_first_code_line(lines[begin + 1 : end]) or lines[begin])
-        if header is not None and _whole_body(lines, header, end, fenced):
-            if len(indent) <= len(_indentation(lines[header])):
-                indent = _indentation(lines[header]) + "    "
-            text = f"pass  {note}" if note else "pass"
-        else:
-            text = note
-        replacements[begin] = (end, indent + text if text else None)
+        alone = _replace_blocks(lines, [(begin, end)], note, set())
+        if _syntax_error_line(alone) is not None:
+            with_pass.add(begin)
+    text = _replace_blocks(lines, blocks, note, with_pass)
+    for begin, _ in blocks:  # two fences back to back that form a block's body, for example
+        if _syntax_error_line(text) is None:
+            break
+        if begin not in with_pass:
+            trial = _replace_blocks(lines, blocks, note, with_pass | {begin})
+            if _syntax_error_line(trial) is None:
+                with_pass.add(begin)
+                text = trial
+    return text
 
+
+def _replace_blocks(lines: list[str], blocks, note: str | None, with_pass: set[int]) -> str:
+    """Return the cell's text with each fence replaced by ``note`` (or by pass and the note, for those in with_pass)."""
+    ends = dict(blocks)
     visible = []
     number = 0
     while number < len(lines):
-        if number in replacements:
-            end, replacement = replacements[number]
-            if replacement is not None:
-                visible.append(replacement)
-            number = end + 1
-        else:
+        if number not in ends:
             visible.append(lines[number])
             number += 1
+            continue
+        end = ends[number]
+        # The replacement takes the indentation of the first hidden line of code, not of a comment.
+        inside = [line for line in lines[number + 1 : end] if line.strip() and not line.lstrip().startswith("#")]
+        first = inside[0] if inside else lines[number]
+        text = note
+        if number in with_pass:
+            text = f"pass  {note}" if note else "pass"
+        if text:
+            visible.append(first[: len(first) - len(first.lstrip())] + text)
+        number = end + 1
     return "\n".join(visible)
 
 
-def _is_code(line: str) -> bool:
-    return bool(line.strip()) and not line.lstrip().startswith("#")
+def _syntax_error_line(text: str) -> int | None:
+    """Return the 0-based line of the first syntax error in a cell's code, or None if it compiles.
 
-
-def _indentation(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _first_code_line(lines: list[str]) -> str | None:
-    return next((line for line in lines if _is_code(line)), None)
-
-
-def _previous_code_line(lines: list[str], begin: int, fenced: set[int]) -> int | None:
-    """Return the number of the last line of code before line ``begin`` that is outside every fence."""
-    for number in range(begin - 1, -1, -1):
-        if number not in fenced and _is_code(lines[number]):
-            return number
-    return None
-
-
-def _whole_body(lines: list[str], header: int, end: int, fenced: set[int]) -> bool:
-    """Return True when the fence ending at line ``end`` is all there is of the block opened at ``header``.
-
-    That is the case when the header ends with a colon and the next line of code outside the fences
-    is no deeper than the header (or there is none).
+    IPython's own syntax (%magic, !command, obj?) becomes ``pass`` for the test, so that it does not
+    hide the errors that matter here.
     """
-    if not lines[header].split("#")[0].rstrip().endswith(":"):
-        return False
-    later_code = [line for number, line in enumerate(lines) if number > end and number not in fenced and _is_code(line)]
-    return not later_code or len(_indentation(later_code[0])) <= len(_indentation(lines[header]))
+    code_lines = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
+            line = line[: len(line) - len(line.lstrip())] + "pass"
+        code_lines.append(line)
+    try:
+        compile("\n".join(code_lines), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as error:
+        return (error.lineno or 1) - 1
+    except ValueError:  # a null byte: not something pass can mend
+        return None
+    return None
 
 
 def clears_outputs(cell) -> bool:
