@@ -27,13 +27,15 @@ def random_shift(images, max_shift=2, rng=None):
     """
     images = np.asarray(images)
     if images.ndim != 4:
-        hint = (
-            "for a batch of grey images pass X[..., None], for one image of shape (height, width, channels) X[None]"
-            if images.ndim == 3
-            else "give grey images a channel axis of 1, e.g. X[..., None]"
-        )
+        hints = {
+            2: "; for one grey image pass X[None, :, :, None], and reshape flattened images first, "
+            "e.g. X.reshape(-1, 28, 28, 1)",
+            3: "; for a batch of grey images pass X[..., None], for one image of shape (height, width, "
+            "channels) X[None], and for one image stored channels first X.transpose(1, 2, 0)[None]",
+        }
         raise ValueError(
-            f"random_shift: expected images of shape (batch, height, width, channels), got {images.shape}; {hint}"
+            f"random_shift: expected images of shape (batch, height, width, channels), got {images.shape}"
+            f"{hints.get(images.ndim, '')}"
         )
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
         raise ValueError(f"random_shift: max_shift must be a whole number of pixels, 0 or more, got {max_shift!r}")

@@ -76,7 +76,9 @@ def test_shift_of_empty_batch():
 @pytest.mark.parametrize(
     "images, max_shift, message",
     [
-        (np.zeros((2, 28)), 2, r"expected images of shape \(batch, height, width, channels\), got \(2, 28\); give grey"),
+        (np.zeros((2, 784)), 2, r"got \(2, 784\); for one grey image pass X\[None, :, :, None\], and reshape flattened"),
+        (np.zeros((3, 32, 32)), 2, r"for one image stored channels first X.transpose\(1, 2, 0\)\[None\]"),
+        (np.zeros((1, 2, 28, 28, 1)), 2, r"expected images of shape \(batch, height, width, channels\), got \(1, 2, 28, 28, 1\)$"),
         (np.zeros((28, 28, 1)), 2, r"got \(28, 28, 1\); for a batch of grey images pass X\[..., None\], for one image"),
         (np.zeros((10, 4, 4)), 1, r"got \(10, 4, 4\); for a batch of grey images pass X\[..., None\]"),
         (np.zeros((10, 4, 32, 32)), 2, r"look stored channels first"),
