@@ -364,6 +364,31 @@ def test_feedback_cell_still_compiles(source, expected_line):
     compile(course_build.strip_hidden_tests(source, "a check cell"), "exercise cell", "exec")
 
 
+@pytest.mark.parametrize(
+    "before",
+    [
+        "%precision 3\n",
+        "files = !ls\n",
+        "?len\n",
+        "t = %time 1 + 1\n",
+        "ok = (a\n      != b)\n",
+        'def f():\n    """Why?\n    """\n',
+        "%%time\n",
+    ],
+)
+def test_hidden_body_after_ipython_syntax(before):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from netlite.course import build as course_build
+
+    header = "for row in X:  # one image per row?\n"
+    source = before + header + "    ### BEGIN HIDDEN TESTS\n    assert row.any()\n    ### END HIDDEN TESTS\nprint(1)\n"
+    for visible in (course_grade.feedback_source(source), course_build.strip_hidden_tests(source, "a check cell")):
+        assert header + "    pass" in visible
+        code = visible.split("\n", 1)[1] if before == "%%time\n" else visible
+        compile(TransformerManager().transform_cell(code), "cell", "exec")
+
+
 def test_feedback_cell_with_magic_gets_pass():
     # IPython syntax does not compile as Python, so the decision must not depend on compiling.
     source = "%precision 3\nfor x in (1, 2):\n    ### BEGIN HIDDEN TESTS\n    assert f(x)\n    ### END HIDDEN TESTS\nprint(x)\n"

@@ -277,22 +277,28 @@ def _replace_blocks(lines: list[str], blocks, note: str | None, with_pass: set[i
 def _syntax_error_line(text: str) -> int | None:
     """Return the 0-based line of the first syntax error in a cell's code, or None if it compiles.
 
-    IPython's own syntax (%magic, !command, obj?) becomes ``pass`` for the test, so that it does not
-    hide the errors that matter here.
+    IPython turns its own syntax (%magic, !command, obj?) into Python first, as a kernel does. A
+    cell magic's first line is dropped, so that %%time checks the code it times.
     """
-    code_lines = []
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
-            line = line[: len(line) - len(line.lstrip())] + "pass"
-        code_lines.append(line)
+    if text.startswith("%%"):
+        text = "\n" + text.split("\n", 1)[-1] if "\n" in text else ""
+    text = _as_python(text)
     try:
-        compile("\n".join(code_lines), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        compile(text, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     except SyntaxError as error:
         return (error.lineno or 1) - 1
     except ValueError:  # a null byte: not something pass can mend
         return None
     return None
+
+
+def _as_python(text: str) -> str:
+    """Return a cell's text with IPython's syntax turned into Python, or unchanged without IPython."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # the course extras bring IPython; without it, magics count as errors
+        return text
+    return TransformerManager().transform_cell(text)
 
 
 def clears_outputs(cell) -> bool:
