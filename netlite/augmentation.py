@@ -28,8 +28,9 @@ def random_shift(images, max_shift=2, rng=None):
     images = np.asarray(images)
     if images.ndim != 4:
         hints = {
+            1: "; reshape one flattened image first, e.g. X.reshape(1, 28, 28, 1) for MNIST",
             2: "; for one grey image pass X[None, :, :, None], and reshape flattened images first, "
-            "e.g. X.reshape(-1, 28, 28, 1)",
+            "e.g. X.reshape(-1, 28, 28, 1) for MNIST",
             3: "; for a batch of grey images pass X[..., None], for one image of shape (height, width, "
             "channels) X[None], and for one image stored channels first X.transpose(1, 2, 0)[None]",
         }

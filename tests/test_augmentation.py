@@ -77,6 +77,7 @@ def test_shift_of_empty_batch():
     "images, max_shift, message",
     [
         (np.zeros((2, 784)), 2, r"got \(2, 784\); for one grey image pass X\[None, :, :, None\], and reshape flattened"),
+        (np.zeros(784), 2, r"got \(784,\); reshape one flattened image first, e.g. X.reshape\(1, 28, 28, 1\) for MNIST"),
         (np.zeros((3, 32, 32)), 2, r"for one image stored channels first X.transpose\(1, 2, 0\)\[None\]"),
         (np.zeros((1, 2, 28, 28, 1)), 2, r"expected images of shape \(batch, height, width, channels\), got \(1, 2, 28, 28, 1\)$"),
         (np.zeros((28, 28, 1)), 2, r"got \(28, 28, 1\); for a batch of grey images pass X\[..., None\], for one image"),
