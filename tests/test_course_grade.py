@@ -374,6 +374,7 @@ def test_feedback_cell_still_compiles(source, expected_line):
         "ok = (a\n      != b)\n",
         'def f():\n    """Why?\n    """\n',
         "%%time\n",
+        "\n%%time\n",
     ],
 )
 def test_hidden_body_after_ipython_syntax(before):
@@ -385,8 +386,26 @@ def test_hidden_body_after_ipython_syntax(before):
     source = before + header + "    ### BEGIN HIDDEN TESTS\n    assert row.any()\n    ### END HIDDEN TESTS\nprint(1)\n"
     for visible in (course_grade.feedback_source(source), course_build.strip_hidden_tests(source, "a check cell")):
         assert header + "    pass" in visible
-        code = visible.split("\n", 1)[1] if before == "%%time\n" else visible
+        code = visible.split("%%time\n", 1)[-1]
         compile(TransformerManager().transform_cell(code), "cell", "exec")
+
+
+def test_hidden_body_after_magic_without_ipython(monkeypatch):
+    import sys
+
+    from netlite.course import build as course_build
+
+    monkeypatch.setitem(sys.modules, "IPython", None)  # import IPython now fails
+    source = "%precision 3\nfor x in y:  # all?\n    ### BEGIN HIDDEN TESTS\n    assert x\n    ### END HIDDEN TESTS\n"
+    assert course_build.strip_hidden_tests(source, "a check cell").split("\n")[2] == "    pass"
+
+
+def test_hidden_body_with_many_shell_escapes():
+    from netlite.course import build as course_build
+
+    # IPython gives up on so many escapes; the build must not crash on them.
+    source = "for x in y:\n    ### BEGIN HIDDEN TESTS\n    assert x\n    ### END HIDDEN TESTS\n" + "!echo\n" * 600
+    assert course_build.strip_hidden_tests(source, "a check cell").startswith("for x in y:\n")
 
 
 def test_feedback_cell_with_magic_gets_pass():
