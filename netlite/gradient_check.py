@@ -117,15 +117,7 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
     # NOTE: a loss that computes in float32 and returns a Python float passes this check, and
     # then shows an error of about 1e-2 with a correct backward.
     X_before = X.copy()
-    value = evaluate()
-    if value is None:
-        raise TypeError(f"gradient_check: forward() of {loss_func!r} returned None; end forward() with 'return' and the loss")
-    value = np.asarray(value)
-    if value.dtype != np.float64:
-        raise TypeError(
-            f"gradient_check: forward() of {loss_func!r} returned {value.dtype} for float64 output, so the "
-            f"numerical gradient would be rounding noise; compute the loss in the output's dtype"
-        )
+    value = _float64_result(evaluate(), repr(loss_func), "output", "the loss", "compute the loss in the output's dtype")
     analytic = {"output": _copy_or_none(loss.backward())}
     if analytic["output"] is None:
         raise TypeError(
@@ -370,17 +362,28 @@ def _check_float64_outputs(layers, X):
     """
     output = X
     for index, layer in enumerate(layers):
-        output = layer.forward(output)
         where = f"layer {index} ({layer!r})" if len(layers) > 1 else repr(layer)
-        if output is None:
-            raise TypeError(f"gradient_check: forward() of {where} returned None; end forward() with 'return' and its output")
-        output = np.asarray(output)
-        if output.dtype != np.float64:
-            raise TypeError(
-                f"gradient_check: forward() of {where} returned {output.dtype} for float64 input, so the "
-                f"numerical gradient would be rounding noise; keep the input's dtype in forward() "
-                f"(for example, no .astype(np.float32))"
-            )
+        output = _float64_result(
+            layer.forward(output), where, "input", "its output",
+            "keep the input's dtype in forward() (for example, no .astype(np.float32))",
+        )
+
+
+def _float64_result(result, where, argument, returned, advice):
+    """Return what forward() of ``where`` returned as an array; raise TypeError if it is None or not float64.
+
+    ``argument`` names forward()'s float64 argument, ``returned`` what forward() should return, and
+    ``advice`` how to keep float64.
+    """
+    if result is None:
+        raise TypeError(f"gradient_check: forward() of {where} returned None; end forward() with 'return' and {returned}")
+    result = np.asarray(result)
+    if result.dtype != np.float64:
+        raise TypeError(
+            f"gradient_check: forward() of {where} returned {result.dtype} for float64 {argument}, so the "
+            f"numerical gradient would be rounding noise; {advice}"
+        )
+    return result
 
 
 def _compare(evaluate, arrays, analytic, step, max_checks, rng):

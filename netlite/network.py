@@ -295,10 +295,8 @@ class NeuralNetwork:
                     f"again; otherwise free memory"
                 ) from None
             except Exception as error:
-                # Errors of the operating system (a failing disk, a lost network share) are reported as
-                # they are. EINVAL means damage: zipfile raises it when a damaged offset makes it seek.
-                # Any other failure to parse means a damaged or foreign file, and numpy's own messages
-                # may suggest allow_pickle=True, which must not be followed.
+                # OS errors (a failing disk, a lost share) pass on, except EINVAL, which a damaged zip offset causes.
+                # Anything else means a damaged or foreign file. numpy's advice to allow pickles must not be followed.
                 if isinstance(error, OSError) and error.errno and error.errno != errno.EINVAL:
                     reason = error.strerror or os.strerror(error.errno)
                     raise _os_error(

@@ -303,28 +303,29 @@ def _augmented(augment, x_batch):
     augment gets a copy: without shuffling the batch is a view of X_train, which an augment that
     works in place would change a little more in every epoch.
     """
+    label = f"augment={getattr(augment, '__name__', augment)!r}"
     new_batch = augment(np.array(x_batch))
     if new_batch is None:
         raise ValueError(
-            f"train: augment={getattr(augment, '__name__', augment)!r} returned None; "
+            f"train: {label} returned None; "
             f"end it with 'return' and the new batch"
         )
     try:
         new_batch = np.asarray(new_batch)
     except ValueError:  # parts of different shapes, such as (images, labels)
         raise ValueError(
-            f"train: augment={getattr(augment, '__name__', augment)!r} returned a {type(new_batch).__name__} "
+            f"train: {label} returned a {type(new_batch).__name__} "
             f"that is not one array (parts of different shapes); it must return only the batch of inputs, "
             f"all of one shape"
         ) from None
     if new_batch.dtype.kind == "f" and not np.isfinite(new_batch).all() and np.isfinite(x_batch).all():
         raise ValueError(
-            f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of finite inputs into one "
+            f"train: {label} turned a batch of finite inputs into one "
             f"with NaN or infinite values; check the augment function"
         )
     if new_batch.shape != np.shape(x_batch):
         raise ValueError(
-            f"train: augment={getattr(augment, '__name__', augment)!r} turned a batch of shape {np.shape(x_batch)} "
+            f"train: {label} turned a batch of shape {np.shape(x_batch)} "
             f"into {new_batch.shape}; it must return only the inputs, in the shape it gets"
         )
     return new_batch

@@ -226,8 +226,8 @@ def notebook_client(notebook, **options):
 def feedback_source(source: str) -> str:
     """Return a check cell's source with each hidden-test fence replaced by HIDDEN_TESTS_NOTE.
 
-    The students must not see the hidden tests. The note takes the fence's place and indentation,
-    because its text claims that the tests ran there.
+    The students must not see the hidden tests. The note takes the fence's place, because its text
+    claims that the tests ran there, after ``pass`` where the tests were a block's whole body.
     """
     return course_build.replace_hidden_tests(source, "an executed check cell", HIDDEN_TESTS_NOTE)
 
