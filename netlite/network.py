@@ -37,7 +37,8 @@ class NeuralNetwork:
 
     def __init__(self, layers=()):
         self.layers = []
-        self._n_layers_run = None
+        self._n_layers_run = None  # how many layers the last forward() ran; None before it and after predict()
+        self._predicted = False  # whether predict() ran last, which keeps nothing for backward()
         self._warned = set()  # the input mistakes this network has warned about, each once
         for layer in layers:
             self.add_layer(layer)
@@ -90,6 +91,7 @@ class NeuralNetwork:
                     f"end its forward() with 'return' and the layer's output"
                 )
         self._n_layers_run = len(layers)
+        self._predicted = False
         return X
 
     def _warn_about_likely_mistakes(self, X, logits):
@@ -127,6 +129,11 @@ class NeuralNetwork:
         when the first layer skips it (see the class docstring).
         """
         if self._n_layers_run is None:
+            if self._predicted:
+                raise RuntimeError(
+                    "NeuralNetwork: backward() called after predict(), which keeps nothing for backward(); "
+                    "run forward() on the batch first"
+                )
             raise RuntimeError("NeuralNetwork: backward() called before forward(); run forward() on a batch first")
         layers_run = self.layers[: self._n_layers_run]
         for index in reversed(range(len(layers_run))):
@@ -141,7 +148,13 @@ class NeuralNetwork:
         return grad
 
     def predict(self, X, batchsize=256):
-        """Return the network's output for X in evaluation mode, batch by batch."""
+        """Return the network's output for X in evaluation mode, batch by batch.
+
+        Nothing here needs backward(), so after each batch every layer lets go
+        of what its forward() kept for it. The next batch then reuses that
+        memory: at batch 1,000 this made LeNet-5's prediction of the MNIST test
+        set 10 to 15 % faster (docs/benchmarks.md).
+        """
         if len(X) == 0:
             raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")
         if isinstance(batchsize, bool) or not isinstance(batchsize, (int, np.integer)) or batchsize < 1:
@@ -149,11 +162,21 @@ class NeuralNetwork:
         was_training = self.is_training
         self.eval()
         try:
-            outputs = [self.forward(X[start : start + batchsize]) for start in range(0, len(X), batchsize)]
+            outputs = []
+            for start in range(0, len(X), batchsize):
+                outputs.append(self.forward(X[start : start + batchsize]))
+                self._release_caches()
         finally:
             if was_training:
                 self.train()
         return np.concatenate(outputs)
+
+    def _release_caches(self):
+        """Drop what every layer kept for backward(), as predict() does after each batch."""
+        for layer in self.layers:
+            layer.cache = None
+        self._n_layers_run = None
+        self._predicted = True
 
     # -- modes and parameters ------------------------------------------------
 

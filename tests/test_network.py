@@ -104,6 +104,24 @@ def test_predict_restores_training_mode_and_covers_all_samples():
     assert model.is_training
 
 
+def test_predict_keeps_nothing_for_backward_and_matches_forward():
+    model = small_model()
+    X = np.random.default_rng(3).standard_normal((7, 6, 6, 1)).astype(np.float32)
+    model.eval()
+    expected = np.concatenate([model.forward(X[:3]), model.forward(X[3:6]), model.forward(X[6:])])
+    model.train()
+    np.testing.assert_array_equal(model.predict(X, batchsize=3), expected)
+    assert [layer.cache for layer in model.layers] == [None] * len(model.layers)
+    with pytest.raises(RuntimeError, match=r"backward\(\) called after predict\(\), which keeps nothing"):
+        model.backward(np.ones((1, 3), dtype=np.float32))
+
+    # forward() after predict() keeps its caches again, so backward() works.
+    model.forward(X[:2], logits=True)
+    grad_input = model.backward(np.ones((2, 3), dtype=np.float32))
+    assert grad_input is None  # the first layer skips its input gradient
+    assert all(np.all(np.isfinite(grad)) for layer in model.layers for grad in layer.grads.values())
+
+
 def test_save_load_round_trip(tmp_path):
     model = small_model()
     X = np.random.default_rng(2).standard_normal((4, 6, 6, 1)).astype(np.float32)
