@@ -150,10 +150,10 @@ class NeuralNetwork:
     def predict(self, X, batchsize=256):
         """Return the network's output for X in evaluation mode, batch by batch.
 
-        Nothing here needs backward(), so after each batch every layer lets go
-        of what its forward() kept for it. The next batch then reuses that
-        memory: at batch 1,000 this made LeNet-5's prediction of the MNIST test
-        set 10 to 15 % faster (docs/benchmarks.md).
+        Nothing here runs backward(), so after each batch every layer's cache
+        (what its forward() kept for backward()) is dropped, and the next batch
+        reuses that memory. At batch 1,000 this made LeNet-5's prediction of the
+        MNIST test set 10 to 15 % faster (docs/benchmarks.md).
         """
         if len(X) == 0:
             raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")

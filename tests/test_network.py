@@ -104,13 +104,19 @@ def test_predict_restores_training_mode_and_covers_all_samples():
     assert model.is_training
 
 
-def test_predict_keeps_nothing_for_backward_and_matches_forward():
+def test_predict_matches_forward_batch_by_batch():
     model = small_model()
     X = np.random.default_rng(3).standard_normal((7, 6, 6, 1)).astype(np.float32)
     model.eval()
     expected = np.concatenate([model.forward(X[:3]), model.forward(X[3:6]), model.forward(X[6:])])
     model.train()
     np.testing.assert_array_equal(model.predict(X, batchsize=3), expected)
+
+
+def test_predict_drops_layer_caches():
+    model = small_model()
+    X = np.random.default_rng(3).standard_normal((7, 6, 6, 1)).astype(np.float32)
+    model.predict(X, batchsize=3)
     assert [layer.cache for layer in model.layers] == [None] * len(model.layers)
     with pytest.raises(RuntimeError, match=r"backward\(\) called after predict\(\), which keeps nothing"):
         model.backward(np.ones((1, 3), dtype=np.float32))
