@@ -375,13 +375,23 @@ def test_feedback_cell_still_compiles(source, expected_line):
         'def f():\n    """Why?\n    """\n',
         "%%time\n",
         "\n%%time\n",
+        "t = (a\n     % b)\n",
+        "t = a \\\n    % b\n",
+        "d = {\n    'k': 5\n    % 2,\n}\n",
+        "q = '''\n?'''\n",
     ],
 )
-def test_hidden_body_after_ipython_syntax(before):
+@pytest.mark.parametrize("with_ipython", [True, False], ids=["IPython", "no IPython"])
+def test_hidden_body_after_ipython_syntax(before, with_ipython, monkeypatch):
+    import sys
+
     from IPython.core.inputtransformer2 import TransformerManager
 
     from netlite.course import build as course_build
 
+    if not with_ipython:
+        monkeypatch.setitem(sys.modules, "IPython", None)  # import IPython now fails, as without the course extras
+        monkeypatch.setitem(sys.modules, "IPython.core.inputtransformer2", None)
     header = "for row in X:  # one image per row?\n"
     source = before + header + "    ### BEGIN HIDDEN TESTS\n    assert row.any()\n    ### END HIDDEN TESTS\nprint(1)\n"
     for visible in (course_grade.feedback_source(source), course_build.strip_hidden_tests(source, "a check cell")):

@@ -18,6 +18,7 @@ import ast
 import copy
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,31 +286,46 @@ def _syntax_error_line(text: str) -> int | None:
         if line.strip() and not line.lstrip().startswith("%%"):
             break
         lines[number] = ""
-    try:
-        compile(_as_python("\n".join(lines)), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except SyntaxError as error:
-        return (error.lineno or 1) - 1
-    except ValueError:  # a null byte: not something pass can mend
+    error_line = None
+    for reading in _python_readings("\n".join(lines)):
+        try:
+            compile(reading, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except SyntaxError as error:
+            error_line = (error.lineno or 1) - 1
+            continue
+        except ValueError:  # a null byte: not something pass can mend
+            return None
         return None
-    return None
+    return error_line
 
 
-def _as_python(text: str) -> str:
-    """Return a cell's text with IPython's syntax turned into Python."""
+def _python_readings(text: str) -> list[str]:
+    """Return the ways a kernel may read the cell as Python. The cell compiles if one of them does.
+
+    With IPython that is IPython's own transformation. Without it, a line rule replaces it. The
+    rule cannot tell a magic from an operator or a '?' that continues the line before, so the cell
+    as it is comes first.
+    NOTE: without IPython, a cell with both a magic and such a line counts as not compiling.
+    """
     try:
         from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # the course extras bring IPython; this rougher rule is for setups without it
-        return "\n".join(_line_as_python(line) for line in text.split("\n"))
+    except ImportError:  # the course extras bring IPython; the rougher rule is for setups without it
+        return [text, "\n".join(_line_as_python(line) for line in text.split("\n"))]
     try:
-        return TransformerManager().transform_cell(text)
+        return [TransformerManager().transform_cell(text)]
     except Exception:  # IPython gives up on cells with hundreds of escapes, which no kernel runs either
-        return text
+        return [text]
+
+
+# A line that assigns the result of a magic or a shell command: ``files = !ls``, ``t = %time f()``.
+_MAGIC_ASSIGNMENT = re.compile(r"^[\w.\[\], ]+=\s*[%!]")
 
 
 def _line_as_python(line: str) -> str:
     """Return ``pass`` for a line of IPython syntax (%magic, !command, obj?), the line itself otherwise."""
     code = line.strip()
-    if code.startswith(("%", "!", "?")) or (code.endswith("?") and "#" not in code):
+    magic = code.startswith(("%", "!", "?")) or _MAGIC_ASSIGNMENT.match(code) is not None
+    if magic or (code.endswith("?") and "#" not in code):
         return line[: len(line) - len(code)] + "pass"
     return line
 
