@@ -127,6 +127,33 @@ def test_predict_drops_layer_caches():
     assert grad_input is None  # the first layer skips its input gradient
     assert all(np.all(np.isfinite(grad)) for layer in model.layers for grad in layer.grads.values())
 
+    model.predict(X)
+    with pytest.raises(RuntimeError, match=r"ReLU\(\): backward\(\) called before forward\(\), or after NeuralNetwork.predict"):
+        model.layers[1].backward(np.ones((7, 4, 4, 2), dtype=np.float32))
+
+
+def test_predict_keeps_caches_of_own_layers():
+    class DictCache(nl.Layer):
+        """A student's layer that fills a dict made in __init__."""
+
+        def __init__(self):
+            super().__init__()
+            self.cache = {}
+
+        def forward(self, X):
+            self.cache["X"] = X
+            return X
+
+        def backward(self, grad_output):
+            return grad_output
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 3), DictCache(), nl.FullyConnectedLayer(3, 2)])
+    X = np.random.default_rng(4).standard_normal((9, 4)).astype(np.float32)
+    expected = model.forward(X)
+    np.testing.assert_allclose(model.predict(X, batchsize=4), expected, rtol=1e-6)
+    assert model.layers[1].cache["X"].shape == (1, 3)  # the last batch of 9 at batchsize 4
+    assert model.layers[0].cache is None
+
 
 def test_save_load_round_trip(tmp_path):
     model = small_model()

@@ -103,7 +103,8 @@ class Layer:
         """Return what forward() kept for backward(), or raise if forward() has not run."""
         if self.cache is None:
             raise RuntimeError(
-                f"{self!r}: backward() called before forward(); run forward() on a batch first"
+                f"{self!r}: backward() called before forward(), or after NeuralNetwork.predict(), which keeps "
+                f"nothing for backward(); run forward() on a batch first"
             )
         return self.cache
 
