@@ -150,6 +150,13 @@ def test_grey_images_get_channel_hint():
         layer.forward(np.zeros((4, 28, 28), dtype=np.float32))
 
 
+def test_one_image_gets_batch_axis_hint():
+    layer = nl.ConvolutionalLayer(3, 1, 2)
+
+    with pytest.raises(ValueError, match=r"got \(32, 32, 1\); for one image, add the batch axis with X\[None\]"):
+        layer.forward(np.zeros((32, 32, 1), dtype=np.float32))
+
+
 def test_wrong_ndim_raises():
     layer = nl.ConvolutionalLayer(3, 1, 2)
 

@@ -71,10 +71,11 @@ class ConvolutionalLayer(Layer):
         """
         W, b = self.params["W"], self.params["b"]
         if np.ndim(X) == 3 and self.in_channels == 1:
-            raise ValueError(
-                f"{self!r}: expected input of shape (batch, height, width, 1), got {np.shape(X)}; "
-                f"add the channel axis of grey images with X[..., None]"
-            )
+            if np.shape(X)[-1] == 1:  # (height, width, 1): one image without its batch axis
+                hint = "for one image, add the batch axis with X[None]"
+            else:
+                hint = "add the channel axis of grey images with X[..., None]"
+            raise ValueError(f"{self!r}: expected input of shape (batch, height, width, 1), got {np.shape(X)}; {hint}")
         X = self._check_input(X, 4, f"(batch, height, width, {self.in_channels})", dtype=W.dtype)
         N, H, W_in, C_in = X.shape
         K = self.kernel_size
