@@ -12,6 +12,7 @@ import numpy as np
 from .kernels.jit import stacklevel_outside_netlite
 from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
+from .losses import Loss
 
 MODEL_FORMAT = "netlite-model"
 # Version 2 describes every layer's settings (BatchNorm's momentum and eps too), and load() compares
@@ -45,6 +46,11 @@ class NeuralNetwork:
 
     def add_layer(self, layer):
         """Append a layer to the end of the network."""
+        if isinstance(layer, Loss):
+            raise TypeError(
+                f"NeuralNetwork: {layer!r} is a loss, not a layer; a network ends with its last layer, "
+                f"and the loss goes to the optimizer, as in nl.OptimizerADAM(loss, learning_rate)"
+            )
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
@@ -77,6 +83,11 @@ class NeuralNetwork:
         With ``logits=True`` a final Softmax layer is skipped, so the output
         is the logits that CrossEntropyLoss expects.
         """
+        if not isinstance(logits, (bool, np.bool_)):
+            raise TypeError(
+                f"NeuralNetwork.forward: logits must be True or False, got {type(logits).__name__}; "
+                f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X), y)"
+            )
         if not self.layers:
             raise ValueError("NeuralNetwork: the network has no layers; add some with add_layer()")
         layers = self.layers

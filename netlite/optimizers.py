@@ -63,6 +63,12 @@ class Optimizer:
         With ``forward_only=True`` the model runs in evaluation mode and
         nothing is updated: use it for validation and test data.
         """
+        # Checked by its parts, so that this module need not import the network module.
+        if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
+            raise TypeError(
+                f"{type(self).__name__}.step: model must be a nl.NeuralNetwork, got {type(model).__name__}; "
+                f"call step(model, X, y), with the network first"
+            )
         if len(X) != len(y):
             raise ValueError(
                 f"{type(self).__name__}.step: X and y must have the same number of samples, "

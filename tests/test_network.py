@@ -65,6 +65,17 @@ def test_add_layer_and_type_check():
         model.add_layer(nl.ReLU)
 
 
+def test_loss_among_layers_is_named():
+    with pytest.raises(TypeError, match=r"MseLoss\(\) is a loss, not a layer; .* the loss goes to the optimizer"):
+        nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2), nl.MseLoss()])
+
+
+def test_forward_with_labels_is_named():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
+    with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray; forward\(\) takes only the inputs X"):
+        model.forward(np.zeros((2, 2)), np.zeros(2))
+
+
 def test_first_convolution_skips_input_gradient():
     model = small_model()
     assert model.layers[0].compute_input_grad is False

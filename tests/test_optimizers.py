@@ -151,6 +151,12 @@ def test_step_length_mismatch():
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.zeros((4, 2)), np.zeros((3, 1)))
 
 
+def test_step_names_swapped_model_argument():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
+    with pytest.raises(TypeError, match=r"OptimizerSGD.step: model must be a nl.NeuralNetwork, got ndarray; call step\(model, X, y\)"):
+        nl.OptimizerSGD(nl.MseLoss(), 0.1).step(np.zeros((2, 2)), model, np.zeros((2, 2)))
+
+
 def test_adam_reused_optimizer_new_parameter():
     optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
     run_steps(optimizer, [0.0], [[1.0]] * 5)
