@@ -234,6 +234,22 @@ def test_non_http_mirror_rejected(tmp_path):
         download_module.download_file(NAME, tmp_path, ["ftp://example.invalid/"], "0" * 64)
 
 
+def test_missing_message_names_bad_folders(tmp_path, tiny_mnist_spec, monkeypatch):
+    data_file = tmp_path / IMAGE_FILES["train"]
+    data_file.write_bytes(b"not a folder")
+    monkeypatch.setenv(DATA_DIR_ENV, str(data_file))
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path / "typo", download=False)
+
+    message = str(info.value)
+    assert f"  {tmp_path / 'typo'} (data_dir argument): does not exist\n" in message
+    assert f"  {data_file} ({DATA_DIR_ENV}): a file, not a folder\n" in message
+    assert f"{data_file} ({DATA_DIR_ENV}) is a file, not a folder; set {DATA_DIR_ENV} to the folder" in message
+    assert "Put the files" not in message
+    assert not (tmp_path / "typo").exists()
+
+
 def test_no_mirrors(tmp_path):
     with pytest.raises(DownloadError, match="No mirrors"):
         download_module.download_file(NAME, tmp_path, [], "0" * 64)

@@ -503,7 +503,7 @@ def _check_split_structure(spec, split, images, labels) -> None:
 
 def _missing_message(spec, split, missing, folders, target, download, failures, skipped) -> str:
     names = ", ".join(f"{name}[.gz]" for name in missing)
-    searched = "\n".join(f"  {folder.path} ({folder.origin})" for folder in folders)
+    searched = "\n".join(f"  {folder.path} ({folder.origin}){_folder_problem(folder.path)}" for folder in folders)
     skipped_lines = [f"  {line}" for name in missing for line in skipped[name]]
     if skipped_lines:
         searched += "\nSkipped, because they contain the other data set:\n" + "\n".join(skipped_lines)
@@ -511,12 +511,29 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
         reason = "Downloading failed:\n" + "\n".join(failures)
     else:
         reason = "Downloading is switched off (download=False)."
-    return (
-        f"{spec.name} split {split!r}: missing {names}.\n{reason}\n"
-        f"Searched folders:\n{searched}\n"
+    advice = (
         f"Put the files (gzip-compressed or plain) into {target}, or set "
         f"{locations.DATA_DIR_ENV} to the folder that holds them."
     )
+    # A data_dir or NETLITE_DATA_DIR that names a file cannot hold the files, nor a download.
+    for folder in folders:
+        if not folder.dedicated and folder.path.is_file():
+            setting = folder.origin.removesuffix(" argument")  # "data_dir" or "NETLITE_DATA_DIR"
+            advice = (
+                f"{folder.path} ({folder.origin}) is a file, not a folder; set {setting} to the folder "
+                f"that holds the files, which is usually the file's own folder."
+            )
+            break
+    return f"{spec.name} split {split!r}: missing {names}.\n{reason}\nSearched folders:\n{searched}\n{advice}"
+
+
+def _folder_problem(path: Path) -> str:
+    """Return why nothing can be found in ``path`` (it is missing, or a file), or '' for a folder."""
+    if path.is_file():
+        return ": a file, not a folder"
+    if not path.exists():
+        return ": does not exist"
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------
