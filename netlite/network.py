@@ -342,9 +342,16 @@ class NeuralNetwork:
                         error,
                         f"{path}: reading failed ({reason}); check the disk or the network share, or copy the file again",
                     ) from None
+                file.seek(0)
+                start = file.read(4)
+                if start == b"PK\x03\x04" and not _intact_zip(file):  # the start of a zip archive, as in .npz files
+                    raise ValueError(
+                        f"{path}: the file is damaged or cut short: it starts like a NumPy .npz archive, but reading "
+                        f"it failed ({error}); copy the file again, or save the model again"
+                    ) from None
+                problem = "the file is empty" if not start else "not a NumPy .npz archive of plain arrays"
                 raise ValueError(
-                    f"{path}: not a NetLite model file (not a NumPy .npz archive of plain arrays); "
-                    f"save one with model.save(path)"
+                    f"{path}: not a NetLite model file ({problem}); save one with model.save(path)"
                 ) from None
 
         if "__netlite__" not in arrays:
@@ -523,6 +530,19 @@ def _set_permissions(fd, path, folder):
         others = mode & 0o007
         mode = (mode & ~0o070) | (others << 3)
     os.fchmod(fd, mode)
+
+
+def _intact_zip(file) -> bool:
+    """Return True if ``file`` is a zip archive whose entries all read back with the right checksums."""
+    import zipfile  # only here, on the way to an error message
+    import zlib
+
+    file.seek(0)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+        return False
 
 
 def _os_error(error, message):

@@ -245,8 +245,13 @@ def test_load_rejects_non_zip_and_truncated_file(tmp_path):
     small_model().save(good)
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ValueError, match="truncated.npz: not a NetLite model file"):
+    with pytest.raises(ValueError, match=r"truncated.npz: the file is damaged or cut short: it starts like a NumPy .npz"):
         small_model().load(truncated)
+
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.npz: not a NetLite model file \(the file is empty\)"):
+        small_model().load(empty)
 
 
 def test_load_missing_file(tmp_path):
@@ -751,7 +756,7 @@ def test_load_damaged_zip_directory(tmp_path):
     damaged = bytearray(path.read_bytes())
     damaged[-5] ^= 0xFF  # the high byte of the zip's central-directory offset
     path.write_bytes(bytes(damaged))
-    with pytest.raises(ValueError, match=r"not a NetLite model file"):
+    with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
         small_model().load(path)
 
 
@@ -787,7 +792,7 @@ def test_save_over_hard_link_passes_nothing_on(tmp_path):
         (OSError(5, "Input/output error"), OSError, r"model.npz: reading failed \(Input/output error\); check the disk"),
         (OSError(116, "Stale file handle"), OSError, r"model.npz: reading failed \(Stale file handle\); check the disk or"),
         (OSError(5, None), OSError, r"model.npz: reading failed \(Input/output error\)"),
-        (OSError(22, "Invalid argument"), ValueError, r"model.npz: not a NetLite model file"),
+        (OSError(22, "Invalid argument"), ValueError, r"model.npz: not a NetLite model file \(not a NumPy .npz"),
     ],
 )
 def test_load_tells_memory_and_disk_errors_from_damage(tmp_path, monkeypatch, failure, expected, message):
@@ -808,7 +813,7 @@ def test_load_damaged_directory_offset(tmp_path):
     data = bytearray(path.read_bytes())
     data[-3] = 0x80  # the zip directory's offset, near the end, now points far outside the file
     path.write_bytes(data)
-    with pytest.raises(ValueError, match=r"model.npz: not a NetLite model file"):
+    with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
         small_model().load(path)
 
 
