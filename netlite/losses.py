@@ -156,15 +156,23 @@ class CrossEntropyLoss(Loss):
             raise ValueError(f"{self!r}: expected at least one sample, got an empty batch of shape {output.shape}")
         if target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
+        one_hot = target.shape == output.shape
         if target.dtype.kind not in "iu":
-            raise TypeError(
-                f"{self!r}: expected integer class labels, got dtype {target.dtype}; "
-                f"for one-hot targets pass y.argmax(axis=1), for float labels y.astype(int)"
-            )
+            whole = target.dtype.kind == "f" and np.isfinite(target) & (target == np.round(target))
+            if one_hot:
+                hint = "for one-hot targets pass y.argmax(axis=1)"
+            elif target.dtype.kind == "f" and np.all(whole):
+                hint = "for float labels with whole values pass y.astype(int)"
+            elif target.dtype.kind == "f":
+                hint = f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~whole].flat[0]}"
+            else:
+                hint = f"labels are whole numbers from 0 to {n_classes - 1}"
+            raise TypeError(f"{self!r}: expected integer class labels, got dtype {target.dtype}; {hint}")
         if target.shape != (n_samples,):
+            hint = "; for one-hot targets pass y.argmax(axis=1)" if one_hot else ""
             raise ValueError(
                 f"{self!r}: expected labels of shape ({n_samples},) for logits of shape "
-                f"{output.shape}, got {target.shape}"
+                f"{output.shape}, got {target.shape}{hint}"
             )
         if n_samples and (target.min() < 0 or target.max() >= n_classes):
             bad = target[(target < 0) | (target >= n_classes)][0]

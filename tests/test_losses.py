@@ -81,9 +81,25 @@ def test_cross_entropy_negative_label():
         nl.CrossEntropyLoss()(np.zeros((2, 10)), np.array([-1, 0]))
 
 
-def test_cross_entropy_float_labels():
-    with pytest.raises(TypeError, match="expected integer class labels, got dtype float64"):
-        nl.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
+@pytest.mark.parametrize(
+    "labels, hint",
+    [
+        (np.array([0.0, 1.0]), r"for float labels with whole values pass y.astype\(int\)"),
+        (np.array([0.0, 1.5]), r"labels are whole numbers from 0 to 2, but one is 1.5"),
+        (np.array([np.nan, 1.0]), r"labels are whole numbers from 0 to 2, but one is nan"),
+        (np.array(["cat", "dog"]), r"labels are whole numbers from 0 to 2$"),
+        (np.eye(3)[[0, 1]], r"for one-hot targets pass y.argmax\(axis=1\)"),
+    ],
+    ids=["whole floats", "fraction", "NaN", "strings", "float one-hot"],
+)
+def test_cross_entropy_non_integer_labels(labels, hint):
+    with pytest.raises(TypeError, match=r"expected integer class labels, got dtype \S+; " + hint):
+        nl.CrossEntropyLoss()(np.zeros((2, 3)), labels)
+
+
+def test_cross_entropy_integer_one_hot_labels():
+    with pytest.raises(ValueError, match=r"got \(2, 3\); for one-hot targets pass y.argmax\(axis=1\)"):
+        nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3, dtype=int)[[0, 1]])
 
 
 def test_cross_entropy_label_count_mismatch():
