@@ -87,6 +87,12 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
     X = np.array(X, dtype=np.float64)
     if X.size == 0:
         raise ValueError(f"gradient_check: expected a non-empty input, got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        raise ValueError(
+            f"gradient_check: the input contains {X[index]} at index {index}; a numerical gradient needs "
+            f"finite numbers, so check with finite inputs, such as np.random.default_rng(0).standard_normal(shape)"
+        )
     if not step > 0:
         raise ValueError(f"gradient_check: step must be positive, got {step!r}; 1e-6 suits float64")
     if not (isinstance(max_checks, (int, np.integer)) and max_checks >= 1):

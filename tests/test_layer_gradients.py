@@ -193,6 +193,8 @@ def test_gradient_check_fails_on_nan_parameter_gradient():
     "arguments, message",
     [
         ({"X": np.zeros((0, 3))}, "expected a non-empty input"),
+        ({"X": np.array([[0.0, 1.0, 2.0], [3.0, np.nan, 4.0]])}, r"the input contains nan at index \(1, 1\); a numerical"),
+        ({"X": np.array([[0.0, np.inf, 2.0]])}, r"the input contains inf at index \(0, 1\)"),
         ({"step": 0}, "step must be positive"),
         ({"max_checks": 0}, "max_checks must be a positive integer"),
     ],
