@@ -83,10 +83,11 @@ class NeuralNetwork:
         With ``logits=True`` a final Softmax layer is skipped, so the output
         is the logits that CrossEntropyLoss expects.
         """
-        if not isinstance(logits, (bool, np.bool_)):
+        if np.ndim(logits) > 0:  # model.forward(X, y), most likely
             raise TypeError(
-                f"NeuralNetwork.forward: logits must be True or False, got {type(logits).__name__}; "
-                f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X), y)"
+                f"NeuralNetwork.forward: logits must be True or False, got {type(logits).__name__} of shape "
+                f"{np.shape(logits)}; forward() takes only the inputs X, and the labels go to the loss: "
+                f"loss.forward(model.forward(X), y)"
             )
         if not self.layers:
             raise ValueError("NeuralNetwork: the network has no layers; add some with add_layer()")
@@ -162,9 +163,10 @@ class NeuralNetwork:
         """Return the network's output for X in evaluation mode, batch by batch.
 
         Nothing here runs backward(), so after each batch the cache of every
-        netlite layer (what its forward() kept for backward()) is dropped, and
-        the next batch reuses that memory. At batch 1,000 this made LeNet-5's prediction of the
-        MNIST test set 10 to 15 % faster (docs/benchmarks.md).
+        layer with netlite's own forward() (what it kept for backward()) is
+        dropped, and the next batch reuses that memory. At batch 1,000 this
+        made LeNet-5's prediction of the MNIST test set 10 to 15 % faster
+        (docs/benchmarks.md).
         """
         if len(X) == 0:
             raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")
@@ -183,13 +185,13 @@ class NeuralNetwork:
         return np.concatenate(outputs)
 
     def _release_caches(self):
-        """Drop what netlite's own layers kept for backward(), as predict() does after each batch.
+        """Drop what layers with netlite's own forward() kept for backward(), as predict() does after each batch.
 
-        Their forward() sets the cache anew each time. A layer of your own keeps its cache, because
-        its forward() may fill a container that its __init__ made.
+        That forward() sets the cache anew each time. A layer with a forward() of your own keeps its
+        cache, because that forward() may fill a container that its __init__ made.
         """
         for layer in self.layers:
-            if type(layer).__module__.startswith("netlite."):
+            if type(layer).forward.__module__.startswith("netlite."):
                 layer.cache = None
         self._n_layers_run = None
         self._predicted = True
@@ -346,8 +348,8 @@ class NeuralNetwork:
                 start = file.read(4)
                 if start == b"PK\x03\x04" and not _intact_zip(file):  # the start of a zip archive, as in .npz files
                     raise ValueError(
-                        f"{path}: the file is damaged or cut short: it starts like a NumPy .npz archive, but reading "
-                        f"it failed ({error}); copy the file again, or save the model again"
+                        f"{path}: the file is damaged or cut short: it starts like a zip archive, as .npz model files "
+                        f"do, but reading it failed ({error}); copy the file again, or save the model again"
                     ) from None
                 problem = "the file is empty" if not start else "not a NumPy .npz archive of plain arrays"
                 raise ValueError(
@@ -535,13 +537,12 @@ def _set_permissions(fd, path, folder):
 def _intact_zip(file) -> bool:
     """Return True if ``file`` is a zip archive whose entries all read back with the right checksums."""
     import zipfile  # only here, on the way to an error message
-    import zlib
 
     file.seek(0)
     try:
         with zipfile.ZipFile(file) as archive:
             return archive.testzip() is None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+    except Exception:  # zipfile raises many kinds of errors for damaged archives, NotImplementedError too
         return False
 
 

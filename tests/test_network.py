@@ -72,8 +72,16 @@ def test_loss_among_layers_is_named():
 
 def test_forward_with_labels_is_named():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
-    with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray; forward\(\) takes only the inputs X"):
+    with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray of shape \(2,\); forward\(\) takes only"):
         model.forward(np.zeros((2, 2)), np.zeros(2))
+
+
+@pytest.mark.parametrize("logits", [None, 1, np.True_, np.array(False)])
+def test_forward_takes_any_single_truth_value(logits):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
+    output = model.forward(np.ones((4, 2), dtype=np.float32), logits)
+    assert output.shape == (4, 3)
+    assert np.allclose(output.sum(axis=1), 1) != bool(logits)  # logits skip the final Softmax
 
 
 def test_first_convolution_skips_input_gradient():
@@ -166,6 +174,22 @@ def test_predict_keeps_caches_of_own_layers():
     assert model.layers[0].cache is None
 
 
+def test_predict_drops_cache_of_subclass_without_own_forward():
+    class PlainDense(nl.FullyConnectedLayer):
+        """A subclass that keeps netlite's forward()."""
+
+    class LoggingDense(nl.FullyConnectedLayer):
+        """A subclass with a forward() of its own."""
+
+        def forward(self, X):
+            return super().forward(X)
+
+    model = nl.NeuralNetwork([PlainDense(4, 3), LoggingDense(3, 2)])
+    model.predict(np.ones((5, 4), dtype=np.float32), batchsize=2)
+    assert model.layers[0].cache is None
+    assert model.layers[1].cache.shape == (1, 3)
+
+
 def test_save_load_round_trip(tmp_path):
     model = small_model()
     X = np.random.default_rng(2).standard_normal((4, 6, 6, 1)).astype(np.float32)
@@ -245,7 +269,7 @@ def test_load_rejects_non_zip_and_truncated_file(tmp_path):
     small_model().save(good)
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ValueError, match=r"truncated.npz: the file is damaged or cut short: it starts like a NumPy .npz"):
+    with pytest.raises(ValueError, match=r"truncated.npz: the file is damaged or cut short: it starts like a zip archive, as .npz"):
         small_model().load(truncated)
 
     empty = tmp_path / "empty.npz"
@@ -804,6 +828,18 @@ def test_load_tells_memory_and_disk_errors_from_damage(tmp_path, monkeypatch, fa
 
     monkeypatch.setattr(np, "load", fail)
     with pytest.raises(expected, match=message):
+        small_model().load(path)
+
+
+def test_load_damaged_compression_method(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    data = path.read_bytes()
+    directory = data.rindex(b"PK\x01\x02")  # the last entry of the zip's central directory
+    damaged = bytearray(data)
+    damaged[directory + 10] ^= 0x01  # its compression method, now one that zipfile does not know
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
         small_model().load(path)
 
 
