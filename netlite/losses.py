@@ -156,20 +156,11 @@ class CrossEntropyLoss(Loss):
             raise ValueError(f"{self!r}: expected at least one sample, got an empty batch of shape {output.shape}")
         if target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
-        one_hot = target.shape == output.shape
         if target.dtype.kind not in "iu":
-            whole = target.dtype.kind == "f" and np.isfinite(target) & (target == np.round(target))
-            if one_hot:
-                hint = "for one-hot targets pass y.argmax(axis=1)"
-            elif target.dtype.kind == "f" and np.all(whole):
-                hint = "for float labels with whole values pass y.astype(int)"
-            elif target.dtype.kind == "f":
-                hint = f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~whole].flat[0]}"
-            else:
-                hint = f"labels are whole numbers from 0 to {n_classes - 1}"
+            hint = self._label_hint(target, n_classes)
             raise TypeError(f"{self!r}: expected integer class labels, got dtype {target.dtype}; {hint}")
         if target.shape != (n_samples,):
-            hint = "; for one-hot targets pass y.argmax(axis=1)" if one_hot else ""
+            hint = f"; {self._label_hint(target, n_classes)}" if target.ndim == 2 else ""
             raise ValueError(
                 f"{self!r}: expected labels of shape ({n_samples},) for logits of shape "
                 f"{output.shape}, got {target.shape}{hint}"
@@ -182,3 +173,21 @@ class CrossEntropyLoss(Loss):
             )
         dtype = output.dtype if output.dtype.kind == "f" else np.float32
         return output.astype(dtype, copy=False), target
+
+    @staticmethod
+    def _label_hint(target, n_classes):
+        """Return how to turn ``target`` into integer labels in [0, n_classes), for an error message."""
+        try:
+            values = np.asarray(target, dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"labels are whole numbers from 0 to {n_classes - 1}"
+        if values.ndim == 2 and values.shape[1] == n_classes:
+            if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):
+                return "for one-hot targets pass y.argmax(axis=1)"
+            return "CrossEntropyLoss takes one class label per sample, not a probability per class"
+        valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
+        if values.ndim == 1 and np.all(valid):
+            return "pass y.astype(int)"
+        if not np.all(valid):
+            return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
+        return f"labels are whole numbers from 0 to {n_classes - 1}"

@@ -84,13 +84,18 @@ def test_cross_entropy_negative_label():
 @pytest.mark.parametrize(
     "labels, hint",
     [
-        (np.array([0.0, 1.0]), r"for float labels with whole values pass y.astype\(int\)"),
+        (np.array([0.0, 1.0]), r"pass y.astype\(int\)$"),
+        (np.array([0, 2], dtype=object), r"pass y.astype\(int\)$"),
         (np.array([0.0, 1.5]), r"labels are whole numbers from 0 to 2, but one is 1.5"),
+        (np.array([0.0, 5.0]), r"labels are whole numbers from 0 to 2, but one is 5.0"),
         (np.array([np.nan, 1.0]), r"labels are whole numbers from 0 to 2, but one is nan"),
         (np.array(["cat", "dog"]), r"labels are whole numbers from 0 to 2$"),
         (np.eye(3)[[0, 1]], r"for one-hot targets pass y.argmax\(axis=1\)"),
+        (np.eye(3)[[0, 1, 2]], r"for one-hot targets pass y.argmax\(axis=1\)"),
+        (np.full((2, 3), 1 / 3), r"CrossEntropyLoss takes one class label per sample, not a probability per class"),
     ],
-    ids=["whole floats", "fraction", "NaN", "strings", "float one-hot"],
+    ids=["whole floats", "objects", "fraction", "out of range", "NaN", "strings", "float one-hot",
+         "one-hot of another batch", "probabilities"],
 )
 def test_cross_entropy_non_integer_labels(labels, hint):
     with pytest.raises(TypeError, match=r"expected integer class labels, got dtype \S+; " + hint):
