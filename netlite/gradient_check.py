@@ -103,6 +103,17 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
     return _layer_records(layer_or_loss, X, step, max_checks, rng)
 
 
+def _as_numbers(target):
+    """Return ``target`` as a float array when it is an array or a list of floats, else None."""
+    if not isinstance(target, (np.ndarray, list, tuple)):
+        return None
+    try:
+        numbers = np.asarray(target)
+    except (ValueError, TypeError):  # a ragged list, for example
+        return None
+    return numbers if numbers.dtype.kind == "f" else None
+
+
 def _loss_records(loss_func, X, target, step, max_checks, rng):
     """Return the records of a loss: its backward() against central differences of its value."""
     if target is None:
@@ -112,6 +123,13 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
         raise TypeError(
             f"gradient_check: the target is an iterator ({type(target).__name__}), which the first call of "
             f"the loss uses up; pass it as a list or an array"
+        )
+    numbers = _as_numbers(target)
+    if numbers is not None and not np.all(np.isfinite(numbers)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
+        raise ValueError(
+            f"gradient_check: the target contains {numbers[index]} at index {index}; the loss and its "
+            f"gradient are then not finite, so check with finite targets"
         )
     # The loss gets a copy of the target, so that one which changes it cannot change the caller's.
     # A second copy, made the same way, is what the first is compared with afterwards.

@@ -205,6 +205,11 @@ def test_gradient_check_rejects_bad_arguments(arguments, message):
         nl.gradient_check(nl.FullyConnectedLayer(3, 2), **call)
 
 
+def test_gradient_check_rejects_nan_target():
+    with pytest.raises(ValueError, match=r"the target contains nan at index \(2, 1\); the loss and its gradient"):
+        nl.gradient_check(nl.MseLoss(), np.ones((3, 2)), [[0.0, 1.0], [2.0, 3.0], [4.0, np.nan]])
+
+
 def test_gradient_check_bias_before_batchnorm():
     """BatchNorm removes the bias's effect, so its true gradient is 0 and both sides are rounding noise."""
     nl.seed(0)
