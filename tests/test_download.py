@@ -245,9 +245,21 @@ def test_missing_message_names_bad_folders(tmp_path, tiny_mnist_spec, monkeypatc
     message = str(info.value)
     assert f"  {tmp_path / 'typo'} (data_dir argument): does not exist\n" in message
     assert f"  {data_file} ({DATA_DIR_ENV}): a file, not a folder\n" in message
-    assert f"{data_file} ({DATA_DIR_ENV}) is a file, not a folder; set {DATA_DIR_ENV} to the folder" in message
+    assert f"{data_file} ({DATA_DIR_ENV}) is a file; set {DATA_DIR_ENV} to the folder" in message
     assert "Put the files" not in message
     assert not (tmp_path / "typo").exists()
+
+
+def test_missing_message_names_folder_inside_file(tmp_path, tiny_mnist_spec):
+    data_file = tmp_path / IMAGE_FILES["train"]
+    data_file.write_bytes(b"not a folder")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=data_file / "sub", download=False)
+
+    message = str(info.value)
+    assert f"  {data_file / 'sub'} (data_dir argument): inside the file {data_file}\n" in message
+    assert f"{data_file / 'sub'} (data_dir argument) lies inside the file {data_file}; set data_dir to" in message
 
 
 def test_no_mirrors(tmp_path):

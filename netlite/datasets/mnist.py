@@ -511,26 +511,41 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
         reason = "Downloading failed:\n" + "\n".join(failures)
     else:
         reason = "Downloading is switched off (download=False)."
-    advice = (
-        f"Put the files (gzip-compressed or plain) into {target}, or set "
-        f"{locations.DATA_DIR_ENV} to the folder that holds them."
-    )
-    # A data_dir or NETLITE_DATA_DIR that names a file cannot hold the files, nor a download.
+    # A data_dir or NETLITE_DATA_DIR that is a file, or lies inside one, cannot hold the files, nor a download.
+    advice = []
     for folder in folders:
-        if not folder.dedicated and folder.path.is_file():
-            setting = folder.origin.removesuffix(" argument")  # "data_dir" or "NETLITE_DATA_DIR"
-            advice = (
-                f"{folder.path} ({folder.origin}) is a file, not a folder; set {setting} to the folder "
-                f"that holds the files, which is usually the file's own folder."
-            )
-            break
-    return f"{spec.name} split {split!r}: missing {names}.\n{reason}\nSearched folders:\n{searched}\n{advice}"
+        if folder.origin in ("data_dir argument", locations.DATA_DIR_ENV) and not folder.dedicated:
+            blocking_file = _file_on_path(folder.path)
+            if blocking_file is not None:
+                setting = folder.origin.removesuffix(" argument")  # "data_dir" or "NETLITE_DATA_DIR"
+                where = "is a file" if blocking_file == folder.path else f"lies inside the file {blocking_file}"
+                advice.append(f"{folder.path} ({folder.origin}) {where}; set {setting} to the folder that holds the data files.")
+    if not advice:
+        advice.append(
+            f"Put the files (gzip-compressed or plain) into {target}, or set "
+            f"{locations.DATA_DIR_ENV} to the folder that holds them."
+        )
+    advice_lines = "\n".join(advice)
+    return f"{spec.name} split {split!r}: missing {names}.\n{reason}\nSearched folders:\n{searched}\n{advice_lines}"
+
+
+def _file_on_path(path: Path) -> Path | None:
+    """Return ``path`` or the first of its parent folders that is a file, or None if there is none."""
+    for candidate in (path, *path.parents):
+        if candidate.is_file():
+            return candidate
+        if candidate.exists():
+            return None
+    return None
 
 
 def _folder_problem(path: Path) -> str:
     """Return why nothing can be found in ``path`` (it is missing, or a file), or '' for a folder."""
-    if path.is_file():
+    blocking_file = _file_on_path(path)
+    if blocking_file == path:
         return ": a file, not a folder"
+    if blocking_file is not None:
+        return f": inside the file {blocking_file}"
     if not path.exists():
         return ": does not exist"
     return ""
