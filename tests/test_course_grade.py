@@ -369,6 +369,8 @@ def test_feedback_cell_still_compiles(source, expected_line):
     [
         "%precision 3\n",
         "files = !ls\n",
+        "d['k'] = !ls\n",
+        'x: list = %time f()\n',
         "?len\n",
         "t = %time 1 + 1\n",
         "ok = (a\n      != b)\n",

@@ -317,8 +317,9 @@ def _python_readings(text: str) -> list[str]:
         return [text]
 
 
-# A line that assigns the result of a magic or a shell command: ``files = !ls``, ``t = %time f()``.
-_MAGIC_ASSIGNMENT = re.compile(r"^[\w.\[\], ]+=\s*[%!]")
+# A line that assigns the result of a magic or a shell command: ``files = !ls``, ``d["t"] = %time f()``,
+# ``x: list = !ls``.
+_MAGIC_ASSIGNMENT = re.compile(r"^[\w.\[\],:'\" ]+=\s*[%!]")
 
 
 def _line_as_python(line: str) -> str:
