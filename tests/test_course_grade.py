@@ -22,6 +22,7 @@ from course_helpers import (
     SQUARE_POINTS,
     cell_by_grade_id,
     make_course,
+    tiny_solution_notebook,
     write_notebook,
 )
 from nbformat.v4 import new_code_cell
@@ -221,6 +222,69 @@ def test_misnamed_notebooks_listed(graded):
     assert [check.error for check in result.checks] == ["notebook not submitted"] * 2
     summary = (graded["out"] / "summary.md").read_text()
     assert "'01_tiny (1).ipynb'" in summary
+
+
+GRADED_NAMES = ["03_own_activation.ipynb", "04_robust_regression.ipynb", "05_optimizers.ipynb"]
+
+
+def test_misnamed_notebook_listed_once(tmp_path):
+    # Only copies of 03 were submitted, so the summary must not offer them as 04 or 05.
+    root = make_course(tmp_path / "course", GRADED_NAMES[0])
+    for name in GRADED_NAMES[1:]:
+        write_notebook(root / "solutions" / name, tiny_solution_notebook())
+    submissions = tmp_path / "submissions"
+    write_notebook(submissions / "student" / "03_own_activation (1).ipynb", tiny_solution_notebook())
+    write_notebook(submissions / "student" / "downloads" / "03_own_activation.ipynb", tiny_solution_notebook())
+
+    results = course_grade.grade(root, submissions, out=tmp_path / "graded", log=lambda message: None)
+
+    problems = {result.notebook: result.problem for result in results}
+    assert "'03_own_activation (1).ipynb'" in problems["03_own_activation.ipynb"]
+    assert "'downloads/03_own_activation.ipynb'" in problems["03_own_activation.ipynb"]
+    assert problems["04_robust_regression.ipynb"] == "notebook not submitted"
+    assert problems["05_optimizers.ipynb"] == "notebook not submitted"
+    summary = (tmp_path / "graded" / "summary.md").read_text()
+    assert summary.count("'03_own_activation (1).ipynb'") == 1
+    assert summary.count("'downloads/03_own_activation.ipynb'") == 1
+
+
+@pytest.mark.parametrize(
+    "name, listed_under",
+    [
+        ("03_Own_Activation-Copy1.ipynb", ["03_own_activation.ipynb"]),
+        ("Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
+        ("03 own activation copy 2.ipynb", ["03_own_activation.ipynb"]),
+        ("old/04_robust_regression - Copy (2).ipynb", ["04_robust_regression.ipynb"]),
+        ("05_optimizers-checkpoint.IPYNB", ["05_optimizers.ipynb"]),
+        ("Untitled.ipynb", GRADED_NAMES),
+        ("Untitled1.ipynb", GRADED_NAMES),
+        ("03_own_activation_final.ipynb", GRADED_NAMES),
+    ],
+)
+def test_other_notebook_listed_where_it_fits(tmp_path, name, listed_under):
+    write_notebook(tmp_path / name, tiny_solution_notebook())
+    for missing in GRADED_NAMES:
+        problem = course_grade.not_submitted_problem(tmp_path, missing, GRADED_NAMES)
+        if missing in listed_under:
+            assert repr(name) in problem, missing
+        else:
+            assert problem == "notebook not submitted", missing
+
+
+def test_listed_notebooks_limited(tmp_path):
+    limit = course_grade.MAX_LISTED_NOTEBOOKS
+    for number in range(limit + 2):
+        write_notebook(tmp_path / f"Untitled{number}.ipynb", tiny_solution_notebook())
+    write_notebook(tmp_path / "04_robust_regression (1).ipynb", tiny_solution_notebook())
+    write_notebook(tmp_path / "zz" / "03_own_activation.ipynb", tiny_solution_notebook())
+
+    problem = course_grade.not_submitted_problem(tmp_path, "03_own_activation.ipynb", GRADED_NAMES)
+
+    # The look-alike comes first although it sorts last, and the copy of 04 is not counted.
+    assert "'zz/03_own_activation.ipynb', 'Untitled0.ipynb'" in problem
+    assert problem.endswith(" and 3 more")
+    assert problem.count("'Untitled") == limit - 1
+    assert "04_robust_regression" not in problem
 
 
 def test_summary_lists_failures(graded):

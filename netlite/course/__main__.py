@@ -105,7 +105,11 @@ def main(argv=None) -> int:
         elif arguments.command == "lab":
             from . import lab as course_lab
 
-            return course_lab.start_lab(arguments.root, port=arguments.port, no_browser=arguments.no_browser)
+            try:
+                return course_lab.start_lab(arguments.root, port=arguments.port, no_browser=arguments.no_browser)
+            except KeyboardInterrupt:
+                # Ctrl+C before JupyterLab started. Once it runs, start_lab handles Ctrl+C itself.
+                return course_lab.EXIT_STATUS_INTERRUPTED
     except (course_build.CourseFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

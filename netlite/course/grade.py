@@ -53,7 +53,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import build as course_build
 
@@ -73,6 +73,11 @@ MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
+# Endings that copies of a notebook get: a browser's " (1)", Jupyter's "-Copy1", a file manager's
+# " copy 2" or " - Copy", and "-checkpoint" on a file copied out of .ipynb_checkpoints.
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[\s_-]+copy(?:\s*\d+)?|-checkpoint)$")
+# The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
+COPY_PREFIX = re.compile(r"^copy of\s+")
 
 
 @dataclass
@@ -552,17 +557,43 @@ def other_notebooks(folder: Path, graded_names) -> list[str]:
     return found
 
 
-def not_submitted_problem(folder: Path, graded_names) -> str:
-    """Return the problem of a missing notebook, with the student's other notebooks (often the missing one renamed)."""
+def normalized_stem(path: str) -> str:
+    """Return the part of a notebook's path that names the notebook, to match renamed copies.
+
+    Folders, the ``.ipynb`` extension and the prefixes and suffixes of copies are removed, letters
+    are lowercased, and runs of spaces, hyphens and underscores become one underscore. For example
+    ``downloads/03 Own Activation-Copy1.ipynb`` becomes ``03_own_activation``.
+    """
+    stem = PurePosixPath(path).name.lower()
+    stem = stem.removesuffix(".ipynb")
+    stem = COPY_PREFIX.sub("", stem)
+    while COPY_SUFFIX.search(stem):
+        stem = COPY_SUFFIX.sub("", stem)
+    return re.sub(r"[\s_-]+", "_", stem).strip("_")
+
+
+def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
+    """Return the problem of a missing notebook, listing the student's notebooks that may be renamed copies of it.
+
+    The list starts with the notebooks in ``folder`` whose normalized stem equals that of ``notebook``,
+    followed by those whose stem matches no name in ``graded_names`` (an ``Untitled.ipynb`` may be any
+    of them). Notebooks that match another graded notebook are left out, because they are most likely
+    copies of that one.
+    """
+    missing_stem = normalized_stem(notebook)
+    graded_stems = {normalized_stem(name) for name in graded_names}
     others = other_notebooks(folder, graded_names)
-    if not others:
+    alike = [name for name in others if normalized_stem(name) == missing_stem]
+    unmatched = [name for name in others if normalized_stem(name) not in graded_stems]
+    candidates = alike + unmatched
+    if not candidates:
         return "notebook not submitted"
-    listed = ", ".join(repr(name) for name in others[:MAX_LISTED_NOTEBOOKS])
-    if len(others) > MAX_LISTED_NOTEBOOKS:
-        listed += f" and {len(others) - MAX_LISTED_NOTEBOOKS} more"
+    listed = ", ".join(repr(name) for name in candidates[:MAX_LISTED_NOTEBOOKS])
+    if len(candidates) > MAX_LISTED_NOTEBOOKS:
+        listed += f" and {len(candidates) - MAX_LISTED_NOTEBOOKS} more"
     return (
         f"notebook not submitted. The grader takes only this exact file name at the top of the student's folder "
-        f"and did not grade these notebooks: {listed}"
+        f"and did not grade these notebooks, which may be this one renamed or moved: {listed}"
     )
 
 
@@ -646,7 +677,7 @@ def grade(
             folder.mkdir(parents=True, exist_ok=True)
             work.mkdir(parents=True, exist_ok=True)
             if not path.is_file():
-                problem = not_submitted_problem(student, solutions)
+                problem = not_submitted_problem(student, name, solutions)
                 results.append(_zero_result(student.name, name, solution, problem, error="notebook not submitted"))
                 continue
             try:

@@ -8,7 +8,8 @@ start without ``--allow-root``, so that flag is added there.
 
 SIGTERM to this command (from ``kill``, a process manager or a container
 stop) is passed on to JupyterLab, and the command exits once JupyterLab
-has shut down its kernels and exited.
+has shut down its kernels and exited. Ctrl+C stops JupyterLab the same
+way, and the command then exits with status 130 without a traceback.
 """
 
 import os
@@ -16,6 +17,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+# Exit status after Ctrl+C. Shells report 128 + SIGINT (130) for a command that SIGINT ended.
+EXIT_STATUS_INTERRUPTED = 128 + signal.SIGINT
 
 
 def lab_command(root, port=None, no_browser=False, extra_args=()):
@@ -55,20 +59,39 @@ def run_passing_sigterm(command):
     """Run ``command`` until it exits and return its exit status, passing SIGTERM on to it.
 
     subprocess.call would leave the child running when this process gets SIGTERM, because the
-    signal ends this process at once. Call this from the main thread, which handles signals.
+    signal ends this process at once. Ctrl+C (SIGINT) sends the child one SIGTERM, so that
+    JupyterLab shuts down its kernels, and the function returns EXIT_STATUS_INTERRUPTED after the
+    child has exited. Call this from the main thread, which handles signals.
     """
     process = subprocess.Popen(command)
+    interrupted = False
 
     def pass_on(signum, frame):
         process.send_signal(signum)
 
-    previous_handler = signal.signal(signal.SIGTERM, pass_on)
+    def stop_child(signum, frame):
+        # Handling SIGINT here, in place of a KeyboardInterrupt, prints no traceback, and a second
+        # Ctrl+C cannot break off the wait. A terminal sends every Ctrl+C to JupyterLab as well,
+        # so JupyterLab handles the presses after the first.
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            process.terminate()
+
+    previous_sigterm_handler = signal.signal(signal.SIGTERM, pass_on)
+    # POSIX shells without job control start background commands with SIGINT ignored. Python
+    # leaves it ignored at startup, and so does this function.
+    previous_sigint_handler = signal.getsignal(signal.SIGINT)
+    handles_sigint = previous_sigint_handler != signal.SIG_IGN
+    if handles_sigint:
+        signal.signal(signal.SIGINT, stop_child)
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # Ctrl+C: stop JupyterLab with SIGTERM, so that it shuts down its kernels before it exits.
-        process.terminate()
-        process.wait()
-        raise
+        status = process.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        signal.signal(signal.SIGTERM, previous_sigterm_handler)
+        if handles_sigint:
+            signal.signal(signal.SIGINT, previous_sigint_handler)
+
+    if interrupted:
+        return EXIT_STATUS_INTERRUPTED
+    return status
