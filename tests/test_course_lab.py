@@ -78,36 +78,16 @@ def is_running(pid: int) -> bool:
 
 
 def test_lab_sigterm_stops_jupyterlab(tmp_path):
-    root = tmp_path / "course"
-    (root / "notebooks").mkdir(parents=True)
-    (root / "exercises").mkdir()
-    pid_file, signal_file = tmp_path / "child.pid", tmp_path / "child.signal"
-    lab = subprocess.Popen(
-        [sys.executable, "-c", LAB, str(root), CHILD, str(pid_file), str(signal_file)],
-        stdout=subprocess.DEVNULL,
-    )
-    child_pid = None
+    lab, child_pid = start_lab_with_stand_in(tmp_path, CHILD)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not (pid_file.exists() and pid_file.read_text()):
-            assert lab.poll() is None, f"the lab command exited with status {lab.returncode} before it started the child"
-            assert time.monotonic() < deadline, f"the child did not start within {START_SECONDS} s"
-            time.sleep(0.05)
-        child_pid = int(pid_file.read_text())
-
         lab.send_signal(signal.SIGTERM)
         status = lab.wait(timeout=START_SECONDS)
 
-        assert signal_file.exists(), "the child never received SIGTERM"
-        assert signal_file.read_text() == "SIGTERM"
+        assert received_signals(tmp_path) == ["SIGTERM"], "the child never received SIGTERM"
         assert not is_running(child_pid), "the child still runs after the lab command exited"
         assert status == 0, "the lab command should exit with the child's status"
     finally:
-        if lab.poll() is None:
-            lab.kill()
-            lab.wait()
-        if child_pid is not None and is_running(child_pid):
-            os.kill(child_pid, signal.SIGKILL)
+        stop_leftovers(lab, child_pid)
 
 
 def start_lab_with_stand_in(tmp_path, child, **popen_options):
