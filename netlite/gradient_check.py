@@ -124,13 +124,6 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
             f"gradient_check: the target is an iterator ({type(target).__name__}), which the first call of "
             f"the loss uses up; pass it as a list or an array"
         )
-    numbers = _as_numbers(target)
-    if numbers is not None and not np.all(np.isfinite(numbers)):
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
-        raise ValueError(
-            f"gradient_check: the target contains {numbers[index]} at index {index}; the loss and its "
-            f"gradient are then not finite, so check with finite targets"
-        )
     # The loss gets a copy of the target, so that one which changes it cannot change the caller's.
     # A second copy, made the same way, is what the first is compared with afterwards.
     target_copy, target_before = _copy_target(target), _copy_target(target)
@@ -147,6 +140,15 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
         raise TypeError(
             f"gradient_check: backward() of {loss_func!r} returned None; end backward() with 'return' and "
             f"the gradient for the network's output"
+        )
+    numbers = _as_numbers(target)
+    if not np.isfinite(value) and numbers is not None and not np.all(np.isfinite(numbers)):
+        # A loss may skip NaN targets as missing values, so only a loss that is not finite is reported.
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
+        where = f" at index {index}" if index else ""
+        raise ValueError(
+            f"gradient_check: the loss is {value} for a target that contains {numbers[index]}{where}; "
+            f"check with finite targets"
         )
     value_again = evaluate()
     analytic_again = {"output": _copy_or_none(loss.backward())}

@@ -83,11 +83,12 @@ class NeuralNetwork:
         With ``logits=True`` a final Softmax layer is skipped, so the output
         is the logits that CrossEntropyLoss expects.
         """
-        if np.ndim(logits) > 0:  # model.forward(X, y), most likely
+        # A bool, or a Python int or None from an own loss's takes_logits. Anything else, a numpy
+        # number included, is most likely labels: model.forward(X, y).
+        if not (logits is None or isinstance(logits, (int, np.bool_))):
             raise TypeError(
-                f"NeuralNetwork.forward: logits must be True or False, got {type(logits).__name__} of shape "
-                f"{np.shape(logits)}; forward() takes only the inputs X, and the labels go to the loss: "
-                f"loss.forward(model.forward(X), y)"
+                f"NeuralNetwork.forward: logits must be True or False, got {type(logits).__name__}; "
+                f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X), y)"
             )
         if not self.layers:
             raise ValueError("NeuralNetwork: the network has no layers; add some with add_layer()")
@@ -191,7 +192,7 @@ class NeuralNetwork:
         cache, because that forward() may fill a container that its __init__ made.
         """
         for layer in self.layers:
-            if type(layer).forward.__module__.startswith("netlite."):
+            if (getattr(type(layer).forward, "__module__", None) or "").startswith("netlite."):
                 layer.cache = None
         self._n_layers_run = None
         self._predicted = True
@@ -348,8 +349,9 @@ class NeuralNetwork:
                 start = file.read(4)
                 if start == b"PK\x03\x04" and not _intact_zip(file):  # the start of a zip archive, as in .npz files
                     raise ValueError(
-                        f"{path}: the file is damaged or cut short: it starts like a zip archive, as .npz model files "
-                        f"do, but reading it failed ({error}); copy the file again, or save the model again"
+                        f"{path}: the file is damaged or cut short, or a zip archive that no model was saved to: it "
+                        f"starts like a zip archive, as .npz model files do, but reading it failed ({error}); copy the "
+                        f"file again, or save the model again"
                     ) from None
                 problem = "the file is empty" if not start else "not a NumPy .npz archive of plain arrays"
                 raise ValueError(

@@ -72,11 +72,15 @@ def test_loss_among_layers_is_named():
 
 def test_forward_with_labels_is_named():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
-    with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray of shape \(2,\); forward\(\) takes only"):
+    with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray; forward\(\) takes only"):
         model.forward(np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(TypeError, match=r"logits must be True or False, got int64; forward\(\) takes only"):
+        model.forward(np.zeros((1, 2)), np.arange(3)[1])  # one sample's label
+    with pytest.raises(TypeError, match=r"logits must be True or False, got list"):
+        model.forward(np.zeros((2, 2)), [[1, 2], [3]])
 
 
-@pytest.mark.parametrize("logits", [None, 1, np.True_, np.array(False)])
+@pytest.mark.parametrize("logits", [None, 1, 0, True, np.True_])
 def test_forward_takes_any_single_truth_value(logits):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
     output = model.forward(np.ones((4, 2), dtype=np.float32), logits)
@@ -190,6 +194,15 @@ def test_predict_drops_cache_of_subclass_without_own_forward():
     assert model.layers[1].cache.shape == (1, 3)
 
 
+def test_predict_with_layer_made_by_exec():
+    namespace = {}
+    # Classes made by exec() with fresh globals have methods whose __module__ is None.
+    exec("import netlite as nl\nclass Own(nl.Layer):\n    def forward(self, X):\n        return X\n", namespace)
+    assert namespace["Own"].forward.__module__ is None
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 3), namespace["Own"]()])
+    assert model.predict(np.ones((5, 4), dtype=np.float32), batchsize=2).shape == (5, 3)
+
+
 def test_save_load_round_trip(tmp_path):
     model = small_model()
     X = np.random.default_rng(2).standard_normal((4, 6, 6, 1)).astype(np.float32)
@@ -269,7 +282,7 @@ def test_load_rejects_non_zip_and_truncated_file(tmp_path):
     small_model().save(good)
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ValueError, match=r"truncated.npz: the file is damaged or cut short: it starts like a zip archive, as .npz"):
+    with pytest.raises(ValueError, match=r"truncated.npz: the file is damaged or cut short, or a zip archive that no model"):
         small_model().load(truncated)
 
     empty = tmp_path / "empty.npz"
