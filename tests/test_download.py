@@ -246,7 +246,7 @@ def test_missing_message_names_bad_folders(tmp_path, tiny_mnist_spec, monkeypatc
     assert f"  {tmp_path / 'typo'} (data_dir argument): does not exist\n" in message
     assert f"  {data_file} ({DATA_DIR_ENV}): a file, not a folder\n" in message
     assert f"{data_file} ({DATA_DIR_ENV}) is a file; set {DATA_DIR_ENV} to the folder" in message
-    assert "Put the files" not in message
+    assert f"Put the files (gzip-compressed or plain) into {tmp_path / 'typo' / 'mnist'}" in message
     assert not (tmp_path / "typo").exists()
 
 
@@ -260,6 +260,7 @@ def test_missing_message_names_folder_inside_file(tmp_path, tiny_mnist_spec):
     message = str(info.value)
     assert f"  {data_file / 'sub'} (data_dir argument): inside the file {data_file}\n" in message
     assert f"{data_file / 'sub'} (data_dir argument) lies inside the file {data_file}; set data_dir to" in message
+    assert "Put the files" not in message  # the download folder would lie inside the file too
 
 
 def test_no_mirrors(tmp_path):

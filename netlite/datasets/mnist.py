@@ -518,9 +518,17 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
             blocking_file = _file_on_path(folder.path)
             if blocking_file is not None:
                 setting = folder.origin.removesuffix(" argument")  # "data_dir" or "NETLITE_DATA_DIR"
-                where = "is a file" if blocking_file == folder.path else f"lies inside the file {blocking_file}"
-                advice.append(f"{folder.path} ({folder.origin}) {where}; set {setting} to the folder that holds the data files.")
-    if not advice:
+                if blocking_file == folder.path:
+                    advice.append(
+                        f"{folder.path} ({folder.origin}) is a file; set {setting} to the folder that holds the "
+                        f"data files, which is usually that file's own folder."
+                    )
+                else:
+                    advice.append(
+                        f"{folder.path} ({folder.origin}) lies inside the file {blocking_file}; set {setting} to "
+                        f"the folder that holds the data files."
+                    )
+    if _file_on_path(target) is None:  # else no file can be put there
         advice.append(
             f"Put the files (gzip-compressed or plain) into {target}, or set "
             f"{locations.DATA_DIR_ENV} to the folder that holds them."
