@@ -157,10 +157,10 @@ class CrossEntropyLoss(Loss):
         if target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
         if target.dtype.kind not in "iu":
-            hint = self._label_hint(target, n_classes)
+            hint = self._label_hint(target, n_samples, n_classes)
             raise TypeError(f"{self!r}: expected integer class labels, got dtype {target.dtype}; {hint}")
         if target.shape != (n_samples,):
-            hint = f"; {self._label_hint(target, n_classes)}" if target.ndim == 2 else ""
+            hint = f"; {self._label_hint(target, n_samples, n_classes)}"
             raise ValueError(
                 f"{self!r}: expected labels of shape ({n_samples},) for logits of shape "
                 f"{output.shape}, got {target.shape}{hint}"
@@ -175,19 +175,32 @@ class CrossEntropyLoss(Loss):
         return output.astype(dtype, copy=False), target
 
     @staticmethod
-    def _label_hint(target, n_classes):
-        """Return how to turn ``target`` into integer labels in [0, n_classes), for an error message."""
+    def _label_hint(target, n_samples, n_classes):
+        """Return how to turn ``target`` into one integer label in [0, n_classes) per sample, for an error message."""
+        to_int = ".astype(int)"
         try:
-            values = np.asarray(target, dtype=np.float64)
+            if target.dtype.kind in "US":  # text such as "3" or "3.0"
+                values, to_int = target.astype(np.float64), ".astype(float).astype(int)"
+            else:
+                values = np.asarray(target, dtype=np.float64)
         except (TypeError, ValueError):
-            return f"labels are whole numbers from 0 to {n_classes - 1}"
-        if values.ndim == 2 and values.shape[1] == n_classes:
-            if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):
+            return f"labels are whole numbers from 0 to {n_classes - 1}; give each class its number"
+        row_of_labels = values.shape == (1, n_samples)
+        if values.ndim == 2 and values.shape[1] > 1 and not row_of_labels:
+            one_hot = np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1)
+            if one_hot and values.shape[1] != n_classes:
+                return (
+                    f"these one-hot targets have {values.shape[1]} classes, but the logits {n_classes}; "
+                    f"check the size of the last layer"
+                )
+            if one_hot:
                 return "for one-hot targets pass y.argmax(axis=1)"
-            return "CrossEntropyLoss takes one class label per sample, not a probability per class"
+            return "CrossEntropyLoss takes one class label per sample, not one value per class"
         valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
-        if values.ndim == 1 and np.all(valid):
-            return "pass y.astype(int)"
         if not np.all(valid):
             return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
-        return f"labels are whole numbers from 0 to {n_classes - 1}"
+        if values.size != n_samples:
+            return f"give one label per sample: got {values.size} labels for {n_samples} samples"
+        reshape = ".reshape(-1)" if values.shape != (n_samples,) else ""
+        convert = to_int if target.dtype.kind not in "iu" else ""
+        return f"pass y{reshape}{convert}"
