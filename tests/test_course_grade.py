@@ -254,6 +254,7 @@ def test_misnamed_notebook_listed_once(tmp_path):
         ("03_Own_Activation-Copy1.ipynb", ["03_own_activation.ipynb"]),
         ("Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
         ("03 own activation copy 2.ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation_copy_2.ipynb", ["03_own_activation.ipynb"]),
         ("old/04_robust_regression - Copy (2).ipynb", ["04_robust_regression.ipynb"]),
         ("05_optimizers-checkpoint.IPYNB", ["05_optimizers.ipynb"]),
         ("Untitled.ipynb", GRADED_NAMES),

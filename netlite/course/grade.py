@@ -74,10 +74,11 @@ HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not sho
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
 # Endings that copies of a notebook get: a browser's " (1)", Jupyter's "-Copy1", a file manager's
-# " copy 2" or " - Copy", and "-checkpoint" on a file copied out of .ipynb_checkpoints.
-COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[\s_-]+copy(?:\s*\d+)?|-checkpoint)$")
+# " copy 2" or " - Copy", and "-checkpoint" on a file copied out of .ipynb_checkpoints. Both patterns
+# match a stem whose runs of spaces, hyphens and underscores are already one underscore.
+COPY_SUFFIX = re.compile(r"(?:_?\(\d+\)|_copy(?:_?\d+)?|_checkpoint)$")
 # The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
-COPY_PREFIX = re.compile(r"^copy of\s+")
+COPY_PREFIX = re.compile(r"^copy_of_")
 
 
 @dataclass
@@ -564,12 +565,12 @@ def normalized_stem(path: str) -> str:
     are lowercased, and runs of spaces, hyphens and underscores become one underscore. For example
     ``downloads/03 Own Activation-Copy1.ipynb`` becomes ``03_own_activation``.
     """
-    stem = PurePosixPath(path).name.lower()
-    stem = stem.removesuffix(".ipynb")
+    stem = PurePosixPath(path).name.lower().removesuffix(".ipynb")
+    stem = re.sub(r"[\s_-]+", "_", stem).strip("_")
     stem = COPY_PREFIX.sub("", stem)
     while COPY_SUFFIX.search(stem):
-        stem = COPY_SUFFIX.sub("", stem)
-    return re.sub(r"[\s_-]+", "_", stem).strip("_")
+        stem = COPY_SUFFIX.sub("", stem).strip("_")
+    return stem
 
 
 def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
