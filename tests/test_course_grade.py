@@ -253,6 +253,10 @@ def test_misnamed_notebook_listed_once(tmp_path):
     [
         ("03_Own_Activation-Copy1.ipynb", ["03_own_activation.ipynb"]),
         ("Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
+        ("Copy of Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
+        ("Copy of 03_own_activation (1).ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation.ipynb.ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation.ipynb (1).ipynb", ["03_own_activation.ipynb"]),
         ("03 own activation copy 2.ipynb", ["03_own_activation.ipynb"]),
         ("03_own_activation_copy_2.ipynb", ["03_own_activation.ipynb"]),
         ("old/04_robust_regression - Copy (2).ipynb", ["04_robust_regression.ipynb"]),

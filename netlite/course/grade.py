@@ -74,9 +74,10 @@ HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not sho
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
 # Endings that copies of a notebook get: a browser's " (1)", Jupyter's "-Copy1", a file manager's
-# " copy 2" or " - Copy", and "-checkpoint" on a file copied out of .ipynb_checkpoints. Both patterns
-# match a stem whose runs of spaces, hyphens and underscores are already one underscore.
-COPY_SUFFIX = re.compile(r"(?:_?\(\d+\)|_copy(?:_?\d+)?|_checkpoint)$")
+# " copy 2" or " - Copy", "-checkpoint" on a file copied out of .ipynb_checkpoints, and an ".ipynb"
+# typed twice. Both patterns match a stem whose runs of spaces, hyphens and underscores are already
+# one underscore.
+COPY_SUFFIX = re.compile(r"(?:_?\(\d+\)|_copy(?:_?\d+)?|_checkpoint|\.ipynb)$")
 # The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
 COPY_PREFIX = re.compile(r"^copy_of_")
 
@@ -561,16 +562,20 @@ def other_notebooks(folder: Path, graded_names) -> list[str]:
 def normalized_stem(path: str) -> str:
     """Return the part of a notebook's path that names the notebook, to match renamed copies.
 
-    Folders, the ``.ipynb`` extension and the prefixes and suffixes of copies are removed, letters
-    are lowercased, and runs of spaces, hyphens and underscores become one underscore. For example
-    ``downloads/03 Own Activation-Copy1.ipynb`` becomes ``03_own_activation``.
+    Folders and the ``.ipynb`` extension are removed, letters are lowercased, and runs of spaces,
+    hyphens and underscores become one underscore. Then the prefixes and suffixes of copies are
+    removed one at a time, as often as they repeat. For example
+    ``downloads/Copy of 03 Own Activation-Copy1 (1).ipynb`` becomes ``03_own_activation``.
     """
     stem = PurePosixPath(path).name.lower().removesuffix(".ipynb")
     stem = re.sub(r"[\s_-]+", "_", stem).strip("_")
-    stem = COPY_PREFIX.sub("", stem)
-    while COPY_SUFFIX.search(stem):
-        stem = COPY_SUFFIX.sub("", stem).strip("_")
-    return stem
+    while True:
+        if COPY_PREFIX.match(stem):
+            stem = COPY_PREFIX.sub("", stem)
+        elif COPY_SUFFIX.search(stem):
+            stem = COPY_SUFFIX.sub("", stem).strip("_")
+        else:
+            return stem
 
 
 def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
