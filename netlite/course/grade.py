@@ -73,11 +73,18 @@ MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
-# Endings that copies of a notebook get: a browser's " (1)", Jupyter's "-Copy1", a file manager's
-# " copy 2" or " - Copy", "-checkpoint" on a file copied out of .ipynb_checkpoints, and an ".ipynb"
-# typed twice. Both patterns match a stem whose runs of spaces, hyphens and underscores are already
-# one underscore.
-COPY_SUFFIX = re.compile(r"(?:_?\(\d+\)|_copy(?:_?\d+)?|_checkpoint|\.ipynb)$")
+# Endings that copies of a notebook get. Both patterns match a stem whose runs of spaces, hyphens
+# and underscores are already one underscore.
+COPY_SUFFIX = re.compile(
+    r"""(?:
+        _?\(\d+\)  # a browser's " (1)"
+        | _?\((?:another_|\d+(?:st|nd|rd|th)_)?copy\)  # GNOME Files' " (copy)", " (another copy)", " (3rd copy)"
+        | _copy(?:_?\d+)?  # Jupyter's "-Copy1", a file manager's " copy 2" or " - Copy"
+        | _checkpoint  # a file copied out of .ipynb_checkpoints
+        | \.ipynb  # the extension typed twice
+    )$""",
+    re.VERBOSE,
+)
 # The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
 COPY_PREFIX = re.compile(r"^copy_of_")
 
