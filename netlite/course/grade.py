@@ -566,23 +566,34 @@ def other_notebooks(folder: Path, graded_names) -> list[str]:
     return found
 
 
-def normalized_stem(path: str) -> str:
-    """Return the part of a notebook's path that names the notebook, to match renamed copies.
+def plain_stem(path: str) -> str:
+    """Return a notebook's file name without folders and ``.ipynb``, with case and separators normalized.
 
-    Folders and the ``.ipynb`` extension are removed, letters are lowercased, and runs of spaces,
-    hyphens and underscores become one underscore. Then the prefixes and suffixes of copies are
-    removed one at a time, as often as they repeat. For example
-    ``downloads/Copy of 03 Own Activation-Copy1 (1).ipynb`` becomes ``03_own_activation``.
+    Letters are lowercased, and each run of spaces, hyphens and underscores becomes one underscore.
+    Copy marks are kept.
     """
     stem = PurePosixPath(path).name.lower().removesuffix(".ipynb")
-    stem = re.sub(r"[\s_-]+", "_", stem).strip("_")
-    while True:
+    return re.sub(r"[\s_-]+", "_", stem).strip("_")
+
+
+def normalized_stem(path: str, graded_stems) -> str:
+    """Return the part of a notebook's path that names the notebook, to match renamed copies.
+
+    The prefixes and suffixes of copies are removed from the ``plain_stem`` one at a time, as often
+    as they repeat, but removal stops at a stem in ``graded_stems``. For example
+    ``downloads/Copy of 03 Own Activation-Copy1 (1).ipynb`` becomes ``03_own_activation``, and
+    ``06_deep_copy (1).ipynb`` becomes ``06_deep_copy`` when that is a graded notebook's stem.
+    """
+    stem = plain_stem(path)
+    while stem not in graded_stems:
+        # The prefix goes first, so that "Copy of 06_deep_copy" stops at a graded 06_deep_copy.
         if COPY_PREFIX.match(stem):
             stem = COPY_PREFIX.sub("", stem)
         elif COPY_SUFFIX.search(stem):
             stem = COPY_SUFFIX.sub("", stem).strip("_")
         else:
-            return stem
+            break
+    return stem
 
 
 def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
@@ -593,11 +604,12 @@ def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
     of them). Notebooks that match another graded notebook are left out, because they are most likely
     copies of that one.
     """
-    missing_stem = normalized_stem(notebook)
-    graded_stems = {normalized_stem(name) for name in graded_names}
+    graded_stems = {plain_stem(name) for name in graded_names}
+    missing_stem = normalized_stem(notebook, graded_stems)
     others = other_notebooks(folder, graded_names)
-    alike = [name for name in others if normalized_stem(name) == missing_stem]
-    unmatched = [name for name in others if normalized_stem(name) not in graded_stems]
+    stems = {name: normalized_stem(name, graded_stems) for name in others}
+    alike = [name for name in others if stems[name] == missing_stem]
+    unmatched = [name for name in others if stems[name] not in graded_stems]
     candidates = alike + unmatched
     if not candidates:
         return "notebook not submitted"
