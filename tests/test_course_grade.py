@@ -224,7 +224,14 @@ def test_misnamed_notebooks_listed(graded):
     assert "'01_tiny (1).ipynb'" in summary
 
 
-GRADED_NAMES = ["03_own_activation.ipynb", "04_robust_regression.ipynb", "05_optimizers.ipynb"]
+# 06_deep_copy is 06_deep with a copy mark, but both are graded notebooks.
+GRADED_NAMES = [
+    "03_own_activation.ipynb",
+    "04_robust_regression.ipynb",
+    "05_optimizers.ipynb",
+    "06_deep.ipynb",
+    "06_deep_copy.ipynb",
+]
 
 
 def test_misnamed_notebook_listed_once(tmp_path):
@@ -253,9 +260,23 @@ def test_misnamed_notebook_listed_once(tmp_path):
     [
         ("03_Own_Activation-Copy1.ipynb", ["03_own_activation.ipynb"]),
         ("Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
+        ("Copy of Copy of 03_own_activation.ipynb", ["03_own_activation.ipynb"]),
+        ("Copy of 03_own_activation (1).ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation.ipynb.ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation.ipynb (1).ipynb", ["03_own_activation.ipynb"]),
         ("03 own activation copy 2.ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation_copy_2.ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation (copy).ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation (another copy).ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation (3rd copy).ipynb", ["03_own_activation.ipynb"]),
+        ("03_own_activation (21st copy).ipynb", ["03_own_activation.ipynb"]),
         ("old/04_robust_regression - Copy (2).ipynb", ["04_robust_regression.ipynb"]),
         ("05_optimizers-checkpoint.IPYNB", ["05_optimizers.ipynb"]),
+        ("06_deep (1).ipynb", ["06_deep.ipynb"]),
+        ("06_deep_copy (1).ipynb", ["06_deep_copy.ipynb"]),
+        ("06_deep_copy - Copy.ipynb", ["06_deep_copy.ipynb"]),
+        ("Copy of 06_deep_copy.ipynb", ["06_deep_copy.ipynb"]),
+        ("06 Deep-Copy.ipynb", ["06_deep_copy.ipynb"]),
         ("Untitled.ipynb", GRADED_NAMES),
         ("Untitled1.ipynb", GRADED_NAMES),
         ("03_own_activation_final.ipynb", GRADED_NAMES),

@@ -73,11 +73,20 @@ MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
-# Endings that copies of a notebook get: a browser's " (1)", Jupyter's "-Copy1", a file manager's
-# " copy 2" or " - Copy", and "-checkpoint" on a file copied out of .ipynb_checkpoints.
-COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|[\s_-]+copy(?:\s*\d+)?|-checkpoint)$")
+# Endings that copies of a notebook get. Both patterns match a stem whose runs of spaces, hyphens
+# and underscores are already one underscore.
+COPY_SUFFIX = re.compile(
+    r"""(?:
+        _?\(\d+\)  # a browser's " (1)"
+        | _?\((?:another_|\d+(?:st|nd|rd|th)_)?copy\)  # GNOME Files' " (copy)", " (another copy)", " (3rd copy)"
+        | _copy(?:_?\d+)?  # Jupyter's "-Copy1", a file manager's " copy 2" or " - Copy"
+        | _checkpoint  # a file copied out of .ipynb_checkpoints
+        | \.ipynb  # the extension typed twice
+    )$""",
+    re.VERBOSE,
+)
 # The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
-COPY_PREFIX = re.compile(r"^copy of\s+")
+COPY_PREFIX = re.compile(r"^copy_of_")
 
 
 @dataclass
@@ -557,19 +566,34 @@ def other_notebooks(folder: Path, graded_names) -> list[str]:
     return found
 
 
-def normalized_stem(path: str) -> str:
+def plain_stem(path: str) -> str:
+    """Return a notebook's file name without folders and ``.ipynb``, with case and separators normalized.
+
+    Letters are lowercased, and each run of spaces, hyphens and underscores becomes one underscore.
+    Copy marks are kept.
+    """
+    stem = PurePosixPath(path).name.lower().removesuffix(".ipynb")
+    return re.sub(r"[\s_-]+", "_", stem).strip("_")
+
+
+def normalized_stem(path: str, graded_stems) -> str:
     """Return the part of a notebook's path that names the notebook, to match renamed copies.
 
-    Folders, the ``.ipynb`` extension and the prefixes and suffixes of copies are removed, letters
-    are lowercased, and runs of spaces, hyphens and underscores become one underscore. For example
-    ``downloads/03 Own Activation-Copy1.ipynb`` becomes ``03_own_activation``.
+    The prefixes and suffixes of copies are removed from the ``plain_stem`` one at a time, as often
+    as they repeat, but removal stops at a stem in ``graded_stems``. For example
+    ``downloads/Copy of 03 Own Activation-Copy1 (1).ipynb`` becomes ``03_own_activation``, and
+    ``06_deep_copy (1).ipynb`` becomes ``06_deep_copy`` when that is a graded notebook's stem.
     """
-    stem = PurePosixPath(path).name.lower()
-    stem = stem.removesuffix(".ipynb")
-    stem = COPY_PREFIX.sub("", stem)
-    while COPY_SUFFIX.search(stem):
-        stem = COPY_SUFFIX.sub("", stem)
-    return re.sub(r"[\s_-]+", "_", stem).strip("_")
+    stem = plain_stem(path)
+    while stem not in graded_stems:
+        # The prefix goes first, so that "Copy of 06_deep_copy" stops at a graded 06_deep_copy.
+        if COPY_PREFIX.match(stem):
+            stem = COPY_PREFIX.sub("", stem)
+        elif COPY_SUFFIX.search(stem):
+            stem = COPY_SUFFIX.sub("", stem).strip("_")
+        else:
+            break
+    return stem
 
 
 def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
@@ -580,11 +604,12 @@ def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
     of them). Notebooks that match another graded notebook are left out, because they are most likely
     copies of that one.
     """
-    missing_stem = normalized_stem(notebook)
-    graded_stems = {normalized_stem(name) for name in graded_names}
+    graded_stems = {plain_stem(name) for name in graded_names}
+    missing_stem = normalized_stem(notebook, graded_stems)
     others = other_notebooks(folder, graded_names)
-    alike = [name for name in others if normalized_stem(name) == missing_stem]
-    unmatched = [name for name in others if normalized_stem(name) not in graded_stems]
+    stems = {name: normalized_stem(name, graded_stems) for name in others}
+    alike = [name for name in others if stems[name] == missing_stem]
+    unmatched = [name for name in others if stems[name] not in graded_stems]
     candidates = alike + unmatched
     if not candidates:
         return "notebook not submitted"
