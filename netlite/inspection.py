@@ -34,7 +34,7 @@ import contextlib
 
 import numpy as np
 
-from .losses import Loss
+from .losses import Loss, check_takes_logits
 
 
 class Recording:
@@ -134,6 +134,7 @@ def layer_statistics(model, X, y, loss_func):
             f"layer_statistics: loss_func must be a loss such as nl.CrossEntropyLoss(), got "
             f"{type(loss_func).__name__}; pass the loss the model is trained with, e.g. optimizer.loss_func"
         )
+    check_takes_logits(loss_func, "layer_statistics")
     if len(X) != len(y):
         raise ValueError(
             f"layer_statistics: X and y must have the same number of samples, got {len(X)} inputs and {len(y)} targets"

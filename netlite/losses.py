@@ -12,6 +12,20 @@ import numbers
 import numpy as np
 
 
+def is_truth_value(value):
+    """Return True for the values that a ``logits`` switch takes: True, False, None (False), 1 and 0."""
+    return value is None or isinstance(value, (bool, np.bool_)) or (type(value) is int and value in (0, 1))
+
+
+def check_takes_logits(loss_func, caller):
+    """Raise TypeError unless ``loss_func.takes_logits`` is True or False (see ``is_truth_value``)."""
+    if not is_truth_value(loss_func.takes_logits):
+        raise TypeError(
+            f"{caller}: {type(loss_func).__name__}.takes_logits must be True or False, got "
+            f"{type(loss_func.takes_logits).__name__}; set it in the class body, as in takes_logits = True"
+        )
+
+
 class Loss:
     """Base class: input checks, ``forward``/``backward`` and the metric hooks."""
 
@@ -146,6 +160,7 @@ class CrossEntropyLoss(Loss):
 
     def _check_classification_pair(self, output, target):
         output = np.asarray(output)
+        y = "y" if isinstance(target, np.ndarray) else "np.asarray(y)"  # how the hints name the labels
         target = np.asarray(target)
         if output.dtype.kind not in "biuf":
             raise TypeError(f"{self!r}: expected real-valued logits, got dtype {output.dtype}")
@@ -157,10 +172,10 @@ class CrossEntropyLoss(Loss):
         if target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
         if target.dtype.kind not in "iu":
-            hint = self._label_hint(target, n_samples, n_classes)
+            hint = self._label_hint(target, y, n_samples, n_classes)
             raise TypeError(f"{self!r}: expected integer class labels, got dtype {target.dtype}; {hint}")
         if target.shape != (n_samples,):
-            hint = f"; {self._label_hint(target, n_samples, n_classes)}"
+            hint = f"; {self._label_hint(target, y, n_samples, n_classes)}"
             raise ValueError(
                 f"{self!r}: expected labels of shape ({n_samples},) for logits of shape "
                 f"{output.shape}, got {target.shape}{hint}"
@@ -175,32 +190,38 @@ class CrossEntropyLoss(Loss):
         return output.astype(dtype, copy=False), target
 
     @staticmethod
-    def _label_hint(target, n_samples, n_classes):
-        """Return how to turn ``target`` into one integer label in [0, n_classes) per sample, for an error message."""
+    def _label_hint(target, y, n_samples, n_classes):
+        """Return how to turn ``target`` into one integer label in [0, n_classes) per sample, for an error message.
+
+        ``y`` is how the hint names the caller's labels: ``y``, or ``np.asarray(y)`` for a list.
+        """
         to_int = ".astype(int)"
         try:
-            if target.dtype.kind in "US":  # text such as "3" or "3.0"
+            text = target.dtype.kind in "US" or (target.dtype.kind == "O" and any(isinstance(v, str) for v in target.flat))
+            if text:  # such as "3" or "3.0"
                 values, to_int = target.astype(np.float64), ".astype(float).astype(int)"
             else:
                 values = np.asarray(target, dtype=np.float64)
         except (TypeError, ValueError):
             return f"labels are whole numbers from 0 to {n_classes - 1}; give each class its number"
-        row_of_labels = values.shape == (1, n_samples)
-        if values.ndim == 2 and values.shape[1] > 1 and not row_of_labels:
-            one_hot = np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1)
-            if one_hot and values.shape[1] != n_classes:
+        if values.ndim == 2 and values.shape[1] > 1 and values.shape != (1, n_samples):
+            for rows, transpose in ((values, ""), (values.T, ".T")):
+                one_hot = np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1)
+                if one_hot and rows.shape[1] == n_classes:
+                    return f"for one-hot targets pass {y}{transpose}.argmax(axis=1)"
+            if values.shape[1] == n_classes:
+                return "CrossEntropyLoss takes one class label per sample, not one value per class"
+            if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):
                 return (
                     f"these one-hot targets have {values.shape[1]} classes, but the logits {n_classes}; "
                     f"check the size of the last layer"
                 )
-            if one_hot:
-                return "for one-hot targets pass y.argmax(axis=1)"
-            return "CrossEntropyLoss takes one class label per sample, not one value per class"
+            return f"give one class label per sample, as an array of shape ({n_samples},)"
         valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
         if not np.all(valid):
             return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
         if values.size != n_samples:
-            return f"give one label per sample: got {values.size} labels for {n_samples} samples"
+            return f"give one label per sample: got {values.size} for {n_samples} samples"
         reshape = ".reshape(-1)" if values.shape != (n_samples,) else ""
         convert = to_int if target.dtype.kind not in "iu" else ""
-        return f"pass y{reshape}{convert}"
+        return f"pass {y}{reshape}{convert}"

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .kernels.jit import stacklevel_outside_netlite
-from .losses import Loss
+from .losses import Loss, check_takes_logits
 from .metrics import count_correct
 
 
@@ -41,6 +41,7 @@ class Optimizer:
                 f"{type(self).__name__}: loss_func must be a loss such as nl.CrossEntropyLoss(), "
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
+        check_takes_logits(loss_func, type(self).__name__)
         require_number(self, "learning_rate", learning_rate)
         if not (0 < learning_rate < np.inf):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")

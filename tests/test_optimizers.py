@@ -157,6 +157,15 @@ def test_step_names_swapped_model_argument():
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(np.zeros((2, 2)), model, np.zeros((2, 2)))
 
 
+def test_optimizer_rejects_takes_logits_method():
+    class MethodLoss(nl.CrossEntropyLoss):
+        def takes_logits(self):
+            return True
+
+    with pytest.raises(TypeError, match=r"OptimizerSGD: MethodLoss.takes_logits must be True or False, got method"):
+        nl.OptimizerSGD(MethodLoss(), 0.1)
+
+
 def test_adam_reused_optimizer_new_parameter():
     optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
     run_steps(optimizer, [0.0], [[1.0]] * 5)
