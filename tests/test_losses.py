@@ -92,14 +92,17 @@ def test_cross_entropy_negative_label():
         (np.array([0.0, 5.0]), r"labels are whole numbers from 0 to 2, but one is 5.0"),
         (np.array([np.nan, 1.0]), r"labels are whole numbers from 0 to 2, but one is nan"),
         (np.array(["cat", "dog"]), r"labels are whole numbers from 0 to 2; give each class its number$"),
-        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 labels for 2 samples"),
+        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 for 2 samples"),
+        ([0.0, 2.0], r"pass np.asarray\(y\).astype\(int\)$"),
+        (np.array(["0.0", "2.0"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
+        (np.eye(3)[[0, 1]].T, r"for one-hot targets pass y.T.argmax\(axis=1\)"),
         (np.eye(3)[[0, 1]], r"for one-hot targets pass y.argmax\(axis=1\)"),
         (np.eye(3)[[0, 1, 2]], r"for one-hot targets pass y.argmax\(axis=1\)"),
         (np.eye(4)[[0, 1]], r"these one-hot targets have 4 classes, but the logits 3; check the size of the last layer"),
         (np.full((2, 3), 1 / 3), r"CrossEntropyLoss takes one class label per sample, not one value per class"),
     ],
     ids=["whole floats", "objects", "number strings", "row of floats", "fraction", "out of range", "NaN",
-         "class names", "too many", "float one-hot", "one-hot of another batch", "one-hot of 4 classes",
+         "class names", "too many", "list", "text objects", "one-hot by columns", "float one-hot", "one-hot of another batch", "one-hot of 4 classes",
          "probabilities"],
 )
 def test_cross_entropy_non_integer_labels(labels, hint):
@@ -115,6 +118,8 @@ def test_cross_entropy_integer_one_hot_labels():
 def test_cross_entropy_integer_labels_of_wrong_shape():
     with pytest.raises(ValueError, match=r"got \(1, 2\); pass y.reshape\(-1\)$"):
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.array([[0, 2]]))
+    with pytest.raises(ValueError, match=r"got \(2, 2\); give one class label per sample, as an array of shape \(2,\)$"):
+        nl.CrossEntropyLoss()(np.zeros((2, 3)), np.array([[0, 1], [2, 1]]))
 
 
 def test_cross_entropy_label_count_mismatch():
