@@ -104,8 +104,8 @@ def gradient_check_details(layer_or_loss, X, target=None, step=1e-6, max_checks=
 
 
 def _as_numbers(target):
-    """Return ``target`` as a float array when it is an array or a list of floats, else None."""
-    if not isinstance(target, (np.ndarray, list, tuple)):
+    """Return ``target`` as a float array when it is a float, an array or a list of floats, else None."""
+    if not isinstance(target, (np.ndarray, list, tuple, float, np.floating)):
         return None
     try:
         numbers = np.asarray(target)
@@ -135,6 +135,11 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
     # then shows an error of about 1e-2 with a correct backward.
     X_before = X.copy()
     value = _float64_result(evaluate(), repr(loss_func), "output", "the loss", "compute the loss in the output's dtype")
+    if value.ndim != 0:
+        raise TypeError(
+            f"gradient_check: forward() of {loss_func!r} returned an array of shape {value.shape}; a loss returns "
+            f"one number, the mean over the batch, for example float(np.mean(...))"
+        )
     analytic = {"output": _copy_or_none(loss.backward())}
     if analytic["output"] is None:
         raise TypeError(

@@ -210,6 +210,35 @@ def test_gradient_check_rejects_nan_target():
         nl.gradient_check(nl.MseLoss(), np.ones((3, 2)), [[0.0, 1.0], [2.0, 3.0], [4.0, np.nan]])
 
 
+def test_gradient_check_names_nan_scalar_target():
+    class DistanceToTarget(nl.Loss):
+        """The mean squared distance of the outputs to one number."""
+
+        def forward(self, output, target):
+            self.cache = (output, target)
+            return float(np.mean((output - target) ** 2))
+
+        def backward(self):
+            output, target = self.cache
+            return 2 * (output - target) / output.size
+
+    with pytest.raises(ValueError, match=r"the loss is nan for a target that contains nan; check with finite"):
+        nl.gradient_check(DistanceToTarget(), np.ones((2, 2)), float("nan"))
+
+
+def test_gradient_check_names_per_sample_loss():
+    class PerSample(nl.Loss):
+        def forward(self, output, target):
+            self.cache = output - target
+            return np.mean(self.cache**2, axis=1)
+
+        def backward(self):
+            return 2 * self.cache / self.cache.size
+
+    with pytest.raises(TypeError, match=r"returned an array of shape \(4,\); a loss returns one number"):
+        nl.gradient_check(PerSample(), np.ones((4, 3)), np.zeros((4, 3)))
+
+
 def test_gradient_check_accepts_loss_that_skips_nan_targets():
     class MaskedMse(nl.Loss):
         """Mean squared error over the targets that are not NaN (missing values)."""
