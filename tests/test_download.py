@@ -263,6 +263,20 @@ def test_missing_message_names_folder_inside_file(tmp_path, tiny_mnist_spec):
     assert "Put the files" not in message  # the download folder would lie inside the file too
 
 
+def test_missing_message_names_file_as_folder(tmp_path, tiny_mnist_spec):
+    (tmp_path / "mnist").write_bytes(b"a file where the folder belongs")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, download=False)
+
+    message = str(info.value)
+    assert f"  {tmp_path / 'mnist'} (data_dir argument): a file, not a folder\n" in message
+    assert message.endswith(
+        f"{tmp_path / 'mnist'} is a file where the data set's folder belongs; rename or remove it, then put the "
+        f"data files into that folder, or set {DATA_DIR_ENV} to the folder that holds them."
+    )
+
+
 def test_no_mirrors(tmp_path):
     with pytest.raises(DownloadError, match="No mirrors"):
         download_module.download_file(NAME, tmp_path, [], "0" * 64)

@@ -528,22 +528,31 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
                         f"{folder.path} ({folder.origin}) lies inside the file {blocking_file}; set {setting} to "
                         f"the folder that holds the data files."
                     )
-    if _file_on_path(target) is None:  # else no file can be put there
+    target_file = _file_on_path(target)
+    if target_file is None:
         advice.append(
             f"Put the files (gzip-compressed or plain) into {target}, or set "
             f"{locations.DATA_DIR_ENV} to the folder that holds them."
         )
+    elif target_file == target:  # a file where the data set's own folder belongs
+        advice.append(
+            f"{target} is a file where the data set's folder belongs; rename or remove it, then put the "
+            f"data files into that folder, or set {locations.DATA_DIR_ENV} to the folder that holds them."
+        )
+    elif not advice:
+        advice.append(f"Set {locations.DATA_DIR_ENV} to the folder that holds the data files.")
     advice_lines = "\n".join(advice)
     return f"{spec.name} split {split!r}: missing {names}.\n{reason}\nSearched folders:\n{searched}\n{advice_lines}"
 
 
 def _file_on_path(path: Path) -> Path | None:
-    """Return ``path`` or the first of its parent folders that is a file, or None if there is none."""
+    """Return ``path`` or the first of its parents that exists but is not a folder, or None if there is none.
+
+    That is usually a file, but may be a device such as /dev/null.
+    """
     for candidate in (path, *path.parents):
-        if candidate.is_file():
-            return candidate
         if candidate.exists():
-            return None
+            return None if candidate.is_dir() else candidate
     return None
 
 
