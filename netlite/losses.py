@@ -17,12 +17,19 @@ def is_truth_value(value):
     return value is None or isinstance(value, (bool, np.bool_)) or (type(value) is int and value in (0, 1))
 
 
+def describe_value(value):
+    """Return a short description of a wrong value for a message: a number and its type, else the type."""
+    if isinstance(value, (numbers.Number, np.number)):
+        return f"{value} of type {type(value).__name__}"
+    return type(value).__name__
+
+
 def check_takes_logits(loss_func, caller):
     """Raise TypeError unless ``loss_func.takes_logits`` is True or False (see ``is_truth_value``)."""
     if not is_truth_value(loss_func.takes_logits):
         raise TypeError(
             f"{caller}: {type(loss_func).__name__}.takes_logits must be True or False, got "
-            f"{type(loss_func.takes_logits).__name__}; set it in the class body, as in takes_logits = True"
+            f"{describe_value(loss_func.takes_logits)}; set it to True or False"
         )
 
 
@@ -197,7 +204,9 @@ class CrossEntropyLoss(Loss):
         """
         to_int = ".astype(int)"
         try:
-            text = target.dtype.kind in "US" or (target.dtype.kind == "O" and any(isinstance(v, str) for v in target.flat))
+            text = target.dtype.kind in "US" or (
+                target.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in target.flat)
+            )
             if text:  # such as "3" or "3.0"
                 values, to_int = target.astype(np.float64), ".astype(float).astype(int)"
             else:
@@ -205,10 +214,20 @@ class CrossEntropyLoss(Loss):
         except (TypeError, ValueError):
             return f"labels are whole numbers from 0 to {n_classes - 1}; give each class its number"
         if values.ndim == 2 and values.shape[1] > 1 and values.shape != (1, n_samples):
+            layouts = []  # the ways the array reads as one-hot rows of n_classes
             for rows, transpose in ((values, ""), (values.T, ".T")):
                 one_hot = np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1)
                 if one_hot and rows.shape[1] == n_classes:
-                    return f"for one-hot targets pass {y}{transpose}.argmax(axis=1)"
+                    layouts.append((transpose, len(rows)))
+            if len(layouts) == 2:  # square, so both readings fit
+                return (
+                    f"for one-hot targets pass {y}.argmax(axis=1) if each row is a sample, or "
+                    f"{y}.T.argmax(axis=1) if each column is"
+                )
+            if layouts:
+                transpose, n_rows = layouts[0]
+                count = "" if n_rows == n_samples else f", and give one label per sample: got {n_rows} for {n_samples} samples"
+                return f"for one-hot targets pass {y}{transpose}.argmax(axis=1){count}"
             if values.shape[1] == n_classes:
                 return "CrossEntropyLoss takes one class label per sample, not one value per class"
             if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):

@@ -95,14 +95,15 @@ def test_cross_entropy_negative_label():
         (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 for 2 samples"),
         ([0.0, 2.0], r"pass np.asarray\(y\).astype\(int\)$"),
         (np.array(["0.0", "2.0"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
-        (np.eye(3)[[0, 1]].T, r"for one-hot targets pass y.T.argmax\(axis=1\)"),
+        (np.eye(3)[[0, 1]].T, r"for one-hot targets pass y.T.argmax\(axis=1\)$"),
+        (np.array([b"0.0", b"2"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
         (np.eye(3)[[0, 1]], r"for one-hot targets pass y.argmax\(axis=1\)"),
-        (np.eye(3)[[0, 1, 2]], r"for one-hot targets pass y.argmax\(axis=1\)"),
+        (np.eye(3)[[0, 1, 2, 0]], r"for one-hot targets pass y.argmax\(axis=1\), and give one label per sample: got 4 for 2"),
         (np.eye(4)[[0, 1]], r"these one-hot targets have 4 classes, but the logits 3; check the size of the last layer"),
         (np.full((2, 3), 1 / 3), r"CrossEntropyLoss takes one class label per sample, not one value per class"),
     ],
     ids=["whole floats", "objects", "number strings", "row of floats", "fraction", "out of range", "NaN",
-         "class names", "too many", "list", "text objects", "one-hot by columns", "float one-hot", "one-hot of another batch", "one-hot of 4 classes",
+         "class names", "too many", "list", "text objects", "one-hot by columns", "bytes objects", "float one-hot", "one-hot of another batch", "one-hot of 4 classes",
          "probabilities"],
 )
 def test_cross_entropy_non_integer_labels(labels, hint):
@@ -113,6 +114,12 @@ def test_cross_entropy_non_integer_labels(labels, hint):
 def test_cross_entropy_integer_one_hot_labels():
     with pytest.raises(ValueError, match=r"got \(2, 3\); for one-hot targets pass y.argmax\(axis=1\)"):
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3, dtype=int)[[0, 1]])
+
+
+def test_cross_entropy_square_one_hot_names_both_readings():
+    labels = np.eye(3)[[1, 2, 0]].T  # one column per sample
+    with pytest.raises(TypeError, match=r"pass y.argmax\(axis=1\) if each row is a sample, or y.T.argmax\(axis=1\) if"):
+        nl.CrossEntropyLoss()(np.zeros((3, 3)), labels)
 
 
 def test_cross_entropy_integer_labels_of_wrong_shape():
