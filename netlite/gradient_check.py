@@ -109,7 +109,9 @@ def _as_numbers(target):
         return None
     try:
         numbers = np.asarray(target)
-    except (ValueError, TypeError):  # a ragged list, for example
+        if numbers.dtype.kind == "O":  # numbers and None in one list, for example
+            numbers = numbers.astype(np.float64)
+    except (ValueError, TypeError):  # a ragged list, or text
         return None
     return numbers if numbers.dtype.kind == "f" else None
 

@@ -12,7 +12,7 @@ import numpy as np
 from .kernels.jit import stacklevel_outside_netlite
 from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from .layers.base import Layer
-from .losses import Loss, is_truth_value
+from .losses import Loss, describe_value, is_truth_value
 
 MODEL_FORMAT = "netlite-model"
 # Version 2 describes every layer's settings (BatchNorm's momentum and eps too), and load() compares
@@ -86,9 +86,8 @@ class NeuralNetwork:
         # Anything else, a numpy number or a label of 2 or more included, is most likely labels:
         # model.forward(X, y). NOTE: a Python int label of 0 or 1 passes as False or True.
         if not is_truth_value(logits):
-            shown = repr(logits) if isinstance(logits, (int, float, np.number)) else type(logits).__name__
             raise TypeError(
-                f"NeuralNetwork.forward: logits must be True or False, got {shown}; "
+                f"NeuralNetwork.forward: logits must be True or False, got {describe_value(logits)}; "
                 f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X), y)"
             )
         if not self.layers:

@@ -80,6 +80,11 @@ class Optimizer:
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
         loss = self.loss_func.forward(output, y)
+        if np.ndim(loss) != 0:
+            raise TypeError(
+                f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned an array of shape "
+                f"{np.shape(loss)}; a loss returns one number, the mean over the batch, for example float(np.mean(...))"
+            )
         self._warn_if_not_finite(loss)
         metrics = {"n_correct": count_correct(output, y)}
         model.backward(self.loss_func.backward())

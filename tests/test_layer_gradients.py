@@ -226,6 +226,17 @@ def test_gradient_check_names_nan_scalar_target():
         nl.gradient_check(DistanceToTarget(), np.ones((2, 2)), float("nan"))
 
 
+def test_gradient_check_names_none_in_list_target():
+    class FloatTargetMse(nl.MseLoss):
+        """MseLoss on targets converted to floats, so that None becomes NaN."""
+
+        def forward(self, output, target):
+            return super().forward(output, np.asarray(target, dtype=np.float64))
+
+    with pytest.raises(ValueError, match=r"the loss is nan for a target that contains nan at index \(1, 0\)"):
+        nl.gradient_check(FloatTargetMse(), np.ones((2, 2)), [[0.0, 1.0], [None, 0.0]])
+
+
 def test_gradient_check_names_per_sample_loss():
     class PerSample(nl.Loss):
         def forward(self, output, target):

@@ -74,9 +74,9 @@ def test_forward_with_labels_is_named():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
     with pytest.raises(TypeError, match=r"logits must be True or False, got ndarray; forward\(\) takes only"):
         model.forward(np.zeros((2, 2)), np.zeros(2))
-    with pytest.raises(TypeError, match=r"logits must be True or False, got np.int64\(1\); forward\(\) takes only"):
+    with pytest.raises(TypeError, match=r"logits must be True or False, got 1 of type int64; forward\(\) takes only"):
         model.forward(np.zeros((1, 2)), np.arange(3)[1])  # one sample's label
-    with pytest.raises(TypeError, match=r"logits must be True or False, got 2; forward\(\) takes only"):
+    with pytest.raises(TypeError, match=r"logits must be True or False, got 2 of type int; forward\(\) takes only"):
         model.forward(np.zeros((1, 2)), [0, 1, 2][2])
     with pytest.raises(TypeError, match=r"logits must be True or False, got list"):
         model.forward(np.zeros((2, 2)), [[1, 2], [3]])

@@ -166,6 +166,28 @@ def test_optimizer_rejects_takes_logits_method():
         nl.OptimizerSGD(MethodLoss(), 0.1)
 
 
+def test_optimizer_rejects_takes_logits_of_two():
+    class TwoLoss(nl.MseLoss):
+        takes_logits = 2
+
+    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it to"):
+        nl.OptimizerADAM(TwoLoss(), 0.1)
+
+
+def test_step_names_loss_of_one_value_per_sample():
+    class PerSample(nl.Loss):
+        def forward(self, output, target):
+            self.cache = output - target
+            return np.mean(self.cache**2, axis=1)
+
+        def backward(self):
+            return 2 * self.cache / self.cache.size
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
+    with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned an array of shape \(4,\); a loss returns one"):
+        nl.OptimizerSGD(PerSample(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
+
+
 def test_adam_reused_optimizer_new_parameter():
     optimizer = nl.OptimizerADAM(nl.MseLoss(), learning_rate=0.01, eps=1e-12)
     run_steps(optimizer, [0.0], [[1.0]] * 5)

@@ -519,9 +519,10 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
             if blocking_file is not None:
                 setting = folder.origin.removesuffix(" argument")  # "data_dir" or "NETLITE_DATA_DIR"
                 if blocking_file == folder.path:
+                    usually = ", which is usually that file's own folder" if blocking_file.is_file() else ""
                     advice.append(
                         f"{folder.path} ({folder.origin}) is a file; set {setting} to the folder that holds the "
-                        f"data files, which is usually that file's own folder."
+                        f"data files{usually}."
                     )
                 else:
                     advice.append(
