@@ -29,7 +29,7 @@ def check_takes_logits(loss_func, caller):
     if not is_truth_value(loss_func.takes_logits):
         raise TypeError(
             f"{caller}: {type(loss_func).__name__}.takes_logits must be True or False, got "
-            f"{describe_value(loss_func.takes_logits)}; set it to True or False"
+            f"{describe_value(loss_func.takes_logits)}; set it in the class body: takes_logits = True or False"
         )
 
 
@@ -202,13 +202,13 @@ class CrossEntropyLoss(Loss):
 
         ``y`` is how the hint names the caller's labels: ``y``, or ``np.asarray(y)`` for a list.
         """
-        to_int = ".astype(int)"
+        to_int, as_numbers = ".astype(int)", ""
         try:
             text = target.dtype.kind in "US" or (
                 target.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in target.flat)
             )
-            if text:  # such as "3" or "3.0"
-                values, to_int = target.astype(np.float64), ".astype(float).astype(int)"
+            if text:  # such as "3" or "3.0"; argmax on text would compare characters
+                values, to_int, as_numbers = target.astype(np.float64), ".astype(float).astype(int)", ".astype(float)"
             else:
                 values = np.asarray(target, dtype=np.float64)
         except (TypeError, ValueError):
@@ -219,15 +219,15 @@ class CrossEntropyLoss(Loss):
                 one_hot = np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1)
                 if one_hot and rows.shape[1] == n_classes:
                     layouts.append((transpose, len(rows)))
-            if len(layouts) == 2:  # square, so both readings fit
-                return (
-                    f"for one-hot targets pass {y}.argmax(axis=1) if each row is a sample, or "
-                    f"{y}.T.argmax(axis=1) if each column is"
-                )
             if layouts:
-                transpose, n_rows = layouts[0]
-                count = "" if n_rows == n_samples else f", and give one label per sample: got {n_rows} for {n_samples} samples"
-                return f"for one-hot targets pass {y}{transpose}.argmax(axis=1){count}"
+                n_rows = layouts[0][1]
+                count = "" if n_rows == n_samples else f", and give one label per sample: got {n_rows} for {n_samples}"
+                if len(layouts) == 2:  # square, so both readings fit
+                    return (
+                        f"for one-hot targets pass {y}{as_numbers}.argmax(axis=1) if each row is a sample, or "
+                        f"{y}{as_numbers}.T.argmax(axis=1) if each column is{count}"
+                    )
+                return f"for one-hot targets pass {y}{as_numbers}{layouts[0][0]}.argmax(axis=1){count}"
             if values.shape[1] == n_classes:
                 return "CrossEntropyLoss takes one class label per sample, not one value per class"
             if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):
@@ -240,7 +240,7 @@ class CrossEntropyLoss(Loss):
         if not np.all(valid):
             return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
         if values.size != n_samples:
-            return f"give one label per sample: got {values.size} for {n_samples} samples"
+            return f"give one label per sample: got {values.size} for {n_samples}"
         reshape = ".reshape(-1)" if values.shape != (n_samples,) else ""
         convert = to_int if target.dtype.kind not in "iu" else ""
         return f"pass {y}{reshape}{convert}"

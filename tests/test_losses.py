@@ -92,7 +92,7 @@ def test_cross_entropy_negative_label():
         (np.array([0.0, 5.0]), r"labels are whole numbers from 0 to 2, but one is 5.0"),
         (np.array([np.nan, 1.0]), r"labels are whole numbers from 0 to 2, but one is nan"),
         (np.array(["cat", "dog"]), r"labels are whole numbers from 0 to 2; give each class its number$"),
-        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 for 2 samples"),
+        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 for 2$"),
         ([0.0, 2.0], r"pass np.asarray\(y\).astype\(int\)$"),
         (np.array(["0.0", "2.0"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
         (np.eye(3)[[0, 1]].T, r"for one-hot targets pass y.T.argmax\(axis=1\)$"),
@@ -120,6 +120,15 @@ def test_cross_entropy_square_one_hot_names_both_readings():
     labels = np.eye(3)[[1, 2, 0]].T  # one column per sample
     with pytest.raises(TypeError, match=r"pass y.argmax\(axis=1\) if each row is a sample, or y.T.argmax\(axis=1\) if"):
         nl.CrossEntropyLoss()(np.zeros((3, 3)), labels)
+    with pytest.raises(TypeError, match=r"if each column is, and give one label per sample: got 3 for 2$"):
+        nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3))
+
+
+def test_cross_entropy_text_one_hot_hint_compares_numbers():
+    labels = np.array([line.split(",") for line in ["1, 0, 0", "0, 1, 0", "0, 0, 1", "0, 1, 0"]])
+    with pytest.raises(TypeError, match=r"for one-hot targets pass y.astype\(float\).argmax\(axis=1\)$"):
+        nl.CrossEntropyLoss()(np.zeros((4, 3)), labels)
+    assert labels.astype(float).argmax(axis=1).tolist() == [0, 1, 2, 1]
 
 
 def test_cross_entropy_integer_labels_of_wrong_shape():
