@@ -111,7 +111,7 @@ def _as_numbers(target):
         numbers = np.asarray(target)
         if numbers.dtype.kind == "O":  # numbers and None in one list, for example
             numbers = numbers.astype(np.float64)
-    except (ValueError, TypeError):  # a ragged list, or text
+    except (ValueError, TypeError, OverflowError):  # a ragged list, text, or an int too large for a float
         return None
     return numbers if numbers.dtype.kind == "f" else None
 
@@ -153,8 +153,9 @@ def _loss_records(loss_func, X, target, step, max_checks, rng):
         # A loss may skip NaN targets as missing values, so only a loss that is not finite is reported.
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(numbers))[0])
         where = f" at index {index}" if index else ""
+        element = np.asarray(target, dtype=object)[index] if index else target  # None stays None
         raise ValueError(
-            f"gradient_check: the loss is {value} for a target that contains {numbers[index]}{where}; "
+            f"gradient_check: the loss is {value} for a target that contains {element}{where}; "
             f"check with finite targets"
         )
     value_again = evaluate()

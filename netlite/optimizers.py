@@ -79,12 +79,7 @@ class Optimizer:
             return self._evaluate(model, X, y)
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
-        loss = self.loss_func.forward(output, y)
-        if np.ndim(loss) != 0:
-            raise TypeError(
-                f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned an array of shape "
-                f"{np.shape(loss)}; a loss returns one number, the mean over the batch, for example float(np.mean(...))"
-            )
+        loss = self._checked_loss(self.loss_func.forward(output, y))
         self._warn_if_not_finite(loss)
         metrics = {"n_correct": count_correct(output, y)}
         model.backward(self.loss_func.backward())
@@ -124,11 +119,21 @@ class Optimizer:
         model.eval()
         try:
             output = model.forward(X, logits=self.loss_func.takes_logits)
-            loss = self.loss_func.forward(output, y)
+            loss = self._checked_loss(self.loss_func.forward(output, y))
         finally:
             if was_training:
                 model.train()
         return loss * len(X), {"n_correct": count_correct(output, y)}
+
+    def _checked_loss(self, loss):
+        """Return what the loss's forward() returned, or raise TypeError if it is not one number."""
+        if loss is None or isinstance(loss, (list, tuple)) or np.ndim(loss) != 0:
+            got = "None" if loss is None else f"{type(loss).__name__} of shape {np.shape(loss)}"
+            raise TypeError(
+                f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns "
+                f"one number, the mean over the batch, for example float(np.mean(...))"
+            )
+        return loss
 
     def update_parameter(self, param, grad, state):
         """Update ``param`` in place from ``grad``; ``state`` is this parameter's own dict."""

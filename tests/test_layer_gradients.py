@@ -233,8 +233,23 @@ def test_gradient_check_names_none_in_list_target():
         def forward(self, output, target):
             return super().forward(output, np.asarray(target, dtype=np.float64))
 
-    with pytest.raises(ValueError, match=r"the loss is nan for a target that contains nan at index \(1, 0\)"):
+    with pytest.raises(ValueError, match=r"the loss is nan for a target that contains None at index \(1, 0\)"):
         nl.gradient_check(FloatTargetMse(), np.ones((2, 2)), [[0.0, 1.0], [None, 0.0]])
+
+
+def test_gradient_check_passes_huge_integer_target_through():
+    class SumOfSquares(nl.Loss):
+        """A loss that does not read its target."""
+
+        def forward(self, output, target):
+            self.cache = output
+            return float(np.sum(output**2))
+
+        def backward(self):
+            return 2 * self.cache
+
+    target = np.array([[10**400, 1], [0, 2]], dtype=object)  # too large for a float
+    assert nl.gradient_check(SumOfSquares(), np.ones((2, 2)), target) < 1e-6
 
 
 def test_gradient_check_names_per_sample_loss():

@@ -170,8 +170,18 @@ def test_optimizer_rejects_takes_logits_of_two():
     class TwoLoss(nl.MseLoss):
         takes_logits = 2
 
-    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it to"):
+    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it in the class body"):
         nl.OptimizerADAM(TwoLoss(), 0.1)
+
+
+def test_step_names_loss_without_return():
+    class NoReturn(nl.MseLoss):
+        def forward(self, output, target):
+            super().forward(output, target)
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
+    with pytest.raises(TypeError, match=r"step: forward\(\) of NoReturn\(\) returned None; a loss returns one number"):
+        nl.OptimizerSGD(NoReturn(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
 
 
 def test_step_names_loss_of_one_value_per_sample():
@@ -184,8 +194,10 @@ def test_step_names_loss_of_one_value_per_sample():
             return 2 * self.cache / self.cache.size
 
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
-    with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned an array of shape \(4,\); a loss returns one"):
-        nl.OptimizerSGD(PerSample(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
+    optimizer = nl.OptimizerSGD(PerSample(), 0.1)
+    for forward_only in (False, True):
+        with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned ndarray of shape \(4,\); a loss returns one"):
+            optimizer.step(model, np.ones((4, 3)), np.zeros((4, 3)), forward_only=forward_only)
 
 
 def test_adam_reused_optimizer_new_parameter():
