@@ -45,3 +45,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if type(item).__name__ == "IPyNbCell" and hasattr(item, "output_timeout"):
             item.output_timeout = 300
+
+
+@pytest.fixture
+def per_sample_loss():
+    """Return a student's loss whose forward() returns one value per sample instead of one number."""
+    import numpy as np
+
+    import netlite as nl
+
+    class PerSample(nl.Loss):
+        def forward(self, output, target):
+            self.cache = output - target
+            return np.mean(self.cache**2, axis=1)
+
+        def backward(self):
+            return 2 * self.cache / self.cache.size
+
+    return PerSample()
+

@@ -184,17 +184,9 @@ def test_step_names_loss_without_return():
         nl.OptimizerSGD(NoReturn(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
 
 
-def test_step_names_loss_of_one_value_per_sample():
-    class PerSample(nl.Loss):
-        def forward(self, output, target):
-            self.cache = output - target
-            return np.mean(self.cache**2, axis=1)
-
-        def backward(self):
-            return 2 * self.cache / self.cache.size
-
+def test_step_names_loss_of_one_value_per_sample(per_sample_loss):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
-    optimizer = nl.OptimizerSGD(PerSample(), 0.1)
+    optimizer = nl.OptimizerSGD(per_sample_loss, 0.1)
     for forward_only in (False, True):
         with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned ndarray of shape \(4,\); a loss returns one"):
             optimizer.step(model, np.ones((4, 3)), np.zeros((4, 3)), forward_only=forward_only)
