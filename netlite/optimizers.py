@@ -126,14 +126,26 @@ class Optimizer:
         return loss * len(X), {"n_correct": count_correct(output, y)}
 
     def _checked_loss(self, loss):
-        """Return what the loss's forward() returned, or raise TypeError if it is not one number."""
-        if loss is None or isinstance(loss, (list, tuple)) or np.ndim(loss) != 0:
-            got = "None" if loss is None else f"{type(loss).__name__} of shape {np.shape(loss)}"
+        """Return what the loss's forward() returned, or raise TypeError if it is not one real number."""
+        if isinstance(loss, np.ndarray) and loss.ndim == 0:
+            loss = loss[()]
+        if isinstance(loss, (numbers.Real, np.number)) and not isinstance(loss, (bool, np.bool_, np.complexfloating)):
+            return loss
+        if loss is None:
             raise TypeError(
-                f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns "
-                f"one number, the mean over the batch, for example float(np.mean(...))"
+                f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned None; end forward() "
+                f"with 'return' and the loss"
             )
-        return loss
+        if isinstance(loss, np.ndarray):
+            got = f"an array of shape {loss.shape}"
+        elif isinstance(loss, (list, tuple)):
+            got = f"a {type(loss).__name__} of {len(loss)} items"
+        else:
+            got = type(loss).__name__
+        raise TypeError(
+            f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
+            f"number, the mean over the batch, for example float(np.mean(...))"
+        )
 
     def update_parameter(self, param, grad, state):
         """Update ``param`` in place from ``grad``; ``state`` is this parameter's own dict."""

@@ -166,11 +166,18 @@ def test_optimizer_rejects_takes_logits_method():
         nl.OptimizerSGD(MethodLoss(), 0.1)
 
 
+def test_optimizer_names_takes_logits_set_on_instance():
+    loss = nl.CrossEntropyLoss()
+    loss.takes_logits = "yes"
+    with pytest.raises(TypeError, match=r"got str; set it to True or False where the loss sets self.takes_logits"):
+        nl.OptimizerSGD(loss, 0.1)
+
+
 def test_optimizer_rejects_takes_logits_of_two():
     class TwoLoss(nl.MseLoss):
         takes_logits = 2
 
-    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it in the class body"):
+    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it to True or False in the class body"):
         nl.OptimizerADAM(TwoLoss(), 0.1)
 
 
@@ -180,15 +187,52 @@ def test_step_names_loss_without_return():
             super().forward(output, target)
 
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
-    with pytest.raises(TypeError, match=r"step: forward\(\) of NoReturn\(\) returned None; a loss returns one number"):
+    with pytest.raises(TypeError, match=r"step: forward\(\) of NoReturn\(\) returned None; end forward\(\) with 'return' and the loss"):
         nl.OptimizerSGD(NoReturn(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize(
+    "returned, described",
+    [
+        (lambda value, grad: (value, grad), "a tuple of 2 items"),
+        (lambda value, grad: [value, [value, value]], "a list of 2 items"),
+        (lambda value, grad: str(value), "str"),
+        (lambda value, grad: complex(value), "complex"),
+        (lambda value, grad: True, "bool"),
+    ],
+    ids=["value and gradient", "ragged list", "text", "complex", "bool"],
+)
+def test_step_names_loss_that_is_not_one_number(returned, described):
+    class OddLoss(nl.MseLoss):
+        def forward(self, output, target):
+            value = super().forward(output, target)
+            return returned(value, self.backward())
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
+    optimizer = nl.OptimizerSGD(OddLoss(), 0.1)
+    for forward_only in (False, True):
+        with pytest.raises(TypeError, match=rf"OddLoss\(\) returned {described}; a loss returns one number"):
+            optimizer.step(model, np.ones((6, 3)), np.zeros((6, 3)), forward_only=forward_only)
+
+
+def test_step_accepts_numpy_and_zero_dimensional_losses():
+    for convert in (np.float32, np.float64, np.asarray, float):
+
+        class ConvertedMse(nl.MseLoss):
+            def forward(self, output, target, _convert=convert):
+                return _convert(super().forward(output, target))
+
+        model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
+        loss, _ = nl.OptimizerSGD(ConvertedMse(), 0.1).step(model, np.ones((6, 3)), np.zeros((6, 3)))
+        assert np.ndim(loss) == 0
+        assert loss > 0
 
 
 def test_step_names_loss_of_one_value_per_sample(per_sample_loss):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
     optimizer = nl.OptimizerSGD(per_sample_loss, 0.1)
     for forward_only in (False, True):
-        with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned ndarray of shape \(4,\); a loss returns one"):
+        with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned an array of shape \(4,\); a loss returns one"):
             optimizer.step(model, np.ones((4, 3)), np.zeros((4, 3)), forward_only=forward_only)
 
 
