@@ -24,12 +24,20 @@ def describe_value(value):
     return type(value).__name__
 
 
+def _counts(n_labels, n_samples):
+    """Return 'got 3 labels for 2 samples', with the singular for 1."""
+    labels = "label" if n_labels == 1 else "labels"
+    samples = "sample" if n_samples == 1 else "samples"
+    return f"got {n_labels} {labels} for {n_samples} {samples}"
+
+
 def check_takes_logits(loss_func, caller):
     """Raise TypeError unless ``loss_func.takes_logits`` is True or False (see ``is_truth_value``)."""
     if not is_truth_value(loss_func.takes_logits):
+        where = "where the loss sets self.takes_logits" if "takes_logits" in vars(loss_func) else "in the class body"
         raise TypeError(
             f"{caller}: {type(loss_func).__name__}.takes_logits must be True or False, got "
-            f"{describe_value(loss_func.takes_logits)}; set it in the class body: takes_logits = True or False"
+            f"{describe_value(loss_func.takes_logits)}; set it to True or False {where}"
         )
 
 
@@ -221,7 +229,7 @@ class CrossEntropyLoss(Loss):
                     layouts.append((transpose, len(rows)))
             if layouts:
                 n_rows = layouts[0][1]
-                count = "" if n_rows == n_samples else f", and give one label per sample: got {n_rows} for {n_samples}"
+                count = "" if n_rows == n_samples else f"; then give one label per sample: {_counts(n_rows, n_samples)}"
                 if len(layouts) == 2:  # square, so both readings fit
                     return (
                         f"for one-hot targets pass {y}{as_numbers}.argmax(axis=1) if each row is a sample, or "
@@ -240,7 +248,7 @@ class CrossEntropyLoss(Loss):
         if not np.all(valid):
             return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
         if values.size != n_samples:
-            return f"give one label per sample: got {values.size} for {n_samples}"
+            return f"give one label per sample: {_counts(values.size, n_samples)}"
         reshape = ".reshape(-1)" if values.shape != (n_samples,) else ""
         convert = to_int if target.dtype.kind not in "iu" else ""
         return f"pass {y}{reshape}{convert}"

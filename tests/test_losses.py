@@ -92,13 +92,13 @@ def test_cross_entropy_negative_label():
         (np.array([0.0, 5.0]), r"labels are whole numbers from 0 to 2, but one is 5.0"),
         (np.array([np.nan, 1.0]), r"labels are whole numbers from 0 to 2, but one is nan"),
         (np.array(["cat", "dog"]), r"labels are whole numbers from 0 to 2; give each class its number$"),
-        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 for 2$"),
+        (np.array([0.0, 1.0, 2.0]), r"give one label per sample: got 3 labels for 2 samples$"),
         ([0.0, 2.0], r"pass np.asarray\(y\).astype\(int\)$"),
         (np.array(["0.0", "2.0"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
         (np.eye(3)[[0, 1]].T, r"for one-hot targets pass y.T.argmax\(axis=1\)$"),
         (np.array([b"0.0", b"2"], dtype=object), r"pass y.astype\(float\).astype\(int\)$"),
         (np.eye(3)[[0, 1]], r"for one-hot targets pass y.argmax\(axis=1\)"),
-        (np.eye(3)[[0, 1, 2, 0]], r"for one-hot targets pass y.argmax\(axis=1\), and give one label per sample: got 4 for 2"),
+        (np.eye(3)[[0, 1, 2, 0]], r"for one-hot targets pass y.argmax\(axis=1\); then give one label per sample: got 4 labels for 2 samples"),
         (np.eye(4)[[0, 1]], r"these one-hot targets have 4 classes, but the logits 3; check the size of the last layer"),
         (np.full((2, 3), 1 / 3), r"CrossEntropyLoss takes one class label per sample, not one value per class"),
     ],
@@ -120,7 +120,7 @@ def test_cross_entropy_square_one_hot_names_both_readings():
     labels = np.eye(3)[[1, 2, 0]].T  # one column per sample
     with pytest.raises(TypeError, match=r"pass y.argmax\(axis=1\) if each row is a sample, or y.T.argmax\(axis=1\) if"):
         nl.CrossEntropyLoss()(np.zeros((3, 3)), labels)
-    with pytest.raises(TypeError, match=r"if each column is, and give one label per sample: got 3 for 2$"):
+    with pytest.raises(TypeError, match=r"if each column is; then give one label per sample: got 3 labels for 2 samples$"):
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3))
 
 
