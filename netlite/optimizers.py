@@ -126,25 +126,32 @@ class Optimizer:
         return loss * len(X), {"n_correct": count_correct(output, y)}
 
     def _checked_loss(self, loss):
-        """Return what the loss's forward() returned, or raise TypeError if it is not one real number."""
+        """Return what the loss's forward() returned as a float, or raise TypeError if it is not one real number.
+
+        A float, not the loss's own dtype, so that float16 or int8 sums over an epoch cannot overflow.
+        """
         if isinstance(loss, np.ndarray) and loss.ndim == 0:
             loss = loss[()]
-        if isinstance(loss, (numbers.Real, np.number)) and not isinstance(loss, (bool, np.bool_, np.complexfloating)):
-            return loss
         if loss is None:
             raise TypeError(
                 f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned None; end forward() "
                 f"with 'return' and the loss"
             )
+        not_real = (bool, np.bool_, str, bytes, np.str_, np.bytes_, complex, np.complexfloating, np.datetime64, np.timedelta64)
+        if not isinstance(loss, (np.ndarray, list, tuple, *not_real)):
+            try:
+                return float(loss)  # Python and numpy numbers, Fraction and Decimal
+            except (TypeError, ValueError, OverflowError):
+                pass
         if isinstance(loss, np.ndarray):
             got = f"an array of shape {loss.shape}"
         elif isinstance(loss, (list, tuple)):
-            got = f"a {type(loss).__name__} of {len(loss)} items"
+            got = f"a {type(loss).__name__} of {len(loss)} item{'' if len(loss) == 1 else 's'}"
         else:
             got = type(loss).__name__
         raise TypeError(
             f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
-            f"number, the mean over the batch, for example float(np.mean(...))"
+            f"real number, the mean over the batch, for example float(np.mean(...))"
         )
 
     def update_parameter(self, param, grad, state):

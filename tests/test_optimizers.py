@@ -3,6 +3,8 @@
 import copy
 import json
 import pickle
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +171,7 @@ def test_optimizer_rejects_takes_logits_method():
 def test_optimizer_names_takes_logits_set_on_instance():
     loss = nl.CrossEntropyLoss()
     loss.takes_logits = "yes"
-    with pytest.raises(TypeError, match=r"got str; set it to True or False where the loss sets self.takes_logits"):
+    with pytest.raises(TypeError, match=r"got str; it was set on this loss object; remove that assignment, or assign True or False"):
         nl.OptimizerSGD(loss, 0.1)
 
 
@@ -177,7 +179,7 @@ def test_optimizer_rejects_takes_logits_of_two():
     class TwoLoss(nl.MseLoss):
         takes_logits = 2
 
-    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it to True or False in the class body"):
+    with pytest.raises(TypeError, match=r"TwoLoss.takes_logits must be True or False, got 2 of type int; set it to True or False in the class body of TwoLoss"):
         nl.OptimizerADAM(TwoLoss(), 0.1)
 
 
@@ -199,8 +201,9 @@ def test_step_names_loss_without_return():
         (lambda value, grad: str(value), "str"),
         (lambda value, grad: complex(value), "complex"),
         (lambda value, grad: True, "bool"),
+        (lambda value, grad: [value], "a list of 1 item"),
     ],
-    ids=["value and gradient", "ragged list", "text", "complex", "bool"],
+    ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list"],
 )
 def test_step_names_loss_that_is_not_one_number(returned, described):
     class OddLoss(nl.MseLoss):
@@ -211,12 +214,12 @@ def test_step_names_loss_that_is_not_one_number(returned, described):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
     optimizer = nl.OptimizerSGD(OddLoss(), 0.1)
     for forward_only in (False, True):
-        with pytest.raises(TypeError, match=rf"OddLoss\(\) returned {described}; a loss returns one number"):
+        with pytest.raises(TypeError, match=rf"OddLoss\(\) returned {described}; a loss returns one real number"):
             optimizer.step(model, np.ones((6, 3)), np.zeros((6, 3)), forward_only=forward_only)
 
 
 def test_step_accepts_numpy_and_zero_dimensional_losses():
-    for convert in (np.float32, np.float64, np.asarray, float):
+    for convert in (np.float32, np.float64, np.asarray, float, Fraction, Decimal):
 
         class ConvertedMse(nl.MseLoss):
             def forward(self, output, target, _convert=convert):
@@ -224,15 +227,27 @@ def test_step_accepts_numpy_and_zero_dimensional_losses():
 
         model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
         loss, _ = nl.OptimizerSGD(ConvertedMse(), 0.1).step(model, np.ones((6, 3)), np.zeros((6, 3)))
-        assert np.ndim(loss) == 0
+        assert type(loss) is float
         assert loss > 0
+
+
+def test_step_sums_small_dtype_losses_as_floats():
+    class HalfMse(nl.MseLoss):
+        def forward(self, output, target):
+            return np.float16(super().forward(output, target))
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(1, 1)])
+    model.layers[0].params["W"][...] = 0
+    X, y = np.ones((64, 1), dtype=np.float32), np.full((64, 1), 100.0, dtype=np.float32)
+    loss, _ = nl.OptimizerSGD(HalfMse(), 1e-6).step(model, X, y)
+    assert loss == pytest.approx(10_000 * 64, rel=1e-3)  # float16 would overflow above 65504
 
 
 def test_step_names_loss_of_one_value_per_sample(per_sample_loss):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
     optimizer = nl.OptimizerSGD(per_sample_loss, 0.1)
     for forward_only in (False, True):
-        with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned an array of shape \(4,\); a loss returns one"):
+        with pytest.raises(TypeError, match=r"step: forward\(\) of .* returned an array of shape \(4,\); a loss returns one real"):
             optimizer.step(model, np.ones((4, 3)), np.zeros((4, 3)), forward_only=forward_only)
 
 
