@@ -34,10 +34,14 @@ def _counts(n_labels, n_samples):
 def check_takes_logits(loss_func, caller):
     """Raise TypeError unless ``loss_func.takes_logits`` is True or False (see ``is_truth_value``)."""
     if not is_truth_value(loss_func.takes_logits):
-        where = "where the loss sets self.takes_logits" if "takes_logits" in vars(loss_func) else "in the class body"
+        if "takes_logits" in vars(loss_func):
+            where = "it was set on this loss object; remove that assignment, or assign True or False"
+        else:
+            owner = next((cls for cls in type(loss_func).__mro__ if "takes_logits" in vars(cls)), type(loss_func))
+            where = f"set it to True or False in the class body of {owner.__name__}"
         raise TypeError(
             f"{caller}: {type(loss_func).__name__}.takes_logits must be True or False, got "
-            f"{describe_value(loss_func.takes_logits)}; set it to True or False {where}"
+            f"{describe_value(loss_func.takes_logits)}; {where}"
         )
 
 
