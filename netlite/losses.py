@@ -219,7 +219,8 @@ class CrossEntropyLoss(Loss):
             text = target.dtype.kind in "US" or (
                 target.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in target.flat)
             )
-            if text:  # such as "3" or "3.0"; argmax on text would compare characters
+            # Text such as "3" or "3.0". The hints convert it to float, because argmax on text compares characters.
+            if text:
                 values, to_int, as_numbers = target.astype(np.float64), ".astype(float).astype(int)", ".astype(float)"
             else:
                 values = np.asarray(target, dtype=np.float64)

@@ -789,12 +789,26 @@ def test_save_rejects_pipe(tmp_path):
     assert not path.is_file()
 
 
-def test_load_damaged_zip_directory(tmp_path):
+def _flip_directory_offset(data):
+    data[-5] ^= 0xFF  # the high byte of the zip's central-directory offset
+
+
+def _unknown_compression_method(data):
+    directory = data.rindex(b"PK\x01\x02")  # the last entry of the zip's central directory
+    data[directory + 10] ^= 0x01  # its compression method, now one that zipfile does not know
+
+
+def _offset_outside_file(data):
+    data[-3] = 0x80  # the zip directory's offset, near the end, now points far outside the file
+
+
+@pytest.mark.parametrize("damage", [_flip_directory_offset, _unknown_compression_method, _offset_outside_file])
+def test_load_names_damaged_zip(tmp_path, damage):
     path = tmp_path / "model.npz"
     small_model().save(path)
-    damaged = bytearray(path.read_bytes())
-    damaged[-5] ^= 0xFF  # the high byte of the zip's central-directory offset
-    path.write_bytes(bytes(damaged))
+    data = bytearray(path.read_bytes())
+    damage(data)
+    path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
         small_model().load(path)
 
@@ -843,28 +857,6 @@ def test_load_tells_memory_and_disk_errors_from_damage(tmp_path, monkeypatch, fa
 
     monkeypatch.setattr(np, "load", fail)
     with pytest.raises(expected, match=message):
-        small_model().load(path)
-
-
-def test_load_damaged_compression_method(tmp_path):
-    path = tmp_path / "model.npz"
-    small_model().save(path)
-    data = path.read_bytes()
-    directory = data.rindex(b"PK\x01\x02")  # the last entry of the zip's central directory
-    damaged = bytearray(data)
-    damaged[directory + 10] ^= 0x01  # its compression method, now one that zipfile does not know
-    path.write_bytes(bytes(damaged))
-    with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
-        small_model().load(path)
-
-
-def test_load_damaged_directory_offset(tmp_path):
-    path = tmp_path / "model.npz"
-    small_model().save(path)
-    data = bytearray(path.read_bytes())
-    data[-3] = 0x80  # the zip directory's offset, near the end, now points far outside the file
-    path.write_bytes(data)
-    with pytest.raises(ValueError, match=r"model.npz: the file is damaged or cut short"):
         small_model().load(path)
 
 
