@@ -137,11 +137,14 @@ class Optimizer:
                 f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned None; end forward() "
                 f"with 'return' and the loss"
             )
-        not_real = (bool, np.bool_, str, bytes, np.str_, np.bytes_, complex, np.complexfloating, np.datetime64, np.timedelta64)
-        if not isinstance(loss, (np.ndarray, list, tuple, *not_real)):
+        text = (str, bytes, bytearray, memoryview, np.str_, np.bytes_)  # float() would parse these
+        not_real = (bool, np.bool_, complex, np.complexfloating, np.datetime64, np.timedelta64)
+        if not isinstance(loss, (np.ndarray, list, tuple, *text, *not_real)):
             try:
                 return float(loss)  # Python and numpy numbers, Fraction and Decimal
-            except (TypeError, ValueError, OverflowError):
+            except OverflowError:  # an int or Fraction beyond float's range, which the finite check then reports
+                return np.inf if loss > 0 else -np.inf
+            except (TypeError, ValueError):
                 pass
         if isinstance(loss, np.ndarray):
             got = f"an array of shape {loss.shape}"

@@ -790,7 +790,7 @@ def test_save_rejects_pipe(tmp_path):
 
 
 def _flip_directory_offset(data):
-    data[-5] ^= 0xFF  # the high byte of the zip's central-directory offset
+    data[-5] ^= 0xFF  # the second-lowest byte of the zip's central-directory offset
 
 
 def _unknown_compression_method(data):

@@ -202,8 +202,9 @@ def test_step_names_loss_without_return():
         (lambda value, grad: complex(value), "complex"),
         (lambda value, grad: True, "bool"),
         (lambda value, grad: [value], "a list of 1 item"),
+        (lambda value, grad: bytearray(str(value).encode()), "bytearray"),
     ],
-    ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list"],
+    ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray"],
 )
 def test_step_names_loss_that_is_not_one_number(returned, described):
     class OddLoss(nl.MseLoss):
@@ -229,6 +230,18 @@ def test_step_accepts_numpy_and_zero_dimensional_losses():
         loss, _ = nl.OptimizerSGD(ConvertedMse(), 0.1).step(model, np.ones((6, 3)), np.zeros((6, 3)))
         assert type(loss) is float
         assert loss > 0
+
+
+def test_step_warns_about_loss_beyond_float_range():
+    class HugeLoss(nl.MseLoss):
+        def forward(self, output, target):
+            super().forward(output, target)
+            return 10**400
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
+    with pytest.warns(RuntimeWarning, match="loss"):
+        loss, _ = nl.OptimizerSGD(HugeLoss(), 0.1).step(model, np.ones((6, 3)), np.zeros((6, 3)))
+    assert loss == np.inf
 
 
 def test_step_sums_small_dtype_losses_as_floats():
