@@ -31,6 +31,11 @@ def _counts(n_labels, n_samples):
     return f"got {n_labels} {labels} for {n_samples} {samples}"
 
 
+def _is_one_hot(rows):
+    """Return True if every row of the 2-D array ``rows`` has one 1 and zeros elsewhere."""
+    return bool(np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1))
+
+
 def check_takes_logits(loss_func, caller):
     """Raise TypeError unless ``loss_func.takes_logits`` is True or False (see ``is_truth_value``)."""
     if not is_truth_value(loss_func.takes_logits):
@@ -215,11 +220,11 @@ class CrossEntropyLoss(Loss):
         ``y`` is how the hint names the caller's labels: ``y``, or ``np.asarray(y)`` for a list.
         """
         to_int, as_numbers = ".astype(int)", ""
+        # Text such as "3" or "3.0". The hints convert it to float, because argmax on text compares characters.
+        text = target.dtype.kind in "US" or (
+            target.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in target.flat)
+        )
         try:
-            text = target.dtype.kind in "US" or (
-                target.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in target.flat)
-            )
-            # Text such as "3" or "3.0". The hints convert it to float, because argmax on text compares characters.
             if text:
                 values, to_int, as_numbers = target.astype(np.float64), ".astype(float).astype(int)", ".astype(float)"
             else:
@@ -229,8 +234,7 @@ class CrossEntropyLoss(Loss):
         if values.ndim == 2 and values.shape[1] > 1 and values.shape != (1, n_samples):
             layouts = []  # the ways the array reads as one-hot rows of n_classes
             for rows, transpose in ((values, ""), (values.T, ".T")):
-                one_hot = np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1)
-                if one_hot and rows.shape[1] == n_classes:
+                if _is_one_hot(rows) and rows.shape[1] == n_classes:
                     layouts.append((transpose, len(rows)))
             if layouts:
                 n_rows = layouts[0][1]
@@ -243,7 +247,7 @@ class CrossEntropyLoss(Loss):
                 return f"for one-hot targets pass {y}{as_numbers}{layouts[0][0]}.argmax(axis=1){count}"
             if values.shape[1] == n_classes:
                 return "CrossEntropyLoss takes one class label per sample, not one value per class"
-            if np.all((values == 0) | (values == 1)) and np.all(values.sum(axis=1) == 1):
+            if _is_one_hot(values):
                 return (
                     f"these one-hot targets have {values.shape[1]} classes, but the logits {n_classes}; "
                     f"check the size of the last layer"

@@ -64,7 +64,7 @@ class Optimizer:
         With ``forward_only=True`` the model runs in evaluation mode and
         nothing is updated: use it for validation and test data.
         """
-        # Checked by its parts, so that this module need not import the network module.
+        # Checked by its attributes, so that this module does not import network.py.
         if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
             raise TypeError(
                 f"{type(self).__name__}.step: model must be a nl.NeuralNetwork, got {type(model).__name__}; "

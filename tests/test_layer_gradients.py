@@ -237,7 +237,7 @@ def test_gradient_check_names_none_in_list_target():
         nl.gradient_check(FloatTargetMse(), np.ones((2, 2)), [[0.0, 1.0], [None, 0.0]])
 
 
-def test_gradient_check_passes_huge_integer_target_through():
+def test_gradient_check_huge_integer_target():
     class SumOfSquares(nl.Loss):
         """A loss that does not read its target."""
 
@@ -257,7 +257,7 @@ def test_gradient_check_names_per_sample_loss(per_sample_loss):
         nl.gradient_check(per_sample_loss, np.ones((4, 3)), np.zeros((4, 3)))
 
 
-def test_gradient_check_accepts_loss_that_skips_nan_targets():
+def test_gradient_check_loss_skipping_nan():
     class MaskedMse(nl.Loss):
         """Mean squared error over the targets that are not NaN (missing values)."""
 

@@ -116,7 +116,7 @@ def test_cross_entropy_integer_one_hot_labels():
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3, dtype=int)[[0, 1]])
 
 
-def test_cross_entropy_square_one_hot_names_both_readings():
+def test_cross_entropy_square_one_hot():
     labels = np.eye(3)[[1, 2, 0]].T  # one column per sample
     with pytest.raises(TypeError, match=r"pass y.argmax\(axis=1\) if each row is a sample, or y.T.argmax\(axis=1\) if"):
         nl.CrossEntropyLoss()(np.zeros((3, 3)), labels)
@@ -124,14 +124,14 @@ def test_cross_entropy_square_one_hot_names_both_readings():
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3))
 
 
-def test_cross_entropy_text_one_hot_hint_compares_numbers():
+def test_cross_entropy_text_one_hot():
     labels = np.array([line.split(",") for line in ["1, 0, 0", "0, 1, 0", "0, 0, 1", "0, 1, 0"]])
     with pytest.raises(TypeError, match=r"for one-hot targets pass y.astype\(float\).argmax\(axis=1\)$"):
         nl.CrossEntropyLoss()(np.zeros((4, 3)), labels)
     assert labels.astype(float).argmax(axis=1).tolist() == [0, 1, 2, 1]
 
 
-def test_cross_entropy_integer_labels_of_wrong_shape():
+def test_cross_entropy_misshapen_integer_labels():
     with pytest.raises(ValueError, match=r"got \(1, 2\); pass y.reshape\(-1\)$"):
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.array([[0, 2]]))
     with pytest.raises(ValueError, match=r"got \(2, 2\); give one class label per sample, as an array of shape \(2,\)$"):

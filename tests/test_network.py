@@ -83,7 +83,7 @@ def test_forward_with_labels_is_named():
 
 
 @pytest.mark.parametrize("logits", [None, 1, 0, True, np.True_])
-def test_forward_takes_any_single_truth_value(logits):
+def test_forward_accepts_truth_values(logits):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
     output = model.forward(np.ones((4, 2), dtype=np.float32), logits)
     assert output.shape == (4, 3)
@@ -180,7 +180,7 @@ def test_predict_keeps_caches_of_own_layers():
     assert model.layers[0].cache is None
 
 
-def test_predict_drops_cache_of_subclass_without_own_forward():
+def test_predict_drops_netlite_subclass_cache():
     class PlainDense(nl.FullyConnectedLayer):
         """A subclass that keeps netlite's forward()."""
 

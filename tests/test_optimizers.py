@@ -168,7 +168,7 @@ def test_optimizer_rejects_takes_logits_method():
         nl.OptimizerSGD(MethodLoss(), 0.1)
 
 
-def test_optimizer_names_takes_logits_set_on_instance():
+def test_optimizer_names_instance_takes_logits():
     loss = nl.CrossEntropyLoss()
     loss.takes_logits = "yes"
     with pytest.raises(TypeError, match=r"got str; it was set on this loss object; remove that assignment, or assign True or False"):
@@ -206,7 +206,7 @@ def test_step_names_loss_without_return():
     ],
     ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray"],
 )
-def test_step_names_loss_that_is_not_one_number(returned, described):
+def test_step_names_non_number_loss(returned, described):
     class OddLoss(nl.MseLoss):
         def forward(self, output, target):
             value = super().forward(output, target)
@@ -219,7 +219,7 @@ def test_step_names_loss_that_is_not_one_number(returned, described):
             optimizer.step(model, np.ones((6, 3)), np.zeros((6, 3)), forward_only=forward_only)
 
 
-def test_step_accepts_numpy_and_zero_dimensional_losses():
+def test_step_accepts_numpy_scalar_losses():
     for convert in (np.float32, np.float64, np.asarray, float, Fraction, Decimal):
 
         class ConvertedMse(nl.MseLoss):
@@ -232,7 +232,7 @@ def test_step_accepts_numpy_and_zero_dimensional_losses():
         assert loss > 0
 
 
-def test_step_warns_about_loss_beyond_float_range():
+def test_step_warns_on_huge_loss():
     class HugeLoss(nl.MseLoss):
         def forward(self, output, target):
             super().forward(output, target)
@@ -244,7 +244,7 @@ def test_step_warns_about_loss_beyond_float_range():
     assert loss == np.inf
 
 
-def test_step_sums_small_dtype_losses_as_floats():
+def test_step_sums_float16_loss():
     class HalfMse(nl.MseLoss):
         def forward(self, output, target):
             return np.float16(super().forward(output, target))
@@ -256,7 +256,7 @@ def test_step_sums_small_dtype_losses_as_floats():
     assert loss == pytest.approx(10_000 * 64, rel=1e-3)  # float16 would overflow above 65504
 
 
-def test_step_names_loss_of_one_value_per_sample(per_sample_loss):
+def test_step_names_per_sample_loss(per_sample_loss):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 3)])
     optimizer = nl.OptimizerSGD(per_sample_loss, 0.1)
     for forward_only in (False, True):
