@@ -229,6 +229,8 @@ class CrossEntropyLoss(Loss):
                 values, to_int, as_numbers = target.astype(np.float64), ".astype(float).astype(int)", ".astype(float)"
             else:
                 values = np.asarray(target, dtype=np.float64)
+        except OverflowError:  # a Python int such as 10**400
+            return f"labels are whole numbers from 0 to {n_classes - 1}, but one is an integer beyond float's range"
         except (TypeError, ValueError):
             return f"labels are whole numbers from 0 to {n_classes - 1}; give each class its number"
         if values.ndim == 2 and values.shape[1] > 1 and values.shape != (1, n_samples):

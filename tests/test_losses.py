@@ -101,10 +101,11 @@ def test_cross_entropy_negative_label():
         (np.eye(3)[[0, 1, 2, 0]], r"for one-hot targets pass y.argmax\(axis=1\); then give one label per sample: got 4 labels for 2 samples"),
         (np.eye(4)[[0, 1]], r"these one-hot targets have 4 classes, but the logits 3; check the size of the last layer"),
         (np.full((2, 3), 1 / 3), r"CrossEntropyLoss takes one class label per sample, not one value per class"),
+        ([0, 10**400], r"labels are whole numbers from 0 to 2, but one is an integer beyond float's range$"),
     ],
     ids=["whole floats", "objects", "number strings", "row of floats", "fraction", "out of range", "NaN",
          "class names", "too many", "list", "text objects", "one-hot by columns", "bytes objects", "float one-hot", "one-hot of another batch", "one-hot of 4 classes",
-         "probabilities"],
+         "probabilities", "huge integer"],
 )
 def test_cross_entropy_non_integer_labels(labels, hint):
     with pytest.raises(TypeError, match=r"expected integer class labels, got dtype \S+; " + hint):
