@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .kernels.jit import stacklevel_outside_netlite
-from .losses import Loss, check_takes_logits
+from .losses import Loss, check_takes_logits, describe_value
 from .metrics import count_correct
 
 
@@ -70,6 +70,13 @@ class Optimizer:
                 f"{type(self).__name__}.step: model must be a nl.NeuralNetwork, got {type(model).__name__}; "
                 f"call step(model, X, y), with the network first"
             )
+        for name, value in (("X", X), ("y", y)):
+            if np.ndim(value) == 0:  # None, a number, a 0-d array, or an object without a batch axis
+                got = "None" if value is None else "a 0-d array" if isinstance(value, np.ndarray) else describe_value(value)
+                raise TypeError(
+                    f"{type(self).__name__}.step: expected {name} with one entry per sample along its first axis, "
+                    f"got {got}; call step(model, X, y) with a batch's inputs and its targets"
+                )
         if len(X) != len(y):
             raise ValueError(
                 f"{type(self).__name__}.step: X and y must have the same number of samples, "

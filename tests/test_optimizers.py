@@ -153,6 +153,23 @@ def test_step_length_mismatch():
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.zeros((4, 2)), np.zeros((3, 1)))
 
 
+@pytest.mark.parametrize(
+    "X, y, got",
+    [
+        (np.zeros((3, 2)), None, "y with one entry per sample along its first axis, got None"),
+        (np.zeros((3, 2)), 1, "y with one entry per sample along its first axis, got 1 of type int"),
+        (np.zeros((3, 2)), np.array(1.0), "y with one entry per sample along its first axis, got a 0-d array"),
+        (np.zeros((3, 2)), iter([0, 1, 0]), "y with one entry per sample along its first axis, got list_iterator"),
+        (None, np.zeros((3, 1)), "X with one entry per sample along its first axis, got None"),
+    ],
+    ids=["None", "number", "0-d array", "iterator", "no inputs"],
+)
+def test_step_names_unbatched_argument(X, y, got):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    with pytest.raises(TypeError, match=rf"^OptimizerSGD.step: expected {got}; call step\(model, X, y\)"):
+        nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, X, y)
+
+
 def test_step_names_swapped_model_argument():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
     with pytest.raises(TypeError, match=r"OptimizerSGD.step: model must be a nl.NeuralNetwork, got ndarray; call step\(model, X, y\)"):
