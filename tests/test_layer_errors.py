@@ -119,6 +119,29 @@ def test_invalid_hyperparameters(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.LeakyReLU("0.1"), r"^LeakyReLU: alpha must be a number, got '0.1' of type str; pass a plain number$"),
+        (lambda: nl.Dropout(None), r"^Dropout: p must be a number, got None of type NoneType"),
+        (lambda: nl.BatchNorm(3, momentum="0.1"), r"^BatchNorm: momentum must be a number, got '0.1' of type str"),
+        (lambda: nl.BatchNorm(3, eps=[1e-5]), r"^BatchNorm: eps must be a number, got \[1e-05\] of type list"),
+        (lambda: nl.FullyConnectedLayer(3, 2, dtype=int), r"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got int64; "),
+        (lambda: nl.ConvolutionalLayer(3, 1, 2, dtype=np.float16), r"^ConvolutionalLayer: dtype must be np.float32 or np.float64, got float16; "),
+        (lambda: nl.BatchNorm(3, dtype="floats"), r"^BatchNorm: dtype must be np.float32 or np.float64, got 'floats'; "),
+    ],
+    ids=["text alpha", "p None", "text momentum", "list eps", "int dtype", "float16 dtype", "unknown dtype"],
+)
+def test_layer_settings_of_wrong_type(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_big_endian_dtype_gives_native_parameters():
+    layer = nl.FullyConnectedLayer(3, 2, dtype=">f8")
+    assert layer.params["W"].dtype == np.float64 and layer.params["W"].dtype.isnative
+
+
 def test_float16_input_is_converted_for_pooling():
     output = nl.MaxPoolingLayer().forward(np.ones((1, 2, 2, 1), dtype=np.float16))
     assert output.dtype == np.float32

@@ -12,6 +12,8 @@ way. Non-trainable state that must be saved with the model (BatchNorm's running
 statistics) lives in ``self.buffers``.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -136,6 +138,27 @@ def float_dtype_for(dtype):
     if dtype.type in (np.float32, np.float64):
         return np.dtype(dtype.type)
     return np.dtype(np.float32)
+
+
+def parameter_dtype(owner, dtype):
+    """Return ``dtype`` as np.float32 or np.float64 for a layer's parameters; raise TypeError naming ``owner`` otherwise."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        pass
+    if not isinstance(dtype, np.dtype) or dtype.type not in (np.float32, np.float64):
+        shown = dtype if isinstance(dtype, np.dtype) else repr(dtype)
+        raise TypeError(
+            f"{owner}: dtype must be np.float32 or np.float64, got {shown}; parameters are floats, "
+            f"float32 for training and float64 for a gradient check"
+        )
+    return np.dtype(dtype.type)  # native byte order
+
+
+def check_real_number(owner, name, value):
+    """Raise TypeError naming ``owner`` unless ``value`` is a real number (bool and text are not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r} of type {type(value).__name__}; pass a plain number")
 
 
 def ndim_words(ndim):

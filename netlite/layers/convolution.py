@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import kernels
 from ..seeding import default_rng
-from .base import Layer
+from .base import Layer, parameter_dtype
 
 
 class ConvolutionalLayer(Layer):
@@ -54,6 +54,7 @@ class ConvolutionalLayer(Layer):
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.compute_input_grad = True
+        dtype = parameter_dtype("ConvolutionalLayer", dtype)
 
         rng = rng if rng is not None else default_rng()
         K, C_in, C_out = self.kernel_size, self.in_channels, self.out_channels

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..seeding import default_rng
-from .base import Layer
+from .base import Layer, parameter_dtype
 
 
 class FullyConnectedLayer(Layer):
@@ -22,6 +22,7 @@ class FullyConnectedLayer(Layer):
                 raise ValueError(f"FullyConnectedLayer: {name} must be a positive integer, got {value!r}")
         self.n_inputs = int(n_inputs)
         self.n_outputs = int(n_outputs)
+        dtype = parameter_dtype("FullyConnectedLayer", dtype)
 
         rng = rng if rng is not None else default_rng()
         std = np.sqrt(2.0 / self.n_inputs)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..seeding import default_rng
-from .base import Layer
+from .base import Layer, check_real_number
 
 
 class Dropout(Layer):
@@ -17,6 +17,7 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
+        check_real_number("Dropout", "p", p)
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p (the probability of dropping a value) must be in [0, 1), got {p!r}")
         self.p = float(p)  # a float, so that the description reads the same for 0 and 0.0
