@@ -272,9 +272,16 @@ class NeuralNetwork:
         to a temporary file first and renamed when complete, so an interrupted
         save never leaves a half-written model behind.
         """
-        path = os.fspath(path)
+        path = os.fsdecode(path)  # also takes a bytes path
+        if not path:
+            raise ValueError("NeuralNetwork.save: got an empty path; give a file name, such as 'model.npz'")
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
+        if path.endswith((os.sep, os.altsep or os.sep)):
+            raise FileNotFoundError(
+                f"{path}: names a folder, which does not exist; create it first and give a file name in it, "
+                f"such as {os.path.join(path, 'model.npz')}"
+            )
         if os.path.exists(path) and not os.path.isfile(path):
             raise FileExistsError(
                 f"{path}: exists and is not a regular file (a device, a pipe, a socket, or a link to one); "
@@ -323,7 +330,9 @@ class NeuralNetwork:
         Raises ValueError naming the file and the first layer or array that
         does not fit; the network is changed only when the whole file fits.
         """
-        path = os.fspath(path)
+        path = os.fsdecode(path)  # also takes a bytes path
+        if not path:
+            raise ValueError("NeuralNetwork.load: got an empty path; give the name of a file that save() wrote")
         # Opening raises the operating system's own error for a missing or unreadable file or a folder.
         with open(path, "rb") as file:
             try:

@@ -469,6 +469,28 @@ def test_load_rejects_damaged_layer_entry(tmp_path):
         small_model().load(path)
 
 
+def test_save_to_missing_folder_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match="new/: names a folder, which does not exist; create it first") as caught:
+        small_model().save(f"{tmp_path}/new/")
+    assert f"{tmp_path}/new/model.npz" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("method", ["save", "load"])
+def test_empty_model_path(method):
+    with pytest.raises(ValueError, match=rf"^NeuralNetwork.{method}: got an empty path; give "):
+        getattr(small_model(), method)("")
+
+
+def test_save_and_load_bytes_path(tmp_path):
+    model, path = small_model(), os.fsencode(tmp_path / "model.npz")
+    model.save(path)
+    copy = small_model()
+    assert not np.array_equal(copy.layers[0].params["W"], model.layers[0].params["W"])
+    copy.load(path)
+    np.testing.assert_array_equal(copy.layers[0].params["W"], model.layers[0].params["W"])
+
+
 def test_save_to_a_folder(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder; give a file name") as caught:
         small_model().save(tmp_path)
