@@ -74,10 +74,20 @@ class Loss:
             raise RuntimeError(f"{self!r}: backward() called before forward(); compute the loss first")
         return self.cache
 
+    def _as_array(self, target):
+        """Return the target as an array; a ragged list gets a message that names this loss."""
+        try:
+            return np.asarray(target)
+        except ValueError as error:  # numpy refuses lists of rows of different lengths
+            raise ValueError(
+                f"{self!r}: the target does not form an array ({error}); give every sample the same number of values"
+            ) from None
+
     def _check_regression_pair(self, output, target):
         """Check a regression output and target of the same shape, both as float arrays."""
+        y = "y" if isinstance(target, np.ndarray) else "np.asarray(y)"  # how the hint names the targets
         output = np.asarray(output)
-        target = np.asarray(target)
+        target = self._as_array(target)
         for name, value in (("output", output), ("target", target)):
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{self!r}: expected a real-valued numeric {name}, got dtype {value.dtype}")
@@ -88,7 +98,7 @@ class Loss:
         if target.shape != output.shape:
             hint = ""
             if target.shape == output.shape[:1] and output.shape[1] == 1:
-                hint = "; reshape the targets with y.reshape(-1, 1)"
+                hint = f"; reshape the targets with {y}.reshape(-1, 1)"
             raise ValueError(
                 f"{self!r}: expected target of shape {output.shape} (the output's shape), "
                 f"got {target.shape}{hint}"
@@ -185,7 +195,7 @@ class CrossEntropyLoss(Loss):
     def _check_classification_pair(self, output, target):
         output = np.asarray(output)
         y = "y" if isinstance(target, np.ndarray) else "np.asarray(y)"  # how the hints name the labels
-        target = np.asarray(target)
+        target = self._as_array(target)
         if output.dtype.kind not in "biuf":
             raise TypeError(f"{self!r}: expected real-valued logits, got dtype {output.dtype}")
         if output.ndim != 2:

@@ -1,5 +1,7 @@
 """Losses: gradients, values computed by hand, numerical stability and bad input."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -144,9 +146,16 @@ def test_cross_entropy_label_count_mismatch():
         nl.CrossEntropyLoss()(np.zeros((3, 4)), np.array([0, 1]))
 
 
-def test_mse_target_shape_mismatch_hint():
-    with pytest.raises(ValueError, match=r"reshape the targets with y.reshape\(-1, 1\)"):
-        nl.MseLoss()(np.zeros((4, 1)), np.zeros(4))
+@pytest.mark.parametrize("target, y", [(np.zeros(4), "y"), ([0.0, 1.0, 2.0, 3.0], r"np.asarray\(y\)")], ids=["array", "list"])
+def test_mse_target_shape_mismatch_hint(target, y):
+    with pytest.raises(ValueError, match=rf"reshape the targets with {y}.reshape\(-1, 1\)$"):
+        nl.MseLoss()(np.zeros((4, 1)), target)
+
+
+@pytest.mark.parametrize("loss", [nl.MseLoss(), nl.HuberLoss(), nl.CrossEntropyLoss()], ids=repr)
+def test_ragged_target_names_the_loss(loss):
+    with pytest.raises(ValueError, match=rf"^{re.escape(repr(loss))}: the target does not form an array \(.*\); give every"):
+        loss(np.zeros((2, 3)), [[0.0, 1.0, 2.0], [2.0]])
 
 
 def test_loss_backward_before_forward():
