@@ -1,4 +1,4 @@
-"""Try three common changes to the LeNet-5 recipe on a validation split, never on the test set.
+"""Try common changes to the LeNet-5 recipe on a validation split, never on the test set.
 
     .venv/bin/python benchmarks/recipe_variants.py --seeds 5
 
@@ -15,7 +15,11 @@ measures accuracy on the last 10,000 training images after each epoch, for:
   1/sqrt(fan_in)), PyTorch's default for its convolution and linear layers,
   instead of NetLite's He-normal weights and zero biases;
 - ``shifted``: every training batch moved by up to 2 pixels in each
-  direction (``nl.random_shift``), a new draw each time.
+  direction (``nl.random_shift``), a new draw each time;
+- ``glorot-init``: weights drawn from U(-a, a) with a = sqrt(6 / (fan_in +
+  fan_out)) (Glorot and Bengio, 2010; Keras's default), zero biases;
+- ``lecun-init``: weights drawn from a normal distribution with standard
+  deviation sqrt(1 / fan_in) (LeCun et al., 1998), zero biases.
 
 The optimizer, learning rate, batch size and network stay as they are: the
 issue fixes them. The test images are not read.
@@ -31,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lenet import DEFAULT_DATA_DIR, LEARNING_RATE, load_mnist, netlite_lenet, whole_number  # noqa: E402
 
-VARIANTS = ("as-is", "standardized", "uniform-init", "shifted")
+VARIANTS = ("as-is", "standardized", "uniform-init", "shifted", "glorot-init", "lecun-init")
 N_TRAIN = 50000  # The other 10,000 training images are the validation split.
 
 
@@ -47,6 +51,24 @@ def draw_uniform_init(model, rng):
         b[...] = rng.uniform(-bound, bound, b.shape)
 
 
+def draw_fan_init(model, rng, rule):
+    """Replace every weight by Glorot-uniform (``rule="glorot"``) or LeCun-normal (``"lecun"``) draws, in place.
+
+    The biases stay zero, as NetLite sets them.
+    """
+    for layer in model.layers:
+        if "W" not in layer.params:
+            continue
+        W = layer.params["W"]
+        fan_in = W.size // W.shape[-1]  # (K, K, C_in, C_out) or (n_inputs, n_outputs)
+        fan_out = W.size // W.shape[-2]  # K * K * C_out, or n_outputs
+        if rule == "glorot":
+            bound = np.sqrt(6 / (fan_in + fan_out))
+            W[...] = rng.uniform(-bound, bound, W.shape)
+        else:
+            W[...] = rng.standard_normal(W.shape) * np.sqrt(1 / fan_in)
+
+
 def train_and_validate(variant, seed, X_train, y_train, X_valid, y_valid, epochs):
     """Train one network of ``variant`` from ``seed`` and return the validation accuracy after each epoch."""
     import netlite as nl
@@ -57,6 +79,8 @@ def train_and_validate(variant, seed, X_train, y_train, X_valid, y_valid, epochs
     model = netlite_lenet(seed)
     if variant == "uniform-init":
         draw_uniform_init(model, np.random.default_rng(seed))
+    if variant in ("glorot-init", "lecun-init"):
+        draw_fan_init(model, np.random.default_rng(seed), variant.removesuffix("-init"))
     optimizer = nl.OptimizerADAM(nl.CrossEntropyLoss(), LEARNING_RATE)
     rng = np.random.default_rng(seed)
     accuracies = []
