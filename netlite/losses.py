@@ -257,18 +257,25 @@ class CrossEntropyLoss(Loss):
                         f"{y}{as_numbers}.T.argmax(axis=1) if each column is{count}"
                     )
                 return f"for one-hot targets pass {y}{as_numbers}{layouts[0][0]}.argmax(axis=1){count}"
-            if values.shape[1] == n_classes:
-                return "CrossEntropyLoss takes one class label per sample, not one value per class"
             if _is_one_hot(values):
                 return (
                     f"these one-hot targets have {values.shape[1]} classes, but the logits {n_classes}; "
                     f"check the size of the last layer"
                 )
+            if _is_one_hot(values.T) and values.shape[1] == n_samples:
+                return (
+                    f"these one-hot targets, one column per sample, have {values.shape[0]} classes, but the "
+                    f"logits {n_classes}; check the size of the last layer"
+                )
+            if values.shape[1] == n_classes:
+                return "CrossEntropyLoss takes one class label per sample, not one value per class"
             return f"give one class label per sample, as an array of shape ({n_samples},)"
         valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
         if not np.all(valid):
             return f"labels are whole numbers from 0 to {n_classes - 1}, but one is {target[~valid].flat[0]}"
         if values.size != n_samples:
+            if n_samples == 1 and values.size == n_classes and _is_one_hot(values.reshape(1, -1)):
+                return f"for a one-hot target pass {y}{as_numbers}.reshape(1, -1).argmax(axis=1)"
             return f"give one label per sample: {_counts(values.size, n_samples)}"
         reshape = ".reshape(-1)" if values.shape != (n_samples,) else ""
         convert = to_int if target.dtype.kind not in "iu" else ""
