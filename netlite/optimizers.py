@@ -137,13 +137,13 @@ class Optimizer:
 
         A float, not the loss's own dtype, so that float16 or int8 sums over an epoch cannot overflow.
         """
-        if isinstance(loss, np.ndarray) and loss.ndim == 0:
-            loss = loss[()]
         if loss is None:
             raise TypeError(
                 f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned None; end forward() "
                 f"with 'return' and the loss"
             )
+        if isinstance(loss, np.ndarray) and loss.ndim == 0:
+            loss = loss[()]
         text = (str, bytes, bytearray, memoryview, np.str_, np.bytes_)  # float() would parse these
         not_real = (bool, np.bool_, complex, np.complexfloating, np.datetime64, np.timedelta64)
         if not isinstance(loss, (np.ndarray, list, tuple, *text, *not_real)):
@@ -158,7 +158,8 @@ class Optimizer:
         elif isinstance(loss, (list, tuple)):
             got = f"a {type(loss).__name__} of {len(loss)} item{'' if len(loss) == 1 else 's'}"
         else:
-            got = type(loss).__name__
+            shown = repr(loss) if len(repr(loss)) <= 40 else repr(loss)[:37] + "..."
+            got = f"{type(loss).__name__} {shown}"
         raise TypeError(
             f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
             f"real number, the mean over the batch, for example float(np.mean(...))"

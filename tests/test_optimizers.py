@@ -215,13 +215,17 @@ def test_step_names_loss_without_return():
     [
         (lambda value, grad: (value, grad), "a tuple of 2 items"),
         (lambda value, grad: [value, [value, value]], "a list of 2 items"),
-        (lambda value, grad: str(value), "str"),
-        (lambda value, grad: complex(value), "complex"),
-        (lambda value, grad: True, "bool"),
+        (lambda value, grad: "1.5", "str '1.5'"),
+        (lambda value, grad: complex(1, 2), r"complex \(1\+2j\)"),
+        (lambda value, grad: True, "bool True"),
         (lambda value, grad: [value], "a list of 1 item"),
-        (lambda value, grad: bytearray(str(value).encode()), "bytearray"),
+        (lambda value, grad: bytearray(b"1.5"), r"bytearray bytearray\(b'1.5'\)"),
+        (lambda value, grad: np.array(None, dtype=object), "NoneType None"),
+        (lambda value, grad: "x" * 100, "str 'x{36}\\.\\.\\."),
+        (lambda value, grad: np.ma.masked, "an array of shape \\(\\)"),
     ],
-    ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray"],
+    ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray", "None in an array",
+         "long text", "masked"],
 )
 def test_step_names_non_number_loss(returned, described):
     class OddLoss(nl.MseLoss):
