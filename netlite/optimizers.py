@@ -158,8 +158,8 @@ class Optimizer:
         elif isinstance(loss, (list, tuple)):
             got = f"a {type(loss).__name__} of {len(loss)} item{'' if len(loss) == 1 else 's'}"
         else:
-            shown = repr(loss) if len(repr(loss)) <= 40 else repr(loss)[:37] + "..."
-            got = f"{type(loss).__name__} {shown}"
+            value_text = repr(loss) if len(repr(loss)) <= 40 else repr(loss)[:37] + "..."
+            got = f"{type(loss).__name__} {value_text}"
         raise TypeError(
             f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
             f"real number, the mean over the batch, for example float(np.mean(...))"

@@ -127,14 +127,14 @@ def test_cross_entropy_square_one_hot():
         nl.CrossEntropyLoss()(np.zeros((2, 3)), np.eye(3))
 
 
-def test_cross_entropy_one_hot_columns_wrong_classes():
+def test_one_hot_columns_wrong_classes():
     labels = np.eye(3)[[1, 2, 0, 1]].T  # one column per sample, 3 classes
     with pytest.raises(TypeError, match=r"one-hot targets, one column per sample, have 3 classes, but the logits 4; check"):
         nl.CrossEntropyLoss()(np.zeros((4, 4)), labels)
 
 
 @pytest.mark.parametrize("shape", [(3,), (3, 1)], ids=["vector", "column"])
-def test_cross_entropy_one_hot_single_sample(shape):
+def test_one_hot_single_sample(shape):
     labels = np.eye(3)[2].reshape(shape)
     with pytest.raises(TypeError, match=r"for a one-hot target pass y.reshape\(1, -1\).argmax\(axis=1\)$"):
         nl.CrossEntropyLoss()(np.zeros((1, 3)), labels)

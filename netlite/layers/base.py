@@ -147,9 +147,9 @@ def parameter_dtype(owner, dtype):
     except TypeError:
         pass
     if not isinstance(dtype, np.dtype) or dtype.type not in (np.float32, np.float64):
-        shown = dtype if isinstance(dtype, np.dtype) else repr(dtype)
+        dtype_text = dtype if isinstance(dtype, np.dtype) else repr(dtype)
         raise TypeError(
-            f"{owner}: dtype must be np.float32 or np.float64, got {shown}; parameters are floats, "
+            f"{owner}: dtype must be np.float32 or np.float64, got {dtype_text}; parameters are floats, "
             f"float32 for training and float64 for a gradient check"
         )
     return np.dtype(dtype.type)  # native byte order
