@@ -74,14 +74,12 @@ class Loss:
             raise RuntimeError(f"{self!r}: backward() called before forward(); compute the loss first")
         return self.cache
 
-    def _as_array(self, target):
-        """Return the target as an array; a ragged list gets a message that names this loss."""
+    def _as_array(self, target, advice="give every sample the same number of values"):
+        """Return the target as an array; a ragged list gets a message that names this loss and ends with ``advice``."""
         try:
             return np.asarray(target)
         except ValueError as error:  # numpy refuses lists of rows of different lengths
-            raise ValueError(
-                f"{self!r}: the target does not form an array ({error}); give every sample the same number of values"
-            ) from None
+            raise ValueError(f"{self!r}: the target does not form an array ({error}); {advice}") from None
 
     def _check_regression_pair(self, output, target):
         """Check a regression output and target of the same shape, both as float arrays."""
@@ -195,7 +193,7 @@ class CrossEntropyLoss(Loss):
     def _check_classification_pair(self, output, target):
         output = np.asarray(output)
         y = "y" if isinstance(target, np.ndarray) else "np.asarray(y)"  # how the hints name the labels
-        target = self._as_array(target)
+        target = self._as_array(target, advice="give one class label per sample, such as [3, 0, 7]")
         if output.dtype.kind not in "biuf":
             raise TypeError(f"{self!r}: expected real-valued logits, got dtype {output.dtype}")
         if output.ndim != 2:
@@ -240,7 +238,10 @@ class CrossEntropyLoss(Loss):
             else:
                 values = np.asarray(target, dtype=np.float64)
         except OverflowError:  # a Python int such as 10**400
-            return f"labels are whole numbers from 0 to {n_classes - 1}, but one is an integer beyond float's range"
+            return (
+                f"labels are whole numbers from 0 to {n_classes - 1}, but one is a number beyond float's range; "
+                f"check how the labels were made"
+            )
         except (TypeError, ValueError):
             return f"labels are whole numbers from 0 to {n_classes - 1}; give each class its number"
         if values.ndim == 2 and values.shape[1] > 1 and values.shape != (1, n_samples):

@@ -25,6 +25,14 @@ def require_number(optimizer, name, value):
         raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
 
 
+def _has_batch_axis(value):
+    """Return True if ``value`` has a first axis, as arrays, lists and tuples do; None, numbers and iterators have none."""
+    try:
+        return np.ndim(value) > 0
+    except ValueError:  # a ragged list, which has a first axis; the loss names the problem
+        return True
+
+
 class Optimizer:
     """Base class: runs a training step and applies ``update_parameter`` to every parameter.
 
@@ -71,11 +79,11 @@ class Optimizer:
                 f"call step(model, X, y), with the network first"
             )
         for name, value in (("X", X), ("y", y)):
-            if np.ndim(value) == 0:  # None, a number, a 0-d array, or an object without a batch axis
+            if not _has_batch_axis(value):
                 got = "None" if value is None else "a 0-d array" if isinstance(value, np.ndarray) else describe_value(value)
                 raise TypeError(
                     f"{type(self).__name__}.step: expected {name} with one entry per sample along its first axis, "
-                    f"got {got}; call step(model, X, y) with a batch's inputs and its targets"
+                    f"got {got}; call step(model, X, y) with a batch's inputs and its targets, as arrays or lists"
                 )
         if len(X) != len(y):
             raise ValueError(
