@@ -1,5 +1,8 @@
 """Bad input to layers: each error names the layer, the expected and the actual value."""
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -126,20 +129,34 @@ def test_invalid_hyperparameters(make, message):
         (lambda: nl.Dropout(None), r"^Dropout: p must be a number, got None of type NoneType"),
         (lambda: nl.BatchNorm(3, momentum="0.1"), r"^BatchNorm: momentum must be a number, got '0.1' of type str"),
         (lambda: nl.BatchNorm(3, eps=[1e-5]), r"^BatchNorm: eps must be a number, got \[1e-05\] of type list"),
-        (lambda: nl.FullyConnectedLayer(3, 2, dtype=int), r"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got int64; "),
+        (lambda: nl.FullyConnectedLayer(3, 2, dtype=int), r"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got int; "),
+        (lambda: nl.FullyConnectedLayer(3, 2, dtype=dict), r"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got dict; "),
+        (lambda: nl.FullyConnectedLayer(3, 2, dtype=None), r"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got None; "),
+        (lambda: nl.FullyConnectedLayer(3, 2, dtype={"names": ["a", "a"], "formats": ["f4", "f4"]}), r"got \{'names'"),
         (lambda: nl.ConvolutionalLayer(3, 1, 2, dtype=np.float16), r"^ConvolutionalLayer: dtype must be np.float32 or np.float64, got float16; "),
         (lambda: nl.BatchNorm(3, dtype="floats"), r"^BatchNorm: dtype must be np.float32 or np.float64, got 'floats'; "),
     ],
-    ids=["text alpha", "p None", "text momentum", "list eps", "int dtype", "float16 dtype", "unknown dtype"],
+    ids=["text alpha", "p None", "text momentum", "list eps", "int dtype", "class dtype", "None dtype", "unreadable dtype",
+         "float16 dtype", "unknown dtype"],
 )
 def test_layer_settings_of_wrong_type(make, message):
     with pytest.raises(TypeError, match=message):
         make()
 
 
+def test_layer_settings_accept_number_types():
+    assert nl.LeakyReLU(Decimal("0.1")).alpha == pytest.approx(0.1)
+    assert nl.Dropout(Fraction(1, 2)).p == 0.5
+    assert nl.BatchNorm(3, momentum=np.array(0.2)).momentum == pytest.approx(0.2)
+    assert nl.BatchNorm(3, eps=np.float32(1e-3)).eps == pytest.approx(1e-3)
+
+
 def test_big_endian_dtype_gives_native_parameters():
     layer = nl.FullyConnectedLayer(3, 2, dtype=">f8")
-    assert layer.params["W"].dtype == np.float64 and layer.params["W"].dtype.isnative
+    assert layer.params["W"].dtype == np.float64
+    assert layer.params["W"].dtype.isnative
+    layer.astype(">f4")
+    assert layer.params["W"].dtype == np.float32
 
 
 def test_float16_input_is_converted_for_pooling():
@@ -203,7 +220,7 @@ def test_global_average_pooling_rejects_empty_images():
 def test_astype_rejects_non_float32_or_64(dtype):
     layer = nl.FullyConnectedLayer(2, 3)
     weights_before = layer.params["W"].copy()
-    with pytest.raises(TypeError, match=rf"FullyConnectedLayer\(2 -> 3\): astype expected np.float32 .* got {np.dtype(dtype)}"):
+    with pytest.raises(TypeError, match=rf"^FullyConnectedLayer\(2 -> 3\).astype: dtype must be np.float32 or np.float64, got {dtype.__name__}; "):
         layer.astype(dtype)
     np.testing.assert_array_equal(layer.params["W"], weights_before)
 
@@ -213,7 +230,9 @@ def test_astype_rejects_non_float32_or_64(dtype):
     [
         (lambda: nl.FullyConnectedLayer(True, 2), "n_inputs must be a positive integer, got True"),
         (lambda: nl.BatchNorm(True), "n_features must be a positive integer, got True"),
-        (lambda: nl.BatchNorm(3, eps=float("nan")), "eps must be positive, got nan"),
+        (lambda: nl.BatchNorm(3, eps=float("nan")), "eps must be positive and finite, got nan"),
+        (lambda: nl.BatchNorm(3, eps=float("inf")), "eps must be positive and finite, got inf"),
+        (lambda: nl.BatchNorm(3, eps=10**400), "eps must lie within float's range, got a number beyond it"),
     ],
 )
 def test_layer_settings_reject_bool_and_nan(make, message):

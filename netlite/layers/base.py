@@ -12,8 +12,6 @@ way. Non-trainable state that must be saved with the model (BatchNorm's running
 statistics) lives in ``self.buffers``.
 """
 
-import numbers
-
 import numpy as np
 
 
@@ -51,11 +49,7 @@ class Layer:
 
     def astype(self, dtype):
         """Cast parameters and float buffers to ``dtype`` in place (float64 for gradient checks)."""
-        if np.dtype(dtype) not in (np.float32, np.float64):
-            raise TypeError(
-                f"{self!r}: astype expected np.float32 (to train) or np.float64 (to check gradients), "
-                f"got {np.dtype(dtype)}; the layers compute in one of these two"
-            )
+        dtype = parameter_dtype(f"{self!r}.astype", dtype)
         # copy=False keeps an array that has the dtype already, and any view a layer keeps of it.
         for name, value in self.params.items():
             self.params[name] = value.astype(dtype, copy=False)
@@ -141,24 +135,39 @@ def float_dtype_for(dtype):
 
 
 def parameter_dtype(owner, dtype):
-    """Return ``dtype`` as np.float32 or np.float64 for a layer's parameters; raise TypeError naming ``owner`` otherwise."""
+    """Return ``dtype`` as np.float32 or np.float64 in native byte order, or raise TypeError naming ``owner``.
+
+    The error shows the value as given: a class by its name, anything else by its repr.
+    """
     try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        pass
-    if not isinstance(dtype, np.dtype) or dtype.type not in (np.float32, np.float64):
-        dtype_text = dtype if isinstance(dtype, np.dtype) else repr(dtype)
+        resolved = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) would be float64
+    except Exception:  # numpy raises TypeError or ValueError for what it cannot read as a dtype
+        resolved = None
+    if resolved is None or resolved.type not in (np.float32, np.float64):
+        given = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "__name__", None) or repr(dtype)
         raise TypeError(
-            f"{owner}: dtype must be np.float32 or np.float64, got {dtype_text}; parameters are floats, "
+            f"{owner}: dtype must be np.float32 or np.float64, got {given}; parameters are floats, "
             f"float32 for training and float64 for a gradient check"
         )
-    return np.dtype(dtype.type)  # native byte order
+    return np.dtype(resolved.type)
 
 
 def check_real_number(owner, name, value):
-    """Raise TypeError naming ``owner`` unless ``value`` is a real number (bool and text are not)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r} of type {type(value).__name__}; pass a plain number")
+    """Raise TypeError naming ``owner`` unless ``value`` is one real number.
+
+    Python and numpy numbers, Fraction, Decimal and 0-d arrays pass; bool, text and complex do not,
+    although float() would take some of them.
+    """
+    not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating)
+    try:
+        if not isinstance(value, not_real) and np.ndim(value) == 0:
+            float(value)
+            return
+    except OverflowError:  # an int or Decimal such as 10**400
+        raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a plain number") from None
+    except (TypeError, ValueError):  # None, objects, ragged lists
+        pass
+    raise TypeError(f"{owner}: {name} must be a number, got {value!r} of type {type(value).__name__}; pass a plain number")
 
 
 def ndim_words(ndim):

@@ -29,8 +29,8 @@ class BatchNorm(Layer):
         dtype = parameter_dtype("BatchNorm", dtype)
         if not 0 < momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in (0, 1], got {momentum!r}")
-        if not eps > 0:  # also rejects NaN
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
+        if not 0 < eps < float("inf"):  # also rejects NaN
+            raise ValueError(f"BatchNorm: eps must be positive and finite, got {eps!r}")
         self.n_features = int(n_features)
         self.momentum = float(momentum)
         self.eps = float(eps)
