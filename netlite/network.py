@@ -278,6 +278,9 @@ class NeuralNetwork:
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
         if path.endswith((os.sep, os.altsep or os.sep)):
+            named = path.rstrip(os.sep + (os.altsep or ""))
+            if os.path.exists(named):
+                raise NotADirectoryError(f"{path}: names a folder, but {named} is a file; give a file name, such as {named}")
             raise FileNotFoundError(
                 f"{path}: names a folder, which does not exist; create it first and give a file name in it, "
                 f"such as {os.path.join(path, 'model.npz')}"
@@ -294,6 +297,8 @@ class NeuralNetwork:
                     arrays[f"{index}/{kind}/{name}"] = value
 
         folder = os.path.dirname(os.path.abspath(path))
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise NotADirectoryError(f"{path}: {folder} is a file, not a folder; save into a folder")
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
         # The rename below would replace a file that the user may not write, so that is checked here:

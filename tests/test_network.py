@@ -476,6 +476,15 @@ def test_save_to_missing_folder_name(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_below_a_file(tmp_path):
+    (tmp_path / "afile.npz").write_bytes(b"data")
+    with pytest.raises(NotADirectoryError, match=r"afile.npz/: names a folder, but .*afile.npz is a file; give a file name"):
+        small_model().save(f"{tmp_path}/afile.npz/")
+    with pytest.raises(NotADirectoryError, match=r"model.npz: .*afile.npz is a file, not a folder; save into a folder"):
+        small_model().save(tmp_path / "afile.npz" / "model.npz")
+    assert (tmp_path / "afile.npz").read_bytes() == b"data"
+
+
 @pytest.mark.parametrize("method", ["save", "load"])
 def test_empty_model_path(method):
     with pytest.raises(ValueError, match=rf"^NeuralNetwork.{method}: got an empty path; give "):
