@@ -144,7 +144,38 @@ def test_layer_settings_of_wrong_type(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: nl.BatchNorm(3, eps=Decimal("1e400")), "eps must be positive and finite, got inf"),
+        (lambda: nl.BatchNorm(3, eps=Fraction(1, 10**400)), "eps must be positive and finite, got 0.0"),
+        (lambda: nl.BatchNorm(3, momentum=Decimal("1e-400")), r"momentum must be in \(0, 1\], got 0.0"),
+        (lambda: nl.Dropout(Decimal("NaN")), r"p \(the probability of dropping a value\) must be in \[0, 1\), got nan"),
+    ],
+    ids=["huge Decimal", "tiny Fraction", "tiny Decimal", "Decimal NaN"],
+)
+def test_settings_checked_after_conversion(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("value", [np.array("0.1"), np.array(True)], ids=["text array", "bool array"])
+def test_settings_reject_non_numeric_arrays(value):
+    with pytest.raises(TypeError, match=r"^Dropout: p must be a number, got array\("):
+        nl.Dropout(value)
+
+
+def test_ragged_input_names_the_layer():
+    with pytest.raises(ValueError, match=r"^FullyConnectedLayer\(3 -> 2\): the input does not form an array .*; give every sample"):
+        nl.FullyConnectedLayer(3, 2).forward([[0.0, 1.0, 2.0], [1.0]])
+
+
 def test_layer_settings_accept_number_types():
+    class Half:
+        def __float__(self):
+            return 0.5
+
+    assert nl.Dropout(Half()).p == 0.5
     assert nl.LeakyReLU(Decimal("0.1")).alpha == pytest.approx(0.1)
     assert nl.Dropout(Fraction(1, 2)).p == 0.5
     assert nl.BatchNorm(3, momentum=np.array(0.2)).momentum == pytest.approx(0.2)

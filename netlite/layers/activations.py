@@ -7,7 +7,7 @@ that derivative (the chain rule, element by element).
 
 import numpy as np
 
-from .base import Layer, check_real_number
+from .base import Layer, real_number
 
 
 class ReLU(Layer):
@@ -38,10 +38,10 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        check_real_number("LeakyReLU", "alpha", alpha)
+        alpha = real_number("LeakyReLU", "alpha", alpha)  # a float, so that the description reads the same for 0 and 0.0
         if not 0 <= alpha < 1:
             raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)  # a float, so that the description reads the same for 0 and 0.0
+        self.alpha = alpha
 
     def forward(self, X):
         """X: any shape -> same shape. Keeps the mask ``X > 0`` for backward."""

@@ -78,7 +78,10 @@ class Layer:
         ``dtype`` (float32 by default). Complex, object and string arrays raise
         TypeError because they cannot be meant as network input.
         """
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except ValueError as error:  # numpy refuses lists of samples of different shapes
+            raise ValueError(f"{self!r}: the input does not form an array ({error}); give every sample the same shape") from None
         if X.dtype.kind not in "biuf":
             raise TypeError(
                 f"{self!r}: expected a real-valued numeric array, got dtype {X.dtype}; "
@@ -152,18 +155,19 @@ def parameter_dtype(owner, dtype):
     return np.dtype(resolved.type)
 
 
-def check_real_number(owner, name, value):
-    """Raise TypeError naming ``owner`` unless ``value`` is one real number.
+def real_number(owner, name, value):
+    """Return the setting ``name`` of ``owner`` as a float, or raise TypeError if it is not one real number.
 
-    Python and numpy numbers, Fraction, Decimal and 0-d arrays pass; bool, text and complex do not,
-    although float() would take some of them.
+    Python and numpy numbers, Fraction, Decimal, numeric 0-d arrays and objects with ``__float__``
+    pass; bool, text and complex do not, although float() reads some of them. The caller checks
+    the range on the float that this returns.
     """
     not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating)
+    numeric_array = not isinstance(value, np.ndarray) or value.dtype.kind in "iuf"
     try:
-        if not isinstance(value, not_real) and np.ndim(value) == 0:
-            float(value)
-            return
-    except OverflowError:  # an int or Decimal such as 10**400
+        if not isinstance(value, not_real) and numeric_array and np.ndim(value) == 0:
+            return float(value)
+    except OverflowError:  # an int such as 10**400
         raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a plain number") from None
     except (TypeError, ValueError):  # None, objects, ragged lists
         pass

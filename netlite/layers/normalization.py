@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import Layer, check_real_number, parameter_dtype
+from .base import Layer, parameter_dtype, real_number
 
 
 class BatchNorm(Layer):
@@ -24,8 +24,8 @@ class BatchNorm(Layer):
         super().__init__()
         if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
             raise ValueError(f"BatchNorm: n_features must be a positive integer, got {n_features!r}")
-        check_real_number("BatchNorm", "momentum", momentum)
-        check_real_number("BatchNorm", "eps", eps)
+        momentum = real_number("BatchNorm", "momentum", momentum)
+        eps = real_number("BatchNorm", "eps", eps)
         dtype = parameter_dtype("BatchNorm", dtype)
         if not 0 < momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in (0, 1], got {momentum!r}")
