@@ -11,7 +11,7 @@ import numpy as np
 
 from .kernels.jit import stacklevel_outside_netlite
 from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
-from .layers.base import Layer
+from .layers.base import Layer, parameter_dtype
 from .losses import Loss, describe_value, is_truth_value
 
 MODEL_FORMAT = "netlite-model"
@@ -217,6 +217,7 @@ class NeuralNetwork:
 
     def astype(self, dtype):
         """Cast every layer's parameters to ``dtype`` (float32 to train, float64 to check gradients)."""
+        dtype = parameter_dtype("NeuralNetwork.astype", dtype)  # checked once, so that no layer is cast on failure
         for layer in self.layers:
             layer.astype(dtype)
         return self
@@ -277,10 +278,19 @@ class NeuralNetwork:
             raise ValueError("NeuralNetwork.save: got an empty path; give a file name, such as 'model.npz'")
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
+        folder = os.path.dirname(os.path.abspath(path))
+        blocking = _file_in_place_of_folder(folder)
+        if blocking is not None:
+            raise NotADirectoryError(f"{path}: {blocking} is a file, not a folder; save into a folder")
         if path.endswith((os.sep, os.altsep or os.sep)):
             named = path.rstrip(os.sep + (os.altsep or ""))
+            if os.path.isfile(named):
+                raise NotADirectoryError(
+                    f"{path}: names a folder, but {named} is a file, not a folder; to replace that file, save to "
+                    f"{named}, otherwise choose another name"
+                )
             if os.path.exists(named):
-                raise NotADirectoryError(f"{path}: names a folder, but {named} is a file; give a file name, such as {named}")
+                raise NotADirectoryError(f"{path}: names a folder, but {named} exists and is not one; choose another name")
             raise FileNotFoundError(
                 f"{path}: names a folder, which does not exist; create it first and give a file name in it, "
                 f"such as {os.path.join(path, 'model.npz')}"
@@ -296,9 +306,6 @@ class NeuralNetwork:
                 for name, value in values.items():
                     arrays[f"{index}/{kind}/{name}"] = value
 
-        folder = os.path.dirname(os.path.abspath(path))
-        if os.path.exists(folder) and not os.path.isdir(folder):
-            raise NotADirectoryError(f"{path}: {folder} is a file, not a folder; save into a folder")
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
         # The rename below would replace a file that the user may not write, so that is checked here:
@@ -338,6 +345,9 @@ class NeuralNetwork:
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:
             raise ValueError("NeuralNetwork.load: got an empty path; give the name of a file that save() wrote")
+        if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+            # Opening a pipe would wait for a writer, so such paths are rejected before open().
+            raise ValueError(f"{path}: is not a regular file (a device, a pipe or a socket); give the file that save() wrote")
         # Opening raises the operating system's own error for a missing or unreadable file or a folder.
         with open(path, "rb") as file:
             try:
@@ -502,6 +512,14 @@ def _fits_integer_type(array, dtype):
     """Return True if every value of the integer array fits ``dtype`` without wrapping around."""
     limits = np.iinfo(dtype)
     return limits.min <= array.min() and array.max() <= limits.max
+
+
+def _file_in_place_of_folder(folder):
+    """Return the nearest existing path at or above ``folder`` if it is not a folder, else None."""
+    existing = folder
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    return None if os.path.isdir(existing) else existing
 
 
 def _set_permissions(fd, path, folder):

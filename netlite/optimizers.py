@@ -25,6 +25,15 @@ def require_number(optimizer, name, value):
         raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
 
 
+def _short_repr(value):
+    """Return ``repr(value)`` on one line and cut to 40 characters, for a message."""
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # a repr that fails must not hide the message it is part of
+        return "(whose repr() failed)"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _has_batch_axis(value):
     """Return True if ``value`` has a first axis, as arrays, lists and tuples do; None, numbers and iterators have none."""
     try:
@@ -150,8 +159,9 @@ class Optimizer:
                 f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned None; end forward() "
                 f"with 'return' and the loss"
             )
+        inside = ""  # how the message describes a value that came in a 0-d array
         if isinstance(loss, np.ndarray) and loss.ndim == 0:
-            loss = loss[()]
+            loss, inside = loss[()], "a 0-d array holding "
         text = (str, bytes, bytearray, memoryview, np.str_, np.bytes_)  # float() would parse these
         not_real = (bool, np.bool_, complex, np.complexfloating, np.datetime64, np.timedelta64)
         if not isinstance(loss, (np.ndarray, list, tuple, *text, *not_real)):
@@ -166,8 +176,7 @@ class Optimizer:
         elif isinstance(loss, (list, tuple)):
             got = f"a {type(loss).__name__} of {len(loss)} item{'' if len(loss) == 1 else 's'}"
         else:
-            value_text = repr(loss) if len(repr(loss)) <= 40 else repr(loss)[:37] + "..."
-            got = f"{type(loss).__name__} {value_text}"
+            got = f"{inside}{type(loss).__name__} {_short_repr(loss)}"
         raise TypeError(
             f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
             f"real number, the mean over the batch, for example float(np.mean(...))"

@@ -478,11 +478,26 @@ def test_save_to_missing_folder_name(tmp_path):
 
 def test_save_below_a_file(tmp_path):
     (tmp_path / "afile.npz").write_bytes(b"data")
-    with pytest.raises(NotADirectoryError, match=r"afile.npz/: names a folder, but .*afile.npz is a file; give a file name"):
+    with pytest.raises(NotADirectoryError, match=r"afile.npz/: names a folder, but .*afile.npz is a file, not a folder; to replace"):
         small_model().save(f"{tmp_path}/afile.npz/")
-    with pytest.raises(NotADirectoryError, match=r"model.npz: .*afile.npz is a file, not a folder; save into a folder"):
-        small_model().save(tmp_path / "afile.npz" / "model.npz")
+    for below in ("model.npz", "sub/model.npz", "sub/"):
+        with pytest.raises(NotADirectoryError, match=r": .*afile.npz is a file, not a folder; save into a folder"):
+            small_model().save(f"{tmp_path}/afile.npz/{below}")
     assert (tmp_path / "afile.npz").read_bytes() == b"data"
+
+
+def test_load_rejects_pipe(tmp_path):
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+    with pytest.raises(ValueError, match=r"pipe.npz: is not a regular file \(a device, a pipe or a socket\)"):
+        small_model().load(path)
+
+
+def test_network_astype_checks_dtype_once():
+    model = nl.NeuralNetwork([nl.Flatten(), nl.FullyConnectedLayer(4, 2)])
+    with pytest.raises(TypeError, match=r"^NeuralNetwork.astype: dtype must be np.float32 or np.float64, got float16"):
+        model.astype(np.float16)
+    assert model.layers[1].params["W"].dtype == np.float32
 
 
 @pytest.mark.parametrize("method", ["save", "load"])

@@ -210,6 +210,11 @@ def test_step_names_loss_without_return():
         nl.OptimizerSGD(NoReturn(), 0.1).step(model, np.ones((4, 3)), np.zeros((4, 3)))
 
 
+class TwoLineRepr:
+    def __repr__(self):
+        return "first\nsecond"
+
+
 @pytest.mark.parametrize(
     "returned, described",
     [
@@ -220,12 +225,14 @@ def test_step_names_loss_without_return():
         (lambda value, grad: True, "bool True"),
         (lambda value, grad: [value], "a list of 1 item"),
         (lambda value, grad: bytearray(b"1.5"), r"bytearray bytearray\(b'1.5'\)"),
-        (lambda value, grad: np.array(None, dtype=object), "NoneType None"),
+        (lambda value, grad: np.array(None, dtype=object), "a 0-d array holding NoneType None"),
+        (lambda value, grad: np.array(True), r"a 0-d array holding bool np.True_"),
+        (lambda value, grad: TwoLineRepr(), "TwoLineRepr first second"),
         (lambda value, grad: "x" * 100, "str 'x{36}\\.\\.\\."),
         (lambda value, grad: np.ma.masked, "an array of shape \\(\\)"),
     ],
     ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray", "None in an array",
-         "long text", "masked"],
+         "bool in an array", "line break", "long text", "masked"],
 )
 def test_step_names_non_number_loss(returned, described):
     class OddLoss(nl.MseLoss):
