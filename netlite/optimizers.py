@@ -20,9 +20,16 @@ from .metrics import count_correct
 
 
 def require_number(optimizer, name, value):
-    """Raise TypeError unless ``value``, the setting ``name`` of ``optimizer``, is a real number."""
+    """Return ``value``, the setting ``name`` of ``optimizer``, as a float; raise unless it is a real number.
+
+    A float, because the update rules multiply arrays by it: a Fraction would turn them into objects.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
+    try:
+        return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
+    except OverflowError:  # an int such as 10**400
+        raise ValueError(f"{type(optimizer).__name__}: {name} must lie within float's range, got a number beyond it") from None
 
 
 def _short_repr(value):
@@ -59,7 +66,7 @@ class Optimizer:
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
         check_takes_logits(loss_func, type(self).__name__)
-        require_number(self, "learning_rate", learning_rate)
+        learning_rate = require_number(self, "learning_rate", learning_rate)
         if not (0 < learning_rate < np.inf):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
         self.loss_func = loss_func
@@ -207,7 +214,7 @@ class OptimizerMomentum(Optimizer):
 
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
-        require_number(self, "beta", beta)
+        beta = require_number(self, "beta", beta)
         if not 0 <= beta < 1:
             raise ValueError(f"OptimizerMomentum: beta must be in [0, 1), got {beta!r}")
         self.beta = beta
@@ -237,11 +244,11 @@ class OptimizerADAM(Optimizer):
 
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
+        beta1, beta2 = require_number(self, "beta1", beta1), require_number(self, "beta2", beta2)
         for name, value in (("beta1", beta1), ("beta2", beta2)):
-            require_number(self, name, value)
             if not 0 <= value < 1:
                 raise ValueError(f"OptimizerADAM: {name} must be in [0, 1), got {value!r}")
-        require_number(self, "eps", eps)
+        eps = require_number(self, "eps", eps)
         if not eps > 0:
             raise ValueError(f"OptimizerADAM: eps must be positive, got {eps!r}")
         self.beta1 = beta1

@@ -159,9 +159,12 @@ def test_settings_checked_after_conversion(make, message):
         make()
 
 
-@pytest.mark.parametrize("value", [np.array("0.1"), np.array(True)], ids=["text array", "bool array"])
+@pytest.mark.parametrize(
+    "value", [np.array("0.1"), np.array(True), np.array("0.1", dtype=object), np.timedelta64(0)],
+    ids=["text array", "bool array", "text object array", "timedelta"],
+)
 def test_settings_reject_non_numeric_arrays(value):
-    with pytest.raises(TypeError, match=r"^Dropout: p must be a number, got array\("):
+    with pytest.raises(TypeError, match=r"^Dropout: p must be a number, got (array|np.timedelta64)\("):
         nl.Dropout(value)
 
 
@@ -176,6 +179,8 @@ def test_layer_settings_accept_number_types():
             return 0.5
 
     assert nl.Dropout(Half()).p == 0.5
+    assert nl.Dropout(np.array(0.25, dtype=object)).p == 0.25
+    assert str(nl.LeakyReLU(-0.0).alpha) == "0.0"
     assert nl.LeakyReLU(Decimal("0.1")).alpha == pytest.approx(0.1)
     assert nl.Dropout(Fraction(1, 2)).p == 0.5
     assert nl.BatchNorm(3, momentum=np.array(0.2)).momentum == pytest.approx(0.2)

@@ -170,6 +170,17 @@ def test_step_names_unbatched_argument(X, y, got):
         nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, X, y)
 
 
+def test_optimizer_settings_become_floats():
+    optimizer = nl.OptimizerADAM(nl.MseLoss(), Fraction(1, 100), beta1=Fraction(9, 10))
+    assert type(optimizer.learning_rate) is float
+    assert type(optimizer.beta1) is float
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2)])
+    nl.OptimizerMomentum(nl.MseLoss(), Fraction(1, 10)).step(model, np.ones((2, 3)), np.zeros((2, 2)))
+    assert model.layers[0].params["W"].dtype == np.float32
+    with pytest.raises(ValueError, match=r"^OptimizerSGD: learning_rate must lie within float's range"):
+        nl.OptimizerSGD(nl.MseLoss(), 10**400)
+
+
 def test_step_names_swapped_model_argument():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 2)])
     with pytest.raises(TypeError, match=r"OptimizerSGD.step: model must be a nl.NeuralNetwork, got ndarray; call step\(model, X, y\)"):
@@ -215,6 +226,11 @@ class TwoLineRepr:
         return "first\nsecond"
 
 
+class FailingRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
 @pytest.mark.parametrize(
     "returned, described",
     [
@@ -228,11 +244,12 @@ class TwoLineRepr:
         (lambda value, grad: np.array(None, dtype=object), "a 0-d array holding NoneType None"),
         (lambda value, grad: np.array(True), r"a 0-d array holding bool np.True_"),
         (lambda value, grad: TwoLineRepr(), "TwoLineRepr first second"),
+        (lambda value, grad: FailingRepr(), r"FailingRepr \(whose repr\(\) failed\)"),
         (lambda value, grad: "x" * 100, "str 'x{36}\\.\\.\\."),
         (lambda value, grad: np.ma.masked, "an array of shape \\(\\)"),
     ],
     ids=["value and gradient", "ragged list", "text", "complex", "bool", "one-item list", "bytearray", "None in an array",
-         "bool in an array", "line break", "long text", "masked"],
+         "bool in an array", "line break", "failing repr", "long text", "masked"],
 )
 def test_step_names_non_number_loss(returned, described):
     class OddLoss(nl.MseLoss):

@@ -162,11 +162,11 @@ def real_number(owner, name, value):
     pass; bool, text and complex do not, although float() reads some of them. The caller checks
     the range on the float that this returns.
     """
-    not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating)
-    numeric_array = not isinstance(value, np.ndarray) or value.dtype.kind in "iuf"
+    not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating, np.datetime64, np.timedelta64)
+    number = value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value  # the item of a 0-d array
     try:
-        if not isinstance(value, not_real) and numeric_array and np.ndim(value) == 0:
-            return float(value)
+        if not isinstance(number, not_real) and np.ndim(number) == 0:
+            return float(number) + 0.0  # + 0.0 turns -0.0 into 0.0
     except OverflowError:  # an int such as 10**400
         raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a plain number") from None
     except (TypeError, ValueError):  # None, objects, ragged lists
