@@ -307,6 +307,11 @@ class NeuralNetwork:
                     arrays[f"{index}/{kind}/{name}"] = value
 
         if not os.path.isdir(folder):
+            if path.startswith("~"):
+                raise FileNotFoundError(
+                    f"{path}: the folder {folder} does not exist; Python does not expand '~', so pass "
+                    f"os.path.expanduser({path!r}) to save in your home folder"
+                )
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
         # The rename below would replace a file that the user may not write, so that is checked here:
         # os.access() for other users' files, the mode bits for root, whom os.access() allows every write.

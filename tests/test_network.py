@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import warnings
 import zipfile
 
@@ -489,8 +490,33 @@ def test_save_below_a_file(tmp_path):
 def test_load_rejects_pipe(tmp_path):
     path = tmp_path / "pipe.npz"
     os.mkfifo(path)
-    with pytest.raises(ValueError, match=r"pipe.npz: is not a regular file \(a device, a pipe or a socket\)"):
-        small_model().load(path)
+
+    def open_writing_end():  # lets a load() that opened the pipe go on, so that the test fails instead of hanging
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader is waiting: load() did not open the pipe
+            pass
+
+    unblocker = threading.Timer(2.0, open_writing_end)
+    unblocker.start()
+    try:
+        with pytest.raises(ValueError, match=r"pipe.npz: is not a regular file \(a device, a pipe or a socket\)"):
+            small_model().load(path)
+    finally:
+        unblocker.cancel()
+
+
+def test_save_into_pipe_name_with_slash(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(NotADirectoryError, match=r"pipe/: names a folder, but .*pipe exists and is not one; choose another"):
+        small_model().save(f"{tmp_path}/pipe/")
+
+
+def test_save_names_unexpanded_home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"Python does not expand '~', so pass os.path.expanduser\('~/model.npz'\)"):
+        small_model().save("~/model.npz")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_network_astype_checks_dtype_once():
