@@ -96,7 +96,12 @@ class Optimizer:
             )
         for name, value in (("X", X), ("y", y)):
             if not _has_batch_axis(value):
-                got = "None" if value is None else "a 0-d array" if isinstance(value, np.ndarray) else describe_value(value)
+                if value is None:
+                    got = "None"
+                elif isinstance(value, np.ndarray):
+                    got = "a 0-d array"
+                else:
+                    got = describe_value(value)
                 raise TypeError(
                     f"{type(self).__name__}.step: expected {name} with one entry per sample along its first axis, "
                     f"got {got}; call step(model, X, y) with a batch's inputs and its targets, as arrays or lists"
