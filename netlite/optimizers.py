@@ -24,12 +24,14 @@ def require_number(optimizer, name, value):
 
     A float, because the update rules multiply arrays by it: a Fraction would turn them into objects.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.timedelta64)) or not isinstance(value, numbers.Real):  # numpy counts timedelta64 as an integer
         raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
     try:
         return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
     except OverflowError:  # an int such as 10**400
-        raise ValueError(f"{type(optimizer).__name__}: {name} must lie within float's range, got a number beyond it") from None
+        raise ValueError(
+            f"{type(optimizer).__name__}: {name} must lie within float's range, got {_short_repr(value)}; pass a float"
+        ) from None
 
 
 def _short_repr(value):
@@ -66,11 +68,11 @@ class Optimizer:
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
         check_takes_logits(loss_func, type(self).__name__)
-        learning_rate = require_number(self, "learning_rate", learning_rate)
-        if not (0 < learning_rate < np.inf):
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
+        as_float = require_number(self, "learning_rate", learning_rate)
+        if not 0 < learning_rate < np.inf:  # checked on the value as given, which float() may round to 0
+            raise ValueError(f"{type(self).__name__}: learning_rate must be positive and finite, got {learning_rate!r}")
         self.loss_func = loss_func
-        self.learning_rate = learning_rate
+        self.learning_rate = as_float
         self.n_steps = 0
         # Per-parameter state (velocities, moments): state[id(layer)]["params"][name]. Each entry
         # also keeps its layer alive, so that no new layer can get that id and inherit the state.
@@ -219,10 +221,10 @@ class OptimizerMomentum(Optimizer):
 
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
-        beta = require_number(self, "beta", beta)
+        as_float = require_number(self, "beta", beta)
         if not 0 <= beta < 1:
             raise ValueError(f"OptimizerMomentum: beta must be in [0, 1), got {beta!r}")
-        self.beta = beta
+        self.beta = as_float
 
     def update_parameter(self, param, grad, state):
         if "velocity" not in state:
@@ -249,16 +251,16 @@ class OptimizerADAM(Optimizer):
 
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
-        beta1, beta2 = require_number(self, "beta1", beta1), require_number(self, "beta2", beta2)
         for name, value in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= value < 1:
+            require_number(self, name, value)
+            if not 0 <= value < 1:  # checked on the value as given, which float() may round
                 raise ValueError(f"OptimizerADAM: {name} must be in [0, 1), got {value!r}")
-        eps = require_number(self, "eps", eps)
-        if not eps > 0:
-            raise ValueError(f"OptimizerADAM: eps must be positive, got {eps!r}")
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
+        require_number(self, "eps", eps)
+        if not 0 < eps < np.inf:
+            raise ValueError(f"OptimizerADAM: eps must be positive and finite, got {eps!r}")
+        self.beta1 = require_number(self, "beta1", beta1)
+        self.beta2 = require_number(self, "beta2", beta2)
+        self.eps = require_number(self, "eps", eps)
 
     def update_parameter(self, param, grad, state):
         if "m" not in state:

@@ -218,7 +218,7 @@ def test_learning_rate_must_be_a_number(bad):
 
 
 def test_learning_rate_must_be_finite():
-    with pytest.raises(ValueError, match="learning_rate must be a positive number, got inf"):
+    with pytest.raises(ValueError, match="learning_rate must be positive and finite, got inf"):
         nl.OptimizerSGD(nl.MseLoss(), float("inf"))
 
 

@@ -89,11 +89,14 @@ def test_adam_keeps_float32_parameters():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate=0), "learning_rate must be a positive number, got 0"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate=0), "learning_rate must be positive and finite, got 0"),
         (lambda: nl.OptimizerSGD(nl.MseLoss(), learning_rate=-1.0), "got -1.0"),
         (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=1.0), "beta must be in \\[0, 1\\), got 1.0"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta2=1.5), "beta2 must be in \\[0, 1\\), got 1.5"),
-        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=0), "eps must be positive, got 0"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=0), "eps must be positive and finite, got 0"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=float("inf")), "eps must be positive and finite, got inf"),
+        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=-Fraction(1, 10**400)), r"beta must be in \[0, 1\), got Fraction\(-1, 1"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**400), r"learning_rate must lie within float's range, got 1000000.*; pass a float"),
     ],
 )
 def test_optimizer_rejects_bad_hyperparameters(make, message):
@@ -177,8 +180,9 @@ def test_optimizer_settings_become_floats():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2)])
     nl.OptimizerMomentum(nl.MseLoss(), Fraction(1, 10)).step(model, np.ones((2, 3)), np.zeros((2, 2)))
     assert model.layers[0].params["W"].dtype == np.float32
-    with pytest.raises(ValueError, match=r"^OptimizerSGD: learning_rate must lie within float's range"):
-        nl.OptimizerSGD(nl.MseLoss(), 10**400)
+    assert str(nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=-0.0).beta) == "0.0"
+    with pytest.raises(TypeError, match=r"^OptimizerSGD: learning_rate must be a number, got np.timedelta64\(1\)"):
+        nl.OptimizerSGD(nl.MseLoss(), np.timedelta64(1))
 
 
 def test_step_names_swapped_model_argument():
