@@ -276,6 +276,7 @@ class NeuralNetwork:
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:
             raise ValueError("NeuralNetwork.save: got an empty path; give a file name, such as 'model.npz'")
+        _reject_unexpanded_home(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
         folder = os.path.dirname(os.path.abspath(path))
@@ -307,11 +308,6 @@ class NeuralNetwork:
                     arrays[f"{index}/{kind}/{name}"] = value
 
         if not os.path.isdir(folder):
-            if path.startswith("~"):
-                raise FileNotFoundError(
-                    f"{path}: the folder {folder} does not exist; Python does not expand '~', so pass "
-                    f"os.path.expanduser({path!r}) to save in your home folder"
-                )
             raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
         # The rename below would replace a file that the user may not write, so that is checked here:
         # os.access() for other users' files, the mode bits for root, whom os.access() allows every write.
@@ -350,6 +346,7 @@ class NeuralNetwork:
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:
             raise ValueError("NeuralNetwork.load: got an empty path; give the name of a file that save() wrote")
+        _reject_unexpanded_home(path)
         if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
             # Opening a pipe would wait for a writer, so such paths are rejected before open().
             raise ValueError(f"{path}: is not a regular file (a device, a pipe or a socket); give the file that save() wrote")
@@ -517,6 +514,15 @@ def _fits_integer_type(array, dtype):
     """Return True if every value of the integer array fits ``dtype`` without wrapping around."""
     limits = np.iinfo(dtype)
     return limits.min <= array.min() and array.max() <= limits.max
+
+
+def _reject_unexpanded_home(path):
+    """Raise FileNotFoundError for a path such as '~/model.npz' when no file or folder '~' exists here."""
+    first = path.replace(os.altsep or os.sep, os.sep).split(os.sep)[0]
+    if first.startswith("~") and not os.path.exists(first):
+        raise FileNotFoundError(
+            f"{path}: Python does not expand '{first}' to a home folder; pass os.path.expanduser({path!r})"
+        )
 
 
 def _file_in_place_of_folder(folder):

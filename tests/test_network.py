@@ -491,19 +491,24 @@ def test_load_rejects_pipe(tmp_path):
     path = tmp_path / "pipe.npz"
     os.mkfifo(path)
 
-    def open_writing_end():  # lets a load() that opened the pipe go on, so that the test fails instead of hanging
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:  # no reader is waiting: load() did not open the pipe
-            pass
+    done = threading.Event()
 
-    unblocker = threading.Timer(2.0, open_writing_end)
+    def open_writing_end():  # lets a load() that opened the pipe go on, so that the test fails instead of hanging
+        while not done.wait(0.5):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # no reader is waiting yet
+                pass
+
+    unblocker = threading.Thread(target=open_writing_end)
     unblocker.start()
     try:
         with pytest.raises(ValueError, match=r"pipe.npz: is not a regular file \(a device, a pipe or a socket\)"):
             small_model().load(path)
     finally:
-        unblocker.cancel()
+        done.set()
+        unblocker.join()
 
 
 def test_save_into_pipe_name_with_slash(tmp_path):
@@ -512,10 +517,13 @@ def test_save_into_pipe_name_with_slash(tmp_path):
         small_model().save(f"{tmp_path}/pipe/")
 
 
-def test_save_names_unexpanded_home(tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", ["~/model.npz", "~", "~/", "~root/model.npz"])
+@pytest.mark.parametrize("method", ["save", "load"])
+def test_unexpanded_home_path(tmp_path, monkeypatch, method, path):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"Python does not expand '~', so pass os.path.expanduser\('~/model.npz'\)"):
-        small_model().save("~/model.npz")
+    first = path.split("/")[0]
+    with pytest.raises(FileNotFoundError, match=rf"Python does not expand '{first}' to a home folder; pass os.path.expanduser"):
+        getattr(small_model(), method)(path)
     assert list(tmp_path.iterdir()) == []
 
 
