@@ -147,9 +147,9 @@ def parameter_dtype(owner, dtype):
     except Exception:  # numpy raises TypeError or ValueError for what it cannot read as a dtype
         resolved = None
     if resolved is None or resolved.type not in (np.float32, np.float64):
-        given = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "__name__", None) or repr(dtype)
+        dtype_name = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "__name__", None) or repr(dtype)
         raise TypeError(
-            f"{owner}: dtype must be np.float32 or np.float64, got {given}; parameters are floats, "
+            f"{owner}: dtype must be np.float32 or np.float64, got {dtype_name}; parameters are floats, "
             f"float32 for training and float64 for a gradient check"
         )
     return np.dtype(resolved.type)
@@ -159,8 +159,8 @@ def real_number(owner, name, value):
     """Return the setting ``name`` of ``owner`` as a float, or raise TypeError if it is not one real number.
 
     Python and numpy numbers, Fraction, Decimal, numeric 0-d arrays and objects with ``__float__``
-    pass; bool, text and complex do not, although float() reads some of them. The caller checks
-    the range on the float that this returns.
+    pass. Bool, text and complex values are rejected, although float() reads some of them. The
+    caller checks the range on the float that this returns.
     """
     not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating, np.datetime64, np.timedelta64)
     number = value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value  # the item of a 0-d array
@@ -168,7 +168,7 @@ def real_number(owner, name, value):
         if not isinstance(number, not_real) and np.ndim(number) == 0:
             return float(number) + 0.0  # + 0.0 turns -0.0 into 0.0
     except OverflowError:  # an int such as 10**400
-        raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a plain number") from None
+        raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a float") from None
     except (TypeError, ValueError):  # None, objects, ragged lists
         pass
     raise TypeError(f"{owner}: {name} must be a number, got {value!r} of type {type(value).__name__}; pass a plain number")
