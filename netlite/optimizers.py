@@ -34,6 +34,18 @@ def require_number(optimizer, name, value):
         ) from None
 
 
+def _range_error(optimizer, name, value, as_float, allowed):
+    """Return the ValueError for the setting ``name`` outside ``allowed``; it shows the float it was checked as.
+
+    The range is checked on the float that the optimizer stores, because float() may round a
+    Fraction or a long double to 0, 1 or inf.
+    """
+    shown = _short_repr(value)
+    if type(value) not in (int, float):
+        shown += f", {as_float!r} as a float"
+    return ValueError(f"{type(optimizer).__name__}: {name} must be {allowed}, got {shown}")
+
+
 def _short_repr(value):
     """Return ``repr(value)`` on one line and cut to 40 characters, for a message."""
     try:
@@ -69,8 +81,8 @@ class Optimizer:
             )
         check_takes_logits(loss_func, type(self).__name__)
         as_float = require_number(self, "learning_rate", learning_rate)
-        if not 0 < learning_rate < np.inf:  # checked on the value as given, which float() may round to 0
-            raise ValueError(f"{type(self).__name__}: learning_rate must be positive and finite, got {learning_rate!r}")
+        if not 0 < as_float < np.inf:
+            raise _range_error(self, "learning_rate", learning_rate, as_float, "positive and finite")
         self.loss_func = loss_func
         self.learning_rate = as_float
         self.n_steps = 0
@@ -222,8 +234,8 @@ class OptimizerMomentum(Optimizer):
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
         as_float = require_number(self, "beta", beta)
-        if not 0 <= beta < 1:
-            raise ValueError(f"OptimizerMomentum: beta must be in [0, 1), got {beta!r}")
+        if not 0 <= as_float < 1:
+            raise _range_error(self, "beta", beta, as_float, "in [0, 1)")
         self.beta = as_float
 
     def update_parameter(self, param, grad, state):
@@ -251,16 +263,14 @@ class OptimizerADAM(Optimizer):
 
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
-        for name, value in (("beta1", beta1), ("beta2", beta2)):
-            require_number(self, name, value)
-            if not 0 <= value < 1:  # checked on the value as given, which float() may round
-                raise ValueError(f"OptimizerADAM: {name} must be in [0, 1), got {value!r}")
-        require_number(self, "eps", eps)
-        if not 0 < eps < np.inf:
-            raise ValueError(f"OptimizerADAM: eps must be positive and finite, got {eps!r}")
         self.beta1 = require_number(self, "beta1", beta1)
         self.beta2 = require_number(self, "beta2", beta2)
         self.eps = require_number(self, "eps", eps)
+        for name, value, as_float in (("beta1", beta1, self.beta1), ("beta2", beta2, self.beta2)):
+            if not 0 <= as_float < 1:
+                raise _range_error(self, name, value, as_float, "in [0, 1)")
+        if not 0 < self.eps < np.inf:
+            raise _range_error(self, "eps", eps, self.eps, "positive and finite")
 
     def update_parameter(self, param, grad, state):
         if "m" not in state:

@@ -95,7 +95,10 @@ def test_adam_keeps_float32_parameters():
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta2=1.5), "beta2 must be in \\[0, 1\\), got 1.5"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=0), "eps must be positive and finite, got 0"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=float("inf")), "eps must be positive and finite, got inf"),
-        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=-Fraction(1, 10**400)), r"beta must be in \[0, 1\), got Fraction\(-1, 1"),
+        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=Fraction(10**20 - 1, 10**20)), r"beta must be in \[0, 1\), got Fraction\(9.*\.\.\., 1.0 as a float$"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta1=Fraction(10**20 - 1, 10**20)), r"beta1 must be in \[0, 1\), got .*1.0 as a float$"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), Fraction(1, 10**400)), r"learning_rate must be positive and finite, got .*0.0 as a float$"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=np.longdouble("1e400")), r"eps must be positive and finite, got .*inf as a float$"),
         (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**400), r"learning_rate must lie within float's range, got 1000000.*; pass a float"),
     ],
 )
