@@ -517,9 +517,13 @@ def _fits_integer_type(array, dtype):
 
 
 def _reject_unexpanded_home(path):
-    """Raise FileNotFoundError for a path such as '~/model.npz' when no file or folder '~' exists here."""
+    """Raise FileNotFoundError for a path such as '~/model.npz' when no file or folder '~' exists here.
+
+    Only a first part that os.path.expanduser() would change counts, so a file name such as
+    '~model.npz' (no user of that name) is saved and loaded as it is.
+    """
     first = path.replace(os.altsep or os.sep, os.sep).split(os.sep)[0]
-    if first.startswith("~") and not os.path.exists(first):
+    if first.startswith("~") and not os.path.exists(first) and os.path.expanduser(first) != first:
         raise FileNotFoundError(
             f"{path}: Python does not expand '{first}' to a home folder; pass os.path.expanduser({path!r})"
         )

@@ -487,6 +487,23 @@ def test_save_below_a_file(tmp_path):
     assert (tmp_path / "afile.npz").read_bytes() == b"data"
 
 
+def test_tilde_file_name_is_literal(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = small_model()
+    model.save("~model.npz")
+    assert (tmp_path / "~model.npz").is_file()
+    copy = small_model()
+    copy.load("~model.npz")
+    np.testing.assert_array_equal(copy.layers[0].params["W"], model.layers[0].params["W"])
+
+
+def test_folder_named_tilde_is_used(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "~").mkdir()
+    small_model().save("~/model.npz")
+    assert (tmp_path / "~" / "model.npz").is_file()
+
+
 def test_load_rejects_pipe(tmp_path):
     path = tmp_path / "pipe.npz"
     os.mkfifo(path)
@@ -494,11 +511,10 @@ def test_load_rejects_pipe(tmp_path):
     done = threading.Event()
 
     def open_writing_end():  # lets a load() that opened the pipe go on, so that the test fails instead of hanging
-        while not done.wait(0.5):
+        while not done.wait(0.5):  # until the test ends, because load() might open the pipe more than once
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-                return
-            except OSError:  # no reader is waiting yet
+            except OSError:  # no reader is waiting
                 pass
 
     unblocker = threading.Thread(target=open_writing_end)
