@@ -35,15 +35,15 @@ def require_number(optimizer, name, value):
 
 
 def _range_error(optimizer, name, value, as_float, allowed):
-    """Return the ValueError for the setting ``name`` outside ``allowed``; it shows the float it was checked as.
+    """Return the ValueError for the setting ``name`` outside ``allowed``, showing the float it was checked as.
 
     The range is checked on the float that the optimizer stores, because float() may round a
     Fraction or a long double to 0, 1 or inf.
     """
-    shown = _short_repr(value)
+    value_text = _short_repr(value)
     if type(value) not in (int, float):
-        shown += f", {as_float!r} as a float"
-    return ValueError(f"{type(optimizer).__name__}: {name} must be {allowed}, got {shown}")
+        value_text += f", {as_float!r} as a float"
+    return ValueError(f"{type(optimizer).__name__}: {name} must be {allowed}, got {value_text}")
 
 
 def _short_repr(value):
