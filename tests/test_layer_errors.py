@@ -1,5 +1,6 @@
 """Bad input to layers: each error names the layer, the expected and the actual value."""
 
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -31,9 +32,11 @@ def test_fully_connected_one_axis_input():
         nl.FullyConnectedLayer(3, 2).forward(np.zeros(3))
 
 
-def test_convolution_channels_first_input_suggests_transpose():
-    with pytest.raises(ValueError, match=r"\(batch, height, width, 3\), got \(2, 3, 8, 8\); if the images are stored channels first .*X.transpose\(0, 2, 3, 1\)"):
-        nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros((2, 3, 8, 8)))
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 8, 12), (2, 3, 12, 5)])
+def test_convolution_channels_first_input_suggests_transpose(shape):
+    expected = rf"\(batch, height, width, 3\), got {re.escape(str(shape))}; if the images are stored channels first .*X.transpose\(0, 2, 3, 1\)"
+    with pytest.raises(ValueError, match=expected):
+        nl.ConvolutionalLayer(3, 3, 4).forward(np.zeros(shape))
 
 
 @pytest.mark.parametrize(
@@ -41,6 +44,7 @@ def test_convolution_channels_first_input_suggests_transpose():
     [
         ((3, 3, 4), (2, 8, 8, 5), "the images or the previous layer's output must have 3 channels$"),
         ((3, 32, 32), (2, 32, 32, 16), "must have 32 channels$"),  # height 32 equals the channels by chance
+        ((3, 32, 32), (2, 32, 40, 16), "must have 32 channels$"),  # the same, and not square
         ((5, 1, 8), (2, 28, 28, 3), "must have 1 channel$"),
     ],
 )

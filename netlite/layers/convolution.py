@@ -81,8 +81,11 @@ class ConvolutionalLayer(Layer):
         N, H, W_in, C_in = X.shape
         K = self.kernel_size
         if C_in != self.in_channels:
-            # Square images stored channels first, as PyTorch stores them: axis 1 fits, axes 2 and 3 agree.
-            channels_first = X.shape[1] == self.in_channels and X.shape[2] == X.shape[3]
+            # Images stored channels first, as PyTorch stores them: axis 1 fits, and axes 2 and 3
+            # look like height and width (equal, or both larger than the channel count).
+            channels_first = X.shape[1] == self.in_channels and (
+                X.shape[2] == X.shape[3] or min(X.shape[2], X.shape[3]) > self.in_channels
+            )
             hint = (
                 f"; if the images are stored channels first (batch, channels, height, width), "
                 f"convert them with X.transpose(0, 2, 3, 1)"
