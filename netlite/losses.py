@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from .settings import range_error, real_number
+
 
 def is_truth_value(value):
     """Return True for the values that a ``logits`` switch takes: True, False, None (False), 1 and 0."""
@@ -137,11 +139,10 @@ class HuberLoss(Loss):
 
     def __init__(self, delta=1.0):
         super().__init__()
-        if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
-            raise TypeError(f"HuberLoss: delta must be a number, got {delta!r}")
-        if not delta > 0:
-            raise ValueError(f"HuberLoss: delta must be positive, got {delta!r}")
-        self.delta = delta
+        as_float = real_number("HuberLoss", "delta", delta)  # a float: a Fraction would make object arrays
+        if not as_float > 0:
+            raise range_error("HuberLoss", "delta", delta, as_float, "positive")
+        self.delta = as_float
 
     def forward(self, output, target):
         output, target = self._check_regression_pair(output, target)

@@ -9,7 +9,6 @@ update rules, for a parameter p with gradient g and learning rate lr:
 - ADAM:      see OptimizerADAM
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -17,42 +16,7 @@ import numpy as np
 from .kernels.jit import stacklevel_outside_netlite
 from .losses import Loss, check_takes_logits, describe_value
 from .metrics import count_correct
-
-
-def require_number(optimizer, name, value):
-    """Return ``value``, the setting ``name`` of ``optimizer``, as a float; raise unless it is a real number.
-
-    A float, because the update rules multiply arrays by it: a Fraction would turn them into objects.
-    """
-    if isinstance(value, (bool, np.timedelta64)) or not isinstance(value, numbers.Real):  # numpy counts timedelta64 as an integer
-        raise TypeError(f"{type(optimizer).__name__}: {name} must be a number, got {value!r}")
-    try:
-        return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
-    except OverflowError:  # an int such as 10**400
-        raise ValueError(
-            f"{type(optimizer).__name__}: {name} must lie within float's range, got {_short_repr(value)}; pass a float"
-        ) from None
-
-
-def _range_error(optimizer, name, value, as_float, allowed):
-    """Return the ValueError for the setting ``name`` outside ``allowed``, showing the float it was checked as.
-
-    The range is checked on the float that the optimizer stores, because float() may round a
-    Fraction or a long double to 0, 1 or inf.
-    """
-    value_text = _short_repr(value)
-    if type(value) not in (int, float):
-        value_text += f", {as_float!r} as a float"
-    return ValueError(f"{type(optimizer).__name__}: {name} must be {allowed}, got {value_text}")
-
-
-def _short_repr(value):
-    """Return ``repr(value)`` on one line and cut to 40 characters, for a message."""
-    try:
-        text = " ".join(repr(value).split())
-    except Exception:  # a repr that fails must not hide the message it is part of
-        return "(whose repr() failed)"
-    return text if len(text) <= 40 else text[:37] + "..."
+from .settings import range_error, real_number, short_repr
 
 
 def _has_batch_axis(value):
@@ -80,9 +44,9 @@ class Optimizer:
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
         check_takes_logits(loss_func, type(self).__name__)
-        as_float = require_number(self, "learning_rate", learning_rate)
+        as_float = real_number(type(self).__name__, "learning_rate", learning_rate)
         if not 0 < as_float < np.inf:
-            raise _range_error(self, "learning_rate", learning_rate, as_float, "positive and finite")
+            raise range_error(type(self).__name__, "learning_rate", learning_rate, as_float, "positive and finite")
         self.loss_func = loss_func
         self.learning_rate = as_float
         self.n_steps = 0
@@ -202,7 +166,7 @@ class Optimizer:
         elif isinstance(loss, (list, tuple)):
             got = f"a {type(loss).__name__} of {len(loss)} item{'' if len(loss) == 1 else 's'}"
         else:
-            got = f"{inside}{type(loss).__name__} {_short_repr(loss)}"
+            got = f"{inside}{type(loss).__name__} {short_repr(loss)}"
         raise TypeError(
             f"{type(self).__name__}.step: forward() of {self.loss_func!r} returned {got}; a loss returns one "
             f"real number, the mean over the batch, for example float(np.mean(...))"
@@ -233,9 +197,9 @@ class OptimizerMomentum(Optimizer):
 
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
-        as_float = require_number(self, "beta", beta)
+        as_float = real_number(type(self).__name__, "beta", beta)
         if not 0 <= as_float < 1:
-            raise _range_error(self, "beta", beta, as_float, "in [0, 1)")
+            raise range_error(type(self).__name__, "beta", beta, as_float, "in [0, 1)")
         self.beta = as_float
 
     def update_parameter(self, param, grad, state):
@@ -263,14 +227,14 @@ class OptimizerADAM(Optimizer):
 
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
-        self.beta1 = require_number(self, "beta1", beta1)
-        self.beta2 = require_number(self, "beta2", beta2)
-        self.eps = require_number(self, "eps", eps)
+        self.beta1 = real_number(type(self).__name__, "beta1", beta1)
+        self.beta2 = real_number(type(self).__name__, "beta2", beta2)
+        self.eps = real_number(type(self).__name__, "eps", eps)
         for name, value, as_float in (("beta1", beta1, self.beta1), ("beta2", beta2, self.beta2)):
             if not 0 <= as_float < 1:
-                raise _range_error(self, name, value, as_float, "in [0, 1)")
+                raise range_error(type(self).__name__, name, value, as_float, "in [0, 1)")
         if not 0 < self.eps < np.inf:
-            raise _range_error(self, "eps", eps, self.eps, "positive and finite")
+            raise range_error(type(self).__name__, "eps", eps, self.eps, "positive and finite")
 
     def update_parameter(self, param, grad, state):
         if "m" not in state:

@@ -2,6 +2,8 @@
 
 import re
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -200,6 +202,17 @@ def test_loss_rejects_empty_batch(loss):
 def test_huber_rejects_delta_that_is_not_a_number():
     with pytest.raises(TypeError, match="HuberLoss: delta must be a number, got '1'"):
         nl.HuberLoss("1")
+    with pytest.raises(ValueError, match=r"HuberLoss: delta must be positive, got Fraction\(-1, 2\)$"):
+        nl.HuberLoss(Fraction(-1, 2))
+
+
+def test_huber_delta_becomes_float():
+    # A Fraction kept as given would turn the loss's arrays into arrays of Python objects.
+    loss = nl.HuberLoss(Fraction(1, 2))
+    assert type(loss.delta) is float and repr(loss) == "HuberLoss(delta=0.5)"
+    output, target = np.array([[0.0, 3.0]], dtype=np.float32), np.zeros((1, 2), dtype=np.float32)
+    assert loss.forward(output, target) == pytest.approx(nl.HuberLoss(0.5).forward(output, target))
+    assert loss.backward().dtype == np.float32
 
 
 def test_count_correct_non_finite_rows_wrong():

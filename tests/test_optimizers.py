@@ -99,7 +99,11 @@ def test_adam_keeps_float32_parameters():
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta1=Fraction(10**20 - 1, 10**20)), r"beta1 must be in \[0, 1\), got .*1.0 as a float$"),
         (lambda: nl.OptimizerSGD(nl.MseLoss(), Fraction(1, 10**400)), r"learning_rate must be positive and finite, got .*0.0 as a float$"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=np.longdouble("1e400")), r"eps must be positive and finite, got .*inf as a float$"),
-        (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**400), r"learning_rate must lie within float's range, got 1000000.*; pass a float"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**400), r"learning_rate must be positive and finite, got 1000000.*\.\.\., inf as a float$"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta1=-(10**400)), r"beta1 must be in \[0, 1\), got -1000000.*\.\.\., -inf as a float$"),
+        # The float equals the value as given, so the message shows the value once.
+        (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=np.float64(1.5)), r"beta must be in \[0, 1\), got np.float64\(1.5\)$"),
+        (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta2=Fraction(3, 2)), r"beta2 must be in \[0, 1\), got Fraction\(3, 2\)$"),
     ],
 )
 def test_optimizer_rejects_bad_hyperparameters(make, message):
@@ -184,6 +188,10 @@ def test_optimizer_settings_become_floats():
     nl.OptimizerMomentum(nl.MseLoss(), Fraction(1, 10)).step(model, np.ones((2, 3)), np.zeros((2, 2)))
     assert model.layers[0].params["W"].dtype == np.float32
     assert str(nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=-0.0).beta) == "0.0"
+    # Decimal and 0-d arrays are numbers too, as the layers' settings take them.
+    adam = nl.OptimizerADAM(nl.MseLoss(), Decimal("0.001"), beta2=np.array(0.99), eps=np.float32(1e-7))
+    assert (adam.learning_rate, adam.beta2, adam.eps) == (0.001, 0.99, float(np.float32(1e-7)))
+    assert all(type(value) is float for value in (adam.learning_rate, adam.beta2, adam.eps))
     with pytest.raises(TypeError, match=r"^OptimizerSGD: learning_rate must be a number, got np.timedelta64\(1\)"):
         nl.OptimizerSGD(nl.MseLoss(), np.timedelta64(1))
 

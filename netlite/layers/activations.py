@@ -7,7 +7,8 @@ that derivative (the chain rule, element by element).
 
 import numpy as np
 
-from .base import Layer, real_number
+from ..settings import range_error, real_number
+from .base import Layer
 
 
 class ReLU(Layer):
@@ -38,10 +39,10 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        alpha = real_number("LeakyReLU", "alpha", alpha)  # a float, so that the description reads the same for 0 and 0.0
-        if not 0 <= alpha < 1:
-            raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = alpha
+        as_float = real_number("LeakyReLU", "alpha", alpha)  # a float, so that the description reads the same for 0 and 0.0
+        if not 0 <= as_float < 1:
+            raise range_error("LeakyReLU", "alpha", alpha, as_float, "in [0, 1)")
+        self.alpha = as_float
 
     def forward(self, X):
         """X: any shape -> same shape. Keeps the mask ``X > 0`` for backward."""

@@ -155,25 +155,6 @@ def parameter_dtype(owner, dtype):
     return np.dtype(resolved.type)
 
 
-def real_number(owner, name, value):
-    """Return the setting ``name`` of ``owner`` as a float, or raise TypeError if it is not one real number.
-
-    Python and numpy numbers, Fraction, Decimal, numeric 0-d arrays and objects with ``__float__``
-    pass. Bool, text and complex values are rejected, although float() reads some of them. The
-    caller checks the range on the float that this returns.
-    """
-    not_real = (bool, np.bool_, str, bytes, bytearray, memoryview, complex, np.complexfloating, np.datetime64, np.timedelta64)
-    number = value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value  # the item of a 0-d array
-    try:
-        if not isinstance(number, not_real) and np.ndim(number) == 0:
-            return float(number) + 0.0  # + 0.0 turns -0.0 into 0.0
-    except OverflowError:  # an int such as 10**400
-        raise ValueError(f"{owner}: {name} must lie within float's range, got a number beyond it; pass a float") from None
-    except (TypeError, ValueError):  # None, objects, ragged lists
-        pass
-    raise TypeError(f"{owner}: {name} must be a number, got {value!r} of type {type(value).__name__}; pass a plain number")
-
-
 def ndim_words(ndim):
     """Describe an expected number of axes in the shape vocabulary used in messages."""
     names = {2: "(batch, features)", 4: "(batch, height, width, channels)"}

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .base import Layer, parameter_dtype, real_number
+from ..settings import range_error, real_number
+from .base import Layer, parameter_dtype
 
 
 class BatchNorm(Layer):
@@ -24,16 +25,16 @@ class BatchNorm(Layer):
         super().__init__()
         if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
             raise ValueError(f"BatchNorm: n_features must be a positive integer, got {n_features!r}")
-        momentum = real_number("BatchNorm", "momentum", momentum)
-        eps = real_number("BatchNorm", "eps", eps)
+        momentum_float = real_number("BatchNorm", "momentum", momentum)
+        eps_float = real_number("BatchNorm", "eps", eps)
         dtype = parameter_dtype("BatchNorm", dtype)
-        if not 0 < momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in (0, 1], got {momentum!r}")
-        if not 0 < eps < float("inf"):  # also rejects NaN
-            raise ValueError(f"BatchNorm: eps must be positive and finite, got {eps!r}")
+        if not 0 < momentum_float <= 1:
+            raise range_error("BatchNorm", "momentum", momentum, momentum_float, "in (0, 1]")
+        if not 0 < eps_float < float("inf"):  # also rejects NaN
+            raise range_error("BatchNorm", "eps", eps, eps_float, "positive and finite")
         self.n_features = int(n_features)
-        self.momentum = float(momentum)
-        self.eps = float(eps)
+        self.momentum = momentum_float
+        self.eps = eps_float
         self.params["gamma"] = np.ones(self.n_features, dtype=dtype)
         self.params["beta"] = np.zeros(self.n_features, dtype=dtype)
         self.grads["gamma"] = np.zeros_like(self.params["gamma"])

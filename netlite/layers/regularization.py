@@ -3,7 +3,8 @@
 import numpy as np
 
 from ..seeding import default_rng
-from .base import Layer, real_number
+from ..settings import range_error, real_number
+from .base import Layer
 
 
 class Dropout(Layer):
@@ -17,10 +18,10 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        p = real_number("Dropout", "p", p)  # a float, so that the description reads the same for 0 and 0.0
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p (the probability of dropping a value) must be in [0, 1), got {p!r}")
-        self.p = p
+        as_float = real_number("Dropout", "p", p)  # a float, so that the description reads the same for 0 and 0.0
+        if not 0 <= as_float < 1:
+            raise range_error("Dropout", "p (the probability of dropping a value)", p, as_float, "in [0, 1)")
+        self.p = as_float
         self.rng = rng if rng is not None else np.random.default_rng(default_rng().integers(2**63))
 
     def forward(self, X):
