@@ -118,6 +118,8 @@ def test_check_shape_messages():
         check_shape("forward(X)", np.zeros((3, 4)), (4, 3))
     with pytest.raises(AssertionError, match="returned None"):
         check_shape("forward(X)", None, (4, 3))
+    with pytest.raises(AssertionError, match=r"forward\(X\) returned a list, expected a numpy array of shape \(1, 1\); return the array"):
+        check_shape("forward(X)", [[0.5]], (1, 1))
 
 
 def test_check_raises_cases(capsys):

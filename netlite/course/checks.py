@@ -103,9 +103,14 @@ def check_float(name, actual, points=None):
 
 
 def check_shape(name, actual, expected_shape, points=None):
-    """Assert that the array ``actual`` has the shape ``expected_shape``."""
+    """Assert that the array ``actual`` has the shape ``expected_shape``; a list or tuple fails."""
     if actual is None:
         raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
+    if isinstance(actual, (list, tuple)):  # np.shape() would accept them, but indexing as X[0, 0] would fail
+        raise AssertionError(
+            f"{name} returned a {type(actual).__name__}, expected a numpy array of shape {tuple(expected_shape)}; "
+            f"return the array itself (np.asarray(...) turns a {type(actual).__name__} into one)"
+        )
     shape = np.shape(actual)
     if tuple(shape) != tuple(expected_shape):
         raise AssertionError(f"{name} returned an array of shape {tuple(shape)}, expected shape {tuple(expected_shape)}")
