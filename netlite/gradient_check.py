@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers.base import Layer
+from .layers.base import Layer, check_initialised
 from .losses import Loss
 
 
@@ -189,6 +189,7 @@ def _layer_records(layer_or_network, X, step, max_checks, rng):
     if not layers:
         raise ValueError("gradient_check: the network has no layers; add some with add_layer()")
     for layer in layers:
+        check_initialised("gradient_check", layer)
         layer.astype(np.float64)
     if hasattr(layers[0], "compute_input_grad"):
         layers[0].compute_input_grad = True
@@ -397,8 +398,14 @@ def _check_float64_outputs(layers, X):
     output = X
     for index, layer in enumerate(layers):
         where = f"layer {index} ({layer!r})" if len(layers) > 1 else repr(layer)
+        result = layer.forward(output)
+        if isinstance(result, (list, tuple)):  # the layers after it would take it, but its shape is needed here
+            raise TypeError(
+                f"gradient_check: forward() of {where} returned a {type(result).__name__}; return its output "
+                f"as a numpy array (np.asarray(...) turns a {type(result).__name__} into one)"
+            )
         output = _float64_result(
-            layer.forward(output), where, "input", "its output",
+            result, where, "input", "its output",
             "keep the input's dtype in forward() (for example, no .astype(np.float32))",
         )
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .kernels.jit import stacklevel_outside_netlite
 from .layers.activations import ReLU, Sigmoid, Softmax, Tanh
-from .layers.base import Layer, parameter_dtype
+from .layers.base import Layer, check_initialised, parameter_dtype
 from .losses import Loss, describe_value, is_truth_value
 
 MODEL_FORMAT = "netlite-model"
@@ -56,12 +56,7 @@ class NeuralNetwork:
                 f"NeuralNetwork: expected a layer (an instance of netlite's Layer), "
                 f"got {type(layer).__name__}; did you forget the parentheses, as in nl.ReLU()?"
             )
-        missing = [name for name in ("params", "grads", "buffers", "training") if not hasattr(layer, name)]
-        if missing:
-            raise TypeError(
-                f"NeuralNetwork: the {type(layer).__name__} has no {', '.join(missing)}, which Layer.__init__ sets; "
-                f"call super().__init__() at the start of its __init__"
-            )
+        check_initialised("NeuralNetwork", layer)
         # A layer keeps what its backward pass needs from its last forward call, so one object
         # at two places would overwrite its own cache and give wrong gradients.
         for position, existing in enumerate(self.layers):

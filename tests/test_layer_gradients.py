@@ -132,6 +132,27 @@ def test_gradient_check_names_forward_without_return():
         nl.gradient_check(NoReturnMse(), random_input((3, 2)), target=np.zeros((3, 2)))
 
 
+def test_gradient_check_names_list_output():
+    class ListTanh(nl.Tanh):
+        def forward(self, X):
+            return super().forward(X).tolist()
+
+    with pytest.raises(TypeError, match=r"^gradient_check: forward\(\) of ListTanh\(\) returned a list; return its output as a numpy array"):
+        nl.gradient_check(ListTanh(), random_input((3, 4)))
+    network = nl.NeuralNetwork([nl.FullyConnectedLayer(4, 4), ListTanh(), nl.Tanh()])
+    with pytest.raises(TypeError, match=r"forward\(\) of layer 1 \(ListTanh\(\)\) returned a list"):
+        nl.gradient_check(network, random_input((3, 4)))
+
+
+def test_gradient_check_names_missing_super_init():
+    class NoInitTanh(nl.Tanh):
+        def __init__(self):
+            self.scale = 1.0  # no super().__init__()
+
+    with pytest.raises(TypeError, match=r"^gradient_check: the NoInitTanh has no params, grads, buffers, training, .*call super\(\).__init__\(\)"):
+        nl.gradient_check(NoInitTanh(), random_input((3, 4)))
+
+
 def test_gradient_check_names_backward_without_return():
     class NoReturnBackwardTanh(nl.Tanh):
         def backward(self, grad_output):

@@ -137,6 +137,16 @@ def float_dtype_for(dtype):
     return np.dtype(np.float32)
 
 
+def check_initialised(caller, layer):
+    """Raise TypeError naming ``caller`` if ``layer`` lacks what Layer.__init__ sets (its __init__ skipped super().__init__())."""
+    missing = [name for name in ("params", "grads", "buffers", "training") if not hasattr(layer, name)]
+    if missing:
+        raise TypeError(
+            f"{caller}: the {type(layer).__name__} has no {', '.join(missing)}, which Layer.__init__ sets; "
+            f"call super().__init__() at the start of its __init__"
+        )
+
+
 def parameter_dtype(owner, dtype):
     """Return ``dtype`` as np.float32 or np.float64 in native byte order, or raise TypeError naming ``owner``.
 
