@@ -261,7 +261,7 @@ class NeuralNetwork:
     # -- saving and loading --------------------------------------------------
 
     def save(self, path):
-        """Write every layer's parameters and buffers to ``path`` (a NumPy .npz file).
+        """Write every layer's parameters and buffers to ``path`` (a NumPy .npz file; '~/' means the home folder).
 
         The file contains only arrays and a JSON description, never a pickle,
         so loading a model from someone else cannot run code. It is written
@@ -271,7 +271,7 @@ class NeuralNetwork:
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:
             raise ValueError("NeuralNetwork.save: got an empty path; give a file name, such as 'model.npz'")
-        _reject_unexpanded_home(path)
+        path = _expand_home(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a folder; give a file name, such as {os.path.join(path, 'model.npz')}")
         folder = os.path.dirname(os.path.abspath(path))
@@ -333,7 +333,7 @@ class NeuralNetwork:
             raise
 
     def load(self, path):
-        """Load parameters saved by ``save`` into this network, which must have the same layers.
+        """Load parameters saved by ``save`` from ``path`` into this network, which must have the same layers.
 
         Raises ValueError naming the file and the first layer or array that
         does not fit; the network is changed only when the whole file fits.
@@ -341,7 +341,7 @@ class NeuralNetwork:
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:
             raise ValueError("NeuralNetwork.load: got an empty path; give the name of a file that save() wrote")
-        _reject_unexpanded_home(path)
+        path = _expand_home(path)
         if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
             # Opening a pipe would wait for a writer, so such paths are rejected before open().
             raise ValueError(f"{path}: is not a regular file (a device, a pipe or a socket); give the file that save() wrote")
@@ -511,17 +511,16 @@ def _fits_integer_type(array, dtype):
     return limits.min <= array.min() and array.max() <= limits.max
 
 
-def _reject_unexpanded_home(path):
-    """Raise FileNotFoundError for a path such as '~/model.npz' when no file or folder '~' exists here.
+def _expand_home(path):
+    """Return ``path`` with its first folder expanded if it is '~' or '~user', as the data loaders do.
 
-    Only a first part that os.path.expanduser() would change counts, so a file name such as
-    '~model.npz' (no user of that name) is saved and loaded as it is.
+    Only a first part followed by a separator is taken as a folder, and only when nothing of that
+    name exists here. So '~model.npz' stays a file name, and a folder named '~' is used as it is.
     """
-    first = path.replace(os.altsep or os.sep, os.sep).split(os.sep)[0]
-    if first.startswith("~") and not os.path.exists(first) and os.path.expanduser(first) != first:
-        raise FileNotFoundError(
-            f"{path}: Python does not expand '{first}' to a home folder; pass os.path.expanduser({path!r})"
-        )
+    first, separator, _ = path.replace(os.altsep or os.sep, os.sep).partition(os.sep)
+    if first.startswith("~") and separator and not os.path.exists(first):
+        return os.path.expanduser(path)
+    return path
 
 
 def _file_in_place_of_folder(folder):
