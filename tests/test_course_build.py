@@ -198,6 +198,22 @@ MALFORMED = {
         "positive 'points'",
     ),
     "wrong kernel": (lambda nb: nb.metadata.kernelspec.update(name="python3.11"), "kernelspec name"),
+    # Near misses of a marker would not be removed, so the hidden tests or the solution would reach students.
+    "hidden marker with one hash": (
+        lambda nb: cell_by_grade_id(nb, "cube_check").update(
+            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### BEGIN HIDDEN TESTS", "# BEGIN HIDDEN TESTS")),
+        r"line 1 reads '# BEGIN HIDDEN TESTS', which looks like the marker '### BEGIN HIDDEN TESTS'; write the marker exactly",
+    ),
+    "hidden marker singular": (
+        lambda nb: cell_by_grade_id(nb, "cube_check").update(
+            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### END HIDDEN TESTS", "### END HIDDEN TEST")),
+        r"line 3 reads '### END HIDDEN TEST', which looks like the marker '### END HIDDEN TESTS'",
+    ),
+    "solution marker in lower case": (
+        lambda nb: cell_by_grade_id(nb, "square").update(
+            source="def square(x):\n    ### Begin solution\n    return x * x\n    ### END SOLUTION"),
+        r"line 2 reads '### Begin solution', which looks like the marker '### BEGIN SOLUTION'",
+    ),
     "solution and check": (
         lambda nb: cell_by_grade_id(nb, "square")["metadata"]["nbgrader"].update(grade=True, points=1),
         "not both",

@@ -167,6 +167,23 @@ def _marker_on_line(line: str) -> str | None:
     return None
 
 
+def _near_miss_marker(line: str) -> str | None:
+    """Return the marker that a comment line such as ``# Begin hidden test`` was meant to be, else None.
+
+    The build removes only exact markers, so a near miss would pass the solution or the hidden tests
+    on to the students.
+    """
+    stripped = line.strip()
+    if not stripped.startswith("#") or stripped in MARKERS:
+        return None
+    words = re.sub(r"[^a-z]+", " ", stripped.lower()).split()
+    words = [word.rstrip("s") for word in words]  # 'test' and 'tests', 'solution' and 'solutions'
+    for marker in MARKERS:
+        if words == [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]:
+            return marker
+    return None
+
+
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
     """Return ``(begin_index, end_index)`` of every fence in ``lines``; raise on unbalanced fences."""
     blocks = []
@@ -386,9 +403,16 @@ def validate_solution(notebook, path: Path) -> None:
             points = metadata.get("points")
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
                 raise CourseFormatError(f"{where}: a check cell needs positive 'points' in metadata.nbgrader, got {points!r}")
-        # Fences are checked for balance in every cell, and allowed only in the right kind of cell,
-        # because a fence elsewhere would be copied into the exercise with its solution inside.
+        # Fences are checked for near misses and balance in every cell, and allowed only in the right kind
+        # of cell, because a fence elsewhere would be copied into the exercise with its solution inside.
         lines = source.split("\n")
+        for number, line in enumerate(lines):
+            meant = _near_miss_marker(line)
+            if meant is not None:
+                raise CourseFormatError(
+                    f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {meant!r}; "
+                    f"write the marker exactly so, because the build removes only exact markers"
+                )
         solution_fences = fenced_blocks(lines, BEGIN_SOLUTION, END_SOLUTION, where)
         hidden_fences = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
         if solution_fences and not solution:
