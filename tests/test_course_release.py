@@ -37,8 +37,13 @@ def built_course(tmp_path) -> Path:
     (root / "netlite" / "__pycache__").mkdir()
     (root / "netlite" / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"\0compiled")
     (root / "notebooks" / "01_walkthrough.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
-    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n")
-    (root / "docs" / "grading.md").write_text("<!-- instructor-only -->\n# Grading\nsecret rubric\n")
+    (root / "docs" / "grading.md").write_text(
+        "<!-- instructor-only -->\n# Grading\nsecret rubric\n![solved](images/solved.png)\n<img src='images/shared.png'>\n"
+    )
+    (root / "docs" / "images").mkdir()
+    (root / "docs" / "images" / "solved.png").write_bytes(b"\x89PNG picture of a solution")
+    (root / "docs" / "images" / "shared.png").write_bytes(b"\x89PNG picture both documents show")
+    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n![setup](images/shared.png)\n")
     (root / "tests").mkdir()
     (root / "tests" / "test_hidden.py").write_text("def test_x():\n    pass\n")
     course_build.build(root, **QUIET)
@@ -66,8 +71,10 @@ def test_release_contents(tmp_path):
         "notebooks/01_walkthrough.ipynb",
         "exercises/01_tiny.ipynb",
         "docs/student-guide.md",
+        "docs/images/shared.png",
     }
-    assert skipped == ["docs/grading.md"]
+    # The picture that only the instructor-only document shows stays out with it.
+    assert skipped == ["docs/grading.md", "docs/images/solved.png"]
 
 
 def test_release_has_no_solution_or_marker(tmp_path):

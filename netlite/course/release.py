@@ -2,7 +2,8 @@
 
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
-``<!-- instructor-only -->`` among their first five lines). Caches and hidden files are left out.
+``<!-- instructor-only -->`` among their first five lines) and the files, such as pictures, that only
+those documents link to. Caches and hidden files are left out.
 When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
 course's own README speaks to instructors about solutions and grading.
 
@@ -65,6 +66,8 @@ MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deep
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
+LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")  # the target of a Markdown link or image: [text](target)
+HTML_SOURCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")  # <img src="..."> and <a href="...">
 
 
 class ReleaseError(RuntimeError):
@@ -367,19 +370,50 @@ def is_instructor_only(path: Path) -> bool:
     return any(INSTRUCTOR_ONLY_MARK in line for line in head)
 
 
+def linked_files(document: Path) -> set[Path]:
+    """Return the local files that a Markdown or HTML document links to or shows, as resolved paths."""
+    text = document.read_text(encoding="utf-8", errors="replace")
+    targets = LINK_TARGET.findall(text) + HTML_SOURCE.findall(text)
+    files = set()
+    for target in targets:
+        target = target.split("#")[0].split("?")[0].strip()
+        if target and "://" not in target and not target.startswith("mailto:"):
+            files.add((document.parent / target).resolve())
+    return files
+
+
+def instructor_only_assets(root: Path) -> set[Path]:
+    """Return the files that instructor-only documents link to and no released document does.
+
+    Such a file, for example a screenshot of a solved exercise, belongs with its document. The scan
+    cannot read text in images, so it would not notice a solution in one.
+    """
+    private, public = set(), set()
+    for name in RELEASED_FOLDERS:
+        for path in (root / name).rglob("*"):
+            ignored = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
+            if path.suffix.lower() in {".md", ".html"} and path.is_file() and not ignored:
+                (private if is_instructor_only(path) else public).update(linked_files(path))
+    for name in (STUDENT_README, "README.md"):  # the README that the release gets
+        if (root / name).is_file():
+            public.update(linked_files(root / name))
+            break
+    return private - public
+
+
 def _ignored(path: Path) -> bool:
     return path.name.startswith(".") or path.name in IGNORED_NAMES or path.suffix in IGNORED_SUFFIXES
 
 
-def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path) -> None:
+def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, private: set[Path]) -> None:
     for path in sorted(source.rglob("*")):
         relative_parts = path.relative_to(source).parts
         if any(_ignored(Path(part)) for part in relative_parts):
             continue
         destination = target / path.relative_to(source)
         if path.is_dir():
-            destination.mkdir(parents=True, exist_ok=True)
-        elif is_instructor_only(path):
+            continue  # created for the files it holds, so a folder of left-out files does not appear
+        if is_instructor_only(path) or path.resolve() in private:
             skipped.append(path.relative_to(root).as_posix())
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -387,11 +421,15 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path) -> No
 
 
 def stage_release(root: Path, staging: Path) -> list[str]:
-    """Copy the released files from ``root`` into ``staging``; return the instructor-only files left out."""
+    """Copy the released files from ``root`` into ``staging``; return the instructor-only files left out.
+
+    Left out are the instructor-only documents and the files that only they link to.
+    """
     skipped = []
+    private = instructor_only_assets(root)
     for name in RELEASED_FOLDERS:
         if (root / name).is_dir():
-            _copy_tree(root / name, staging / name, skipped, root)
+            _copy_tree(root / name, staging / name, skipped, root, private)
     for name in RELEASED_FILES:
         source = root / name
         if name == "README.md" and (root / STUDENT_README).is_file():
