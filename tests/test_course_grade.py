@@ -52,8 +52,19 @@ CUBE_IGNORES_INTERRUPT = (
     "                pass"
 )
 
+# Catches the first interrupt and goes on, as nl.train does; the second one stops it.
+CATCHES_INTERRUPT_ONCE = (
+    "import time\n"
+    "for attempt in range(2):\n"
+    "    try:\n"
+    "        time.sleep(30)\n"
+    "    except KeyboardInterrupt:\n"
+    "        print('stopped attempt', attempt)"
+)
+
 EXPECTED = {
     # student: (square_check, cube_check)
+    "catches_interrupt": (SQUARE_POINTS, CUBE_POINTS),
     "correct": (SQUARE_POINTS, CUBE_POINTS),
     "deleted_checks": (0, CUBE_POINTS),
     "edited_check": (0, CUBE_POINTS),
@@ -62,6 +73,7 @@ EXPECTED = {
     "ignores_interrupt": (SQUARE_POINTS, 0),
     "misnamed": (0, 0),
     "missing": (0, 0),
+    "slow_cells": (SQUARE_POINTS, 0),
     "syntax_error": (0, CUBE_POINTS),
     "unreadable": (0, 0),
     "unsolved": (0, 0),
@@ -102,6 +114,18 @@ def make_submissions(root, folder):
     stubborn = solved(exercise, cube=CUBE_IGNORES_INTERRUPT)
     stubborn.cells.extend(new_code_cell("pass") for _ in range(8))
     notebooks["ignores_interrupt"] = stubborn
+
+    # A cell that times out but goes on after the interrupt must not make the next check time out.
+    catches = solved(exercise)
+    cube_check_index = catches.cells.index(cell_by_grade_id(catches, "cube_check"))
+    catches.cells.insert(cube_check_index, new_code_cell(CATCHES_INTERRUPT_ONCE))
+    notebooks["catches_interrupt"] = catches
+
+    # Each cell stays within the cell time limit, but together they pass the notebook time limit.
+    slow = solved(exercise)
+    for _ in range(int(NOTEBOOK_TIMEOUT / (CELL_TIMEOUT * 0.8)) + 1):
+        slow.cells.insert(cube_check_index, new_code_cell(f"import time\ntime.sleep({CELL_TIMEOUT * 0.8})"))
+    notebooks["slow_cells"] = slow
 
     # A wrong solution, and a last cell that appends a passing record for its check to the
     # grader's records file, both in the old unsigned form and in the signed form with a made-up key.
@@ -189,10 +213,17 @@ def test_endless_loop_cell_timed_out(graded):
     assert result.problem is None
 
 
-def test_stubborn_notebook_stopped_and_kernel_killed(graded):
-    _, result = points_of(graded["results"], "ignores_interrupt")
-    assert "notebook time limit" in result.problem
-    lines = (graded["out"] / ".grading" / "ignores_interrupt" / "01_tiny.results.jsonl").read_text().splitlines()
+@pytest.mark.parametrize(
+    "student, problem",
+    [
+        ("ignores_interrupt", f"the cell that timed out was still running {CELL_TIMEOUT:g} s after the interrupt"),
+        ("slow_cells", f"notebook time limit of {NOTEBOOK_TIMEOUT:g} s"),
+    ],
+)
+def test_stubborn_notebook_stopped_and_kernel_killed(graded, student, problem):
+    _, result = points_of(graded["results"], student)
+    assert problem in result.problem
+    lines = (graded["out"] / ".grading" / student / "01_tiny.results.jsonl").read_text().splitlines()
     records = [json.loads(json.loads(line)["record"]) for line in lines]
     (pid,) = [record["kernel_pid"] for record in records if "kernel_pid" in record]
     time.sleep(0.5)

@@ -7,9 +7,11 @@ For every student folder in the submissions folder and every solution notebook w
    that precedes it in the solution notebook.
 2. The notebook runs in a fresh ``python3`` kernel, in a child process of its own, with the student's
    folder as working directory. A cell that runs longer than the cell time limit is interrupted and
-   counts as an error, and the next cell runs. A notebook that runs longer than the notebook time
-   limit (an endless loop that ignores the interrupt, say) is stopped by killing the child process
-   and its kernel. The checks that ran before it stopped keep their score.
+   counts as an error, and the next cell runs once the kernel has stopped it. Code that catches
+   the interrupt and goes on (``nl.train`` stops its epochs and returns) is interrupted again every
+   second. A cell still running after a second time limit (capped at INTERRUPT_GRACE_SECONDS) ends
+   the run. A notebook that runs longer than the notebook time limit is stopped by killing the
+   child process and its kernel. The checks that ran before the run ended keep their score.
 3. Each check cell scores its points when it ran without error, else 0.
 
 Outputs in the output folder: ``gradebook.csv``, ``summary.md``, ``executed/<student>/`` with each
@@ -64,6 +66,8 @@ MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, which the reader of 
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
+# How long, at most, the kernel gets to stop a cell after its time limit before the run ends.
+INTERRUPT_GRACE_SECONDS = 60.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
 EXIT_GRACE_SECONDS = 10.0
 # Longer outputs are cut in the feedback notebooks, so that a student's huge print does not make
@@ -373,8 +377,9 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
             results.record(kernel_pid=getattr(provisioner, "pid", None), kernel_pgid=getattr(provisioner, "pgid", None))
 
         statuses = {}
+        grace = min(cell_timeout, INTERRUPT_GRACE_SECONDS)
 
-        def on_cell_executed(cell, cell_index, execute_reply):
+        async def on_cell_executed(cell, cell_index, execute_reply):
             content = (execute_reply or {}).get("content", {})
             statuses[cell_index] = (content.get("status", "error"), content.get("ename"))
             results.record(
@@ -383,6 +388,9 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
                 ename=content.get("ename"),
                 evalue=content.get("evalue"),
             )
+            # The next cell's time limit starts when it is sent, so it must not wait behind this one.
+            if content.get("ename") == "CellTimeoutError" and not await _wait_until_stopped(client, grace):
+                raise _CellNotStopped(f"the cell that timed out was still running {grace:g} s after the interrupt")
 
         client.on_notebook_start = on_notebook_start
         client.on_cell_executed = on_cell_executed
@@ -395,6 +403,9 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
         except CellTimeoutError as error:
             stopped = "a cell timed out"
             results.record(stopped=f"a cell timed out ({str(error).splitlines()[0]})")
+        except _CellNotStopped as error:
+            stopped = str(error)
+            results.record(stopped=str(error))
         except Exception as error:  # noqa: BLE001 - any failure of one notebook is reported, not raised
             stopped = f"the run stopped with {type(error).__name__}"
             results.record(stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
@@ -403,6 +414,34 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
         make_feedback(notebook, statuses, stopped)
         nbformat.write(notebook, executed_path)
     log.close()
+
+
+class _CellNotStopped(Exception):
+    """A cell that timed out kept running after the interrupts: the run ends."""
+
+
+async def _wait_until_stopped(client, grace: float) -> bool:
+    """Return True once the kernel has finished the interrupted cell, or False after ``grace`` seconds.
+
+    The kernel runs one request after another, so the reply to an empty request sent now comes
+    when the interrupted cell is done. While it does not come, the kernel is interrupted again
+    once a second.
+    """
+    from queue import Empty
+
+    from nbclient.util import ensure_async
+
+    probe = client.kc.execute("", silent=True, store_history=False)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            reply = await ensure_async(client.kc.shell_channel.get_msg(timeout=1))
+        except Empty:
+            await ensure_async(client.km.interrupt_kernel())
+            continue
+        if reply["parent_header"].get("msg_id") == probe:
+            return True
+    return False
 
 
 def _read_results(path: Path, key: bytes) -> tuple[list[dict], str | None]:
