@@ -70,8 +70,9 @@ DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
 INTERRUPT_GRACE_SECONDS = 60.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
 EXIT_GRACE_SECONDS = 10.0
-# Longer outputs are cut in the feedback notebooks, so that a student's huge print does not make
-# the feedback file too large to open. The notebooks in .grading/ keep them whole.
+# Longer outputs, and the outputs of a cell beyond this in all, are cut in the feedback notebooks, so
+# that a student's huge print does not make the feedback file too large to open. The notebooks in
+# .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 # Shown in the feedback notebooks where a check cell's hidden tests were.
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
@@ -295,6 +296,38 @@ def shortened(output):
     return nbformat.v4.new_output("stream", name="stdout", text=note + "\n")
 
 
+def _output_size(output) -> int:
+    """Return the characters of an output: a stream's text, or every string of another output."""
+    if output.get("output_type") == "stream":
+        return len("".join(output.get("text", "")))
+    return sum(len(text) for text in _output_strings(output))
+
+
+def limited(outputs: list) -> list:
+    """Return a cell's outputs, each shortened, with at most MAX_FEEDBACK_OUTPUT_CHARS characters in all.
+
+    A print in a loop makes one output per flush, so each output alone may stay within the limit
+    while the cell's outputs together pass it. The outputs past the limit become one note.
+    """
+    import nbformat
+
+    kept, used = [], 0
+    for position, output in enumerate(outputs):
+        output = shortened(output)
+        size = _output_size(output)
+        if kept and used + size > MAX_FEEDBACK_OUTPUT_CHARS:
+            rest = sum(_output_size(later) for later in outputs[position:])
+            note = (
+                f"The grader removed the rest of this cell's output ({len(outputs) - position:,} outputs with "
+                f"{rest:,} characters), because the cell's output passed {MAX_FEEDBACK_OUTPUT_CHARS:,} characters."
+            )
+            kept.append(nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
+            break
+        kept.append(output)
+        used += size
+    return kept
+
+
 def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
     """Turn an executed notebook into the students' feedback copy, in place.
 
@@ -323,7 +356,7 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
         outputs = cell.outputs
         if course_build.is_check_cell(cell):
             outputs = [output for output in outputs if output.get("output_type") == "stream"]
-        outputs = [copy.deepcopy(removed) if shows_hidden_test(output) else shortened(output) for output in outputs]
+        outputs = limited([copy.deepcopy(removed) if shows_hidden_test(output) else output for output in outputs])
         if course_build.is_check_cell(cell):
             grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
             status, ename = statuses.get(index, ("not run", None))
