@@ -589,6 +589,26 @@ def test_make_feedback_removes_disguised_hidden_tests():
     assert result.endswith(": failed\n")
 
 
+def test_grading_folder_private(graded):
+    assert (graded["out"] / ".grading").stat().st_mode & 0o777 == 0o700
+
+
+def test_stale_exercises_warned(tmp_path):
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    solution_path = root / "solutions" / NOTEBOOK
+    solution = nbformat.read(str(solution_path), as_version=4)
+    cell_by_grade_id(solution, "square_check")["metadata"]["nbgrader"]["grade_id"] = "square_check_v2"
+    write_notebook(solution_path, solution)
+    (tmp_path / "submissions").mkdir()
+    messages = []
+    course_grade.grade(root, tmp_path / "submissions", log=messages.append)
+    (warning,) = [message for message in messages if message.startswith("warning:")]
+    assert "exercises/ is out of date with solutions/" in warning
+    assert "01_tiny.ipynb" in warning
+    assert "run 'python -m netlite.course build'" in warning
+
+
 def test_invalid_time_limit_rejected(tmp_path):
     with pytest.raises(ValueError, match="cell_timeout must be a positive number"):
         course_grade.grade(tmp_path, tmp_path, cell_timeout=0)

@@ -756,6 +756,14 @@ def grade(
     }
     if not solutions:
         raise course_build.CourseFormatError(f"grade: no solution notebook in {Path(root).resolve()} has a check cell")
+    stale = course_build.check(Path(root))
+    if not stale.up_to_date:
+        log(
+            f"warning: {course_build.EXERCISES_DIR}/ is out of date with {course_build.SOLUTIONS_DIR}/:\n{stale.describe()}\n"
+            f"the students' notebooks came from {course_build.EXERCISES_DIR}/, so a check cell whose grade_id changed "
+            f"since is not found in them, and one whose visible part changed is graded in the new form; if the "
+            f"change is meant for the students, run 'python -m netlite.course build' and hand out the new exercises"
+        )
     students = sorted(
         path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith(".") and path != out
     )
@@ -764,6 +772,9 @@ def grade(
     import nbclient  # noqa: F401
     import nbformat
 
+    # The notebooks as run keep the hidden tests, so only the instructor may open that folder.
+    (out / GRADING_DIR).mkdir(parents=True, exist_ok=True)
+    (out / GRADING_DIR).chmod(0o700)
     context = _multiprocessing_context()
     results: list[NotebookResult] = []
     pending: list[tuple[_Job, object, Path]] = []
