@@ -389,6 +389,19 @@ def test_restore_checks_keeps_last_copy():
     assert order.index("square_check") == order.index("square") + 1
 
 
+def test_restore_checks_demotes_unknown_check():
+    # A student who renamed a check cell's grade_id must not see "check my_own_id: passed".
+    from course_helpers import tiny_solution_notebook
+
+    solution = tiny_solution_notebook()
+    exercise = course_build.build_exercise(solution, "solution.ipynb")
+    cell_by_grade_id(exercise, "square_check")["metadata"]["nbgrader"]["grade_id"] = "my_own_id"
+    restored = course_grade.restore_checks(exercise, solution)
+    check_ids = [course_build.nbgrader_metadata(cell).get("grade_id") for cell in restored.cells if course_build.is_check_cell(cell)]
+    assert check_ids == ["square_check", "cube_check"]
+    assert all(course_build.nbgrader_metadata(cell).get("grade_id") != "my_own_id" for cell in restored.cells)
+
+
 def test_executed_notebooks_hide_hidden_tests(graded):
     executed = graded["out"] / "executed"
     names = sorted({path.suffix for path in executed.rglob("*") if path.is_file()})

@@ -138,8 +138,9 @@ def restore_checks(submission, solution):
     Student cells that carry a check cell's grade_id are replaced. Of several cells with the same
     grade_id (a check cell copied and pasted keeps its metadata), the last one is kept, because the
     code that a check tests comes before it. A missing check cell is inserted after the nearest
-    earlier cell of the solution notebook that the submission still has, or at the end. Other cells
-    stay as the student left them.
+    earlier cell of the solution notebook that the submission still has, or at the end. A cell marked
+    as a check with a grade_id the solution does not have becomes an ordinary cell, so that its
+    feedback does not read as a passed check. Other cells stay as the student left them.
     """
     checks = {check.grade_id: check.cell for check in course_build.check_cells(solution)}
     graded = copy.deepcopy(submission)
@@ -152,6 +153,8 @@ def restore_checks(submission, solution):
     for index, cell in enumerate(graded.cells):
         grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
         if grade_id not in checks:
+            if course_build.is_check_cell(cell):  # a check the instructor did not write: it scores nothing
+                cell.metadata.pop("nbgrader")
             cells.append(cell)
         elif index == last_copy[grade_id]:
             cells.append(copy.deepcopy(checks[grade_id]))
