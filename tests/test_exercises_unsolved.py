@@ -55,10 +55,18 @@ def assert_fails_only_where_expected(path: Path):
         for index, cell in enumerate(notebook.cells)
         if course_build.is_check_cell(cell) or course_build.uses_exercise(cell)
     }
-    unexpected = {index: errors[index] for index in sorted(set(errors) - expected)}
-    passing = sorted(expected - set(errors))
-    assert not unexpected, f"{path.name}: cells that must run in the unsolved notebook failed: {unexpected}"
-    assert not passing, f"{path.name}: check or uses-exercise cells {passing} ran without error on unsolved code"
+    unexpected = {
+        course_build.describe_cell(index, notebook.cells[index]): errors[index] for index in sorted(set(errors) - expected)
+    }
+    passing = [course_build.describe_cell(index, notebook.cells[index]) for index in sorted(expected - set(errors))]
+    assert not unexpected, (
+        f"{path.name}: cells that must run in the unsolved notebook failed: {unexpected}; give a cell that calls "
+        f"the exercise's code the tag 'uses-exercise', and put a solution fence inside a function body"
+    )
+    assert not passing, (
+        f"{path.name}: check or uses-exercise cells {passing} ran without error on unsolved code; a check must call "
+        f"the exercise's code, and a cell that does not should lose its 'uses-exercise' tag"
+    )
     # Each exercise's stub raises its own message. A later check cell may
     # instead fail with a NameError, because a name it reads was to be set by
     # an earlier cell that failed on the unsolved exercise.
@@ -106,3 +114,15 @@ def test_uses_exercise_name_error_rejected(tmp_path):
 )
 def test_repository_exercise_fails_at_checks(path):
     assert_fails_only_where_expected(path)
+
+
+def test_untagged_cell_named_with_fix(tmp_path):
+    # A cell that calls the exercise's code but lacks the uses-exercise tag fails in the unsolved notebook.
+    notebook = tiny_solution_notebook()
+    notebook.cells.append(new_code_cell("print(square(2.0))"))
+    root = make_course(tmp_path, notebook=notebook)
+    course_build.build(root, log=lambda message: None)
+
+    expected = r"failed: \{\"cell 9 \(starting 'print\(square\(2.0\)\)'\)\": .*give a cell that calls the exercise's code the tag 'uses-exercise'"
+    with pytest.raises(AssertionError, match=expected):
+        assert_fails_only_where_expected(root / "exercises" / "01_tiny.ipynb")

@@ -155,8 +155,19 @@ def uses_exercise(cell) -> bool:
 
 
 def describe_cell(index: int, cell) -> str:
+    """Name a cell by its index among all cells (from 0) and its grade_id, or else its first line.
+
+    nbval numbers code cells only, so the first line is what finds the cell in both.
+    """
     grade_id = nbgrader_metadata(cell).get("grade_id")
-    return f"cell {index}" + (f" ({grade_id!r})" if grade_id else "")
+    if isinstance(grade_id, str) and grade_id.strip():
+        return f"cell {index} ({grade_id!r})"
+    first_line = next((line.strip() for line in source_text(cell).splitlines() if line.strip()), "")
+    if not first_line:
+        return f"cell {index} (empty)"
+    if len(first_line) > 40:
+        first_line = first_line[:37] + "..."
+    return f"cell {index} (starting {first_line!r})"
 
 
 def _marker_on_line(line: str) -> str | None:
