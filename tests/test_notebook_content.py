@@ -72,10 +72,13 @@ def test_solution_cells_well_formed(path):
         if meta.get("grade"):
             n_checks += 1
             assert meta["points"] > 0
-            assert meta.get("locked") is True
-            assert "report_pass(" in text, f"check cell {meta['grade_id']} prints no pass line"
-    assert n_solutions >= 1
-    assert n_checks >= 1
+            assert meta.get("locked") is True, (
+                f"check cell {meta['grade_id']} has 'locked': {meta.get('locked')!r}; set '\"locked\": true' in its "
+                f"nbgrader metadata, as docs/course-format.md asks for check cells"
+            )
+            assert "report_pass(" in text, f"check cell {meta['grade_id']} prints no pass line; end it with report_pass(...)"
+    assert n_solutions >= 1, f"{path.name} has no solution cell"
+    assert n_checks >= 1, f"{path.name} has no check cell"
 
 
 def test_tanh_exercise_layout():
