@@ -230,6 +230,13 @@ def test_stubborn_notebook_stopped_and_kernel_killed(graded, student, problem):
     assert not os.path.exists(f"/proc/{pid}") or b"ipykernel" not in open(f"/proc/{pid}/cmdline", "rb").read()
 
 
+def test_feedback_notes_interrupted_cell(graded):
+    feedback = nbformat.read(str(graded["out"] / "executed" / "catches_interrupt" / NOTEBOOK), as_version=4)
+    (cell,) = [cell for cell in feedback.cells if cell.source == CATCHES_INTERRUPT_ONCE]
+    texts = [output.get("text", "") for output in cell.outputs]
+    assert "The grader interrupted this cell because it ran longer than the cell time limit.\n" in texts
+
+
 def test_syntax_error_reported(graded):
     _, result = points_of(graded["results"], "syntax_error")
     assert result.checks[0].error.startswith("NameError")

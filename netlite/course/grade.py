@@ -374,6 +374,10 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
                 line = nbformat.v4.new_output("stream", name="stdout", text=f"check {grade_id}: failed\n")
             cell.source = feedback_source(cell.source)
             outputs.append(line)
+        elif statuses.get(index, ("", None))[1] == "CellTimeoutError":  # its traceback shows only KeyboardInterrupt
+            outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text="The grader interrupted this cell because it ran longer than the cell time limit.\n"
+            ))
         cell.outputs = outputs
 
 
