@@ -66,7 +66,7 @@ MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, which the reader of 
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
-# How long, at most, the kernel gets to stop a cell after its time limit before the run ends.
+# The longest time the kernel gets to stop a cell after its time limit, before the run ends.
 INTERRUPT_GRACE_SECONDS = 60.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
 EXIT_GRACE_SECONDS = 10.0
@@ -314,21 +314,21 @@ def limited(outputs: list) -> list:
     """
     import nbformat
 
-    kept, used = [], 0
+    shown, used = [], 0
     for position, output in enumerate(outputs):
         output = shortened(output)
         size = _output_size(output)
-        if kept and used + size > MAX_FEEDBACK_OUTPUT_CHARS:
+        if shown and used + size > MAX_FEEDBACK_OUTPUT_CHARS:
             rest = sum(_output_size(later) for later in outputs[position:])
             note = (
                 f"The grader removed the rest of this cell's output ({len(outputs) - position:,} outputs with "
                 f"{rest:,} characters), because the cell's output passed {MAX_FEEDBACK_OUTPUT_CHARS:,} characters."
             )
-            kept.append(nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
+            shown.append(nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
             break
-        kept.append(output)
+        shown.append(output)
         used += size
-    return kept
+    return shown
 
 
 def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
