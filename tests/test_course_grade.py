@@ -713,10 +713,10 @@ def test_feedback_limits_each_cell():
     # A print in a loop: many outputs, each below the limit, together far above it.
     line = "y" * 999 + "\n"
     flood = [nbformat.v4.new_output("stream", name="stdout", text=line) for _ in range(300)]
-    kept = course_grade.limited(flood)
-    assert sum(len(output["text"]) for output in kept) <= course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 200
-    assert kept[:100] == flood[:100]
-    assert kept[-1]["text"].startswith("The grader removed the rest of this cell's output (200 outputs with 200,000 characters)")
+    shown = course_grade.limited(flood)
+    assert sum(len(output["text"]) for output in shown) <= course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 200
+    assert shown[:100] == flood[:100]
+    assert shown[-1]["text"].startswith("The grader removed the rest of this cell's output (200 outputs with 200,000 characters)")
     small = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")] * 3
     assert course_grade.limited(small) == small
 

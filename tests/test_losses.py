@@ -209,7 +209,8 @@ def test_huber_rejects_delta_that_is_not_a_number():
 def test_huber_delta_becomes_float():
     # A Fraction kept as given would turn the loss's arrays into arrays of Python objects.
     loss = nl.HuberLoss(Fraction(1, 2))
-    assert type(loss.delta) is float and repr(loss) == "HuberLoss(delta=0.5)"
+    assert type(loss.delta) is float
+    assert repr(loss) == "HuberLoss(delta=0.5)"
     output, target = np.array([[0.0, 3.0]], dtype=np.float32), np.zeros((1, 2), dtype=np.float32)
     assert loss.forward(output, target) == pytest.approx(nl.HuberLoss(0.5).forward(output, target))
     assert loss.backward().dtype == np.float32
