@@ -37,13 +37,20 @@ def built_course(tmp_path) -> Path:
     (root / "netlite" / "__pycache__").mkdir()
     (root / "netlite" / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"\0compiled")
     (root / "notebooks" / "01_walkthrough.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
+    # The instructor-only page links to library and exercise files too, which are released all the same.
     (root / "docs" / "grading.md").write_text(
-        "<!-- instructor-only -->\n# Grading\nsecret rubric\n![solved](images/solved.png)\n<img src='images/shared.png'>\n"
+        "<!-- instructor-only -->\n# Grading\nsecret rubric\n![solved](images/solved.png)\n<img src=images/shared.png>\n"
+        "[the exercise](../exercises/01_tiny.ipynb), [the layers](../netlite/layers.py)\n"
     )
     (root / "docs" / "images").mkdir()
     (root / "docs" / "images" / "solved.png").write_bytes(b"\x89PNG picture of a solution")
     (root / "docs" / "images" / "shared.png").write_bytes(b"\x89PNG picture both documents show")
-    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n![setup](images/shared.png)\n")
+    (root / "docs" / "images" / "in notebook.png").write_bytes(b"\x89PNG picture a notebook shows")
+    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n")
+    (root / "notebooks" / "02_pictures.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "![a picture](../docs/images/in%20notebook.png)"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }))
     (root / "tests").mkdir()
     (root / "tests" / "test_hidden.py").write_text("def test_x():\n    pass\n")
     course_build.build(root, **QUIET)
@@ -69,11 +76,13 @@ def test_release_contents(tmp_path):
         "netlite/__init__.py",
         "netlite/layers.py",
         "notebooks/01_walkthrough.ipynb",
+        "notebooks/02_pictures.ipynb",
         "exercises/01_tiny.ipynb",
         "docs/student-guide.md",
         "docs/images/shared.png",
+        "docs/images/in notebook.png",
     }
-    # The picture that only the instructor-only document shows stays out with it.
+    # The picture that only the instructor-only page shows stays out with it.
     assert skipped == ["docs/grading.md", "docs/images/solved.png"]
 
 

@@ -2,8 +2,8 @@
 
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
-``<!-- instructor-only -->`` among their first five lines) and the files, such as pictures, that only
-those documents link to. Caches and hidden files are left out.
+``<!-- instructor-only -->`` among their first five lines) and the pictures in ``docs/`` that no
+released page mentions. Caches and hidden files are left out.
 When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
 course's own README speaks to instructors about solutions and grading.
 
@@ -43,6 +43,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import urllib.parse
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deep
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
-LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")  # the target of a Markdown link or image: [text](target)
-HTML_SOURCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")  # <img src="..."> and <a href="...">
+# Pages, and pictures: a picture in docs/ is released only when a released page mentions it.
+DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
+PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
 
 
 class ReleaseError(RuntimeError):
@@ -370,42 +372,40 @@ def is_instructor_only(path: Path) -> bool:
     return any(INSTRUCTOR_ONLY_MARK in line for line in head)
 
 
-def linked_files(document: Path) -> set[Path]:
-    """Return the local files that a Markdown or HTML document links to or shows, as resolved paths."""
-    text = document.read_text(encoding="utf-8", errors="replace")
-    targets = LINK_TARGET.findall(text) + HTML_SOURCE.findall(text)
-    files = set()
-    for target in targets:
-        target = target.split("#")[0].split("?")[0].strip()
-        if target and "://" not in target and not target.startswith("mailto:"):
-            files.add((document.parent / target).resolve())
-    return files
+def unshown_pictures(root: Path) -> set[Path]:
+    """Return the pictures in ``docs/`` whose name no released page mentions.
 
-
-def instructor_only_assets(root: Path) -> set[Path]:
-    """Return the files that instructor-only documents link to and no released document does.
-
-    Such a file, for example a screenshot of a solved exercise, belongs with its document. The scan
-    cannot read text in images, so it would not notice a solution in one.
+    A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
+    page shows, such as a screenshot of a solved exercise, stays out with that page, because the
+    scan cannot read text in a picture. A picture counts as shown when its name, as written or as
+    a URL writes it (``%20`` for a space), occurs in a released document, notebook or README,
+    whatever the form of the link.
     """
-    private, public = set(), set()
+    released_pages = []
     for name in RELEASED_FOLDERS:
         for path in (root / name).rglob("*"):
-            ignored = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-            if path.suffix.lower() in {".md", ".html"} and path.is_file() and not ignored:
-                (private if is_instructor_only(path) else public).update(linked_files(path))
-    for name in (STUDENT_README, "README.md"):  # the README that the release gets
-        if (root / name).is_file():
-            public.update(linked_files(root / name))
-            break
-    return private - public
+            hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
+            if path.suffix.lower() in DOCUMENT_SUFFIXES and path.is_file() and not hidden and not is_instructor_only(path):
+                released_pages.append(path.read_text(encoding="utf-8", errors="replace"))
+    readme = root / STUDENT_README if (root / STUDENT_README).is_file() else root / "README.md"
+    if readme.is_file():
+        released_pages.append(readme.read_text(encoding="utf-8", errors="replace"))
+    text = "\n".join(released_pages)
+
+    unshown = set()
+    for path in (root / "docs").rglob("*"):
+        hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
+        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES:
+            if path.name not in text and urllib.parse.quote(path.name) not in text:
+                unshown.add(path.resolve())
+    return unshown
 
 
 def _ignored(path: Path) -> bool:
     return path.name.startswith(".") or path.name in IGNORED_NAMES or path.suffix in IGNORED_SUFFIXES
 
 
-def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, private: set[Path]) -> None:
+def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, unshown: set[Path]) -> None:
     for path in sorted(source.rglob("*")):
         relative_parts = path.relative_to(source).parts
         if any(_ignored(Path(part)) for part in relative_parts):
@@ -413,7 +413,7 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, priva
         destination = target / path.relative_to(source)
         if path.is_dir():
             continue  # created for the files it holds, so a folder of left-out files does not appear
-        if is_instructor_only(path) or path.resolve() in private:
+        if is_instructor_only(path) or path.resolve() in unshown:
             skipped.append(path.relative_to(root).as_posix())
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -421,15 +421,15 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, priva
 
 
 def stage_release(root: Path, staging: Path) -> list[str]:
-    """Copy the released files from ``root`` into ``staging``; return the instructor-only files left out.
+    """Copy the released files from ``root`` into ``staging``; return the files left out.
 
-    Left out are the instructor-only documents and the files that only they link to.
+    Left out are the instructor-only documents and the pictures in ``docs/`` that no released page shows.
     """
     skipped = []
-    private = instructor_only_assets(root)
+    unshown = unshown_pictures(root)
     for name in RELEASED_FOLDERS:
         if (root / name).is_dir():
-            _copy_tree(root / name, staging / name, skipped, root, private)
+            _copy_tree(root / name, staging / name, skipped, root, unshown)
     for name in RELEASED_FILES:
         source = root / name
         if name == "README.md" and (root / STUDENT_README).is_file():
@@ -487,7 +487,8 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
         shutil.rmtree(staging, ignore_errors=True)
         raise
     for name in skipped:
-        log(f"left out instructor-only {name}")
+        reason = "instructor-only" if is_instructor_only(root / name) else "no released page shows it"
+        log(f"left out {name} ({reason})")
     if overlaps:
         files = sorted({leak.path for leak in overlaps})
         log(
