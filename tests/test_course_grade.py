@@ -719,6 +719,11 @@ def test_feedback_limits_each_cell():
     assert shown[-1]["text"].startswith("The grader removed the rest of this cell's output (200 outputs with 200,000 characters)")
     small = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")] * 3
     assert course_grade.limited(small) == small
+    # The error that ends such a cell stays, after the note.
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad value", traceback=["ValueError: bad value"])
+    shown = course_grade.limited(flood + [error])
+    assert shown[-2]["text"].startswith("The grader removed the rest of this cell's output (200 outputs")
+    assert shown[-1] == error
 
 
 @pytest.mark.parametrize(

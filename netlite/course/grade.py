@@ -310,24 +310,32 @@ def limited(outputs: list) -> list:
     """Return a cell's outputs, each shortened, with at most MAX_FEEDBACK_OUTPUT_CHARS characters in all.
 
     A print in a loop makes one output per flush, so each output alone may stay within the limit
-    while the cell's outputs together pass it. The outputs past the limit become one note.
+    while the cell's outputs together pass it. The outputs past the limit become one note, except
+    errors, which stay: they tell the student why the cell failed.
     """
     import nbformat
 
     shown, used = [], 0
-    for position, output in enumerate(outputs):
-        output = shortened(output)
-        size = _output_size(output)
-        if shown and used + size > MAX_FEEDBACK_OUTPUT_CHARS:
-            rest = sum(_output_size(later) for later in outputs[position:])
-            note = (
-                f"The grader removed the rest of this cell's output ({len(outputs) - position:,} outputs with "
-                f"{rest:,} characters), because the cell's output passed {MAX_FEEDBACK_OUTPUT_CHARS:,} characters."
-            )
-            shown.append(nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
-            break
-        shown.append(output)
-        used += size
+    note_position, removed, removed_size = None, 0, 0
+    for output in outputs:
+        cut = shortened(output)
+        size = _output_size(cut)
+        is_error = cut.get("output_type") == "error"
+        within_limit = note_position is None and (not shown or used + size <= MAX_FEEDBACK_OUTPUT_CHARS)
+        if is_error or within_limit:
+            shown.append(cut)
+            used += size
+            continue
+        if note_position is None:
+            note_position = len(shown)
+        removed += 1
+        removed_size += _output_size(output)
+    if note_position is not None:
+        note = (
+            f"The grader removed the rest of this cell's output ({removed:,} outputs with {removed_size:,} "
+            f"characters), because the cell's output passed {MAX_FEEDBACK_OUTPUT_CHARS:,} characters."
+        )
+        shown.insert(note_position, nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
     return shown
 
 
