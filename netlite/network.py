@@ -514,13 +514,20 @@ def _fits_integer_type(array, dtype):
 def _expand_home(path):
     """Return ``path`` with its first folder expanded if it is '~' or '~user', as the data loaders do.
 
-    Only a first part followed by a separator is taken as a folder, and only when nothing of that
+    Only a first part followed by a separator is taken as a folder, and only when no folder of that
     name exists here. So '~model.npz' stays a file name, and a folder named '~' is used as it is.
+    Raises FileNotFoundError when the home folder is not known (HOME unset and no such user).
     """
     first, separator, _ = path.replace(os.altsep or os.sep, os.sep).partition(os.sep)
-    if first.startswith("~") and separator and not os.path.exists(first):
-        return os.path.expanduser(path)
-    return path
+    if not first.startswith("~") or not separator or os.path.isdir(first):
+        return path
+    expanded = os.path.expanduser(path)
+    if expanded == path:
+        raise FileNotFoundError(
+            f"{path}: the home folder '{first}' is not known here (HOME is not set, or there is no such user); "
+            f"give the full path of the folder"
+        )
+    return expanded
 
 
 def _file_in_place_of_folder(folder):

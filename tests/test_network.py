@@ -552,6 +552,25 @@ def test_home_folder_expanded(tmp_path, monkeypatch):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home"]
 
 
+def test_file_named_tilde_does_not_block_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    small_model().save("~")
+    small_model().save("~/model.npz")
+    assert (tmp_path / "~").is_file()
+    assert (home / "model.npz").is_file()
+
+
+def test_unknown_home_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for method in ("save", "load"):
+        with pytest.raises(FileNotFoundError, match=r"^~nosuchuser12345/m.npz: the home folder '~nosuchuser12345' is not known here"):
+            getattr(small_model(), method)("~nosuchuser12345/m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["~", "~root"])
 def test_tilde_user_name_is_file(tmp_path, monkeypatch, name):
     # Without a separator after it, '~root' is a file name here, although a user root exists.
