@@ -209,6 +209,16 @@ MALFORMED = {
             source=cell_by_grade_id(nb, "cube_check")["source"].replace("### END HIDDEN TESTS", "### END HIDDEN TEST")),
         r"line 3 reads '### END HIDDEN TEST', which looks like the marker '### END HIDDEN TESTS'",
     ),
+    "hidden marker with a note": (
+        lambda nb: cell_by_grade_id(nb, "cube_check").update(
+            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS  # graded only")),
+        r"line 1 reads '### BEGIN HIDDEN TESTS  # graded only', which looks like the marker '### BEGIN HIDDEN TESTS'",
+    ),
+    "hidden marker with more words": (
+        lambda nb: cell_by_grade_id(nb, "cube_check").update(
+            source=cell_by_grade_id(nb, "cube_check")["source"].replace("HIDDEN TESTS", "HIDDEN TEST CASES")),
+        r"line 1 reads '### BEGIN HIDDEN TEST CASES', which looks like the marker '### BEGIN HIDDEN TESTS'",
+    ),
     "solution marker in lower case": (
         lambda nb: cell_by_grade_id(nb, "square").update(
             source="def square(x):\n    ### Begin solution\n    return x * x\n    ### END SOLUTION"),

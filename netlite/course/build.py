@@ -181,16 +181,17 @@ def _marker_on_line(line: str) -> str | None:
 def _near_miss_marker(line: str) -> str | None:
     """Return the marker that a comment line such as ``# Begin hidden test`` was meant to be, else None.
 
-    The build removes only exact markers, so a near miss would pass the solution or the hidden tests
-    on to the students.
+    A comment whose words start with a marker's words counts too (``### BEGIN HIDDEN TESTS  # note``,
+    ``### BEGIN HIDDEN TEST CASES``). The build removes only exact markers, so a near miss would
+    pass the solution or the hidden tests on to the students.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS:
         return None
-    words = re.sub(r"[^a-z]+", " ", stripped.lower()).split()
-    words = [word.rstrip("s") for word in words]  # 'test' and 'tests', 'solution' and 'solutions'
+    words = [word.rstrip("s") for word in re.sub(r"[^a-z]+", " ", stripped.lower()).split()]  # 'test' and 'tests'
     for marker in MARKERS:
-        if words == [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]:
+        marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
+        if words[: len(marker_words)] == marker_words:
             return marker
     return None
 
