@@ -24,14 +24,17 @@ def real_number(owner, name, value):
 
     Python and numpy numbers, Fraction, Decimal, numeric 0-d arrays and objects with ``__float__``
     pass. Bool, text, complex, date and time values are rejected. A number beyond float's range,
-    such as the int 10**400, becomes inf or -inf, which every range check rejects.
+    such as the int 10**400, becomes inf or -inf, and the caller's range check decides.
     """
     number = value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value  # the item of a 0-d array
     try:
         if not isinstance(number, _NOT_REAL) and np.ndim(number) == 0:
             return float(number) + 0.0  # + 0.0 turns -0.0 into 0.0
     except OverflowError:  # an int or Fraction beyond float's range
-        return float("inf") if number > 0 else float("-inf")
+        try:
+            return float("inf") if number > 0 else float("-inf")
+        except TypeError:  # an object whose __float__ overflows but that cannot be compared with 0
+            pass
     except (TypeError, ValueError):  # None, objects, ragged lists
         pass
     raise TypeError(f"{owner}: {name} must be a number, got {short_repr(value)} of type {type(value).__name__}; pass a plain number")
@@ -57,5 +60,7 @@ def short_repr(value):
     try:
         text = " ".join(repr(value).split())
     except Exception:  # a repr that fails must not hide the message it is part of
+        if isinstance(value, int):  # by default Python writes no int of over 4300 digits
+            return f"an int of {value.bit_length():,} bits"
         return "(whose repr() failed)"
     return text if len(text) <= 40 else text[:37] + "..."

@@ -126,6 +126,18 @@ def test_invalid_hyperparameters(make, message):
         make()
 
 
+class _OverflowingNumber:
+    """A number whose float() overflows and that cannot be compared with 0."""
+
+    def __float__(self):
+        raise OverflowError("too large")
+
+
+def test_overflowing_setting_without_sign():
+    with pytest.raises(TypeError, match=r"^Dropout: p must be a number, got <.*_OverflowingNumber.* of type _OverflowingNumber; pass a plain number$"):
+        nl.Dropout(_OverflowingNumber())
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

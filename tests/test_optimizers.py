@@ -100,6 +100,7 @@ def test_adam_keeps_float32_parameters():
         (lambda: nl.OptimizerSGD(nl.MseLoss(), Fraction(1, 10**400)), r"learning_rate must be positive and finite, got .*0.0 as a float$"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, eps=np.longdouble("1e400")), r"eps must be positive and finite, got .*inf as a float$"),
         (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**400), r"learning_rate must be positive and finite, got 1000000.*\.\.\., inf as a float$"),
+        (lambda: nl.OptimizerSGD(nl.MseLoss(), 10**5000), r"learning_rate must be positive and finite, got an int of 16,610 bits, inf as a float$"),
         (lambda: nl.OptimizerADAM(nl.MseLoss(), 0.1, beta1=-(10**400)), r"beta1 must be in \[0, 1\), got -1000000.*\.\.\., -inf as a float$"),
         # The float equals the value as given, so the message shows the value once.
         (lambda: nl.OptimizerMomentum(nl.MseLoss(), 0.1, beta=np.float64(1.5)), r"beta must be in \[0, 1\), got np.float64\(1.5\)$"),
