@@ -120,6 +120,9 @@ def test_check_shape_messages():
         check_shape("forward(X)", None, (4, 3))
     with pytest.raises(AssertionError, match=r"forward\(X\) returned a list, expected a numpy array of shape \(1, 1\); return the array"):
         check_shape("forward(X)", [[0.5]], (1, 1))
+    with pytest.raises(AssertionError, match=r"forward\(X\) returned a dict, expected a numpy array of shape \(\)"):
+        check_shape("forward(X)", {"Y": 1.0}, ())
+    check_shape("loss(y_hat, y)", 0.25, ())
 
 
 def test_check_raises_cases(capsys):

@@ -103,13 +103,13 @@ def check_float(name, actual, points=None):
 
 
 def check_shape(name, actual, expected_shape, points=None):
-    """Assert that the array ``actual`` has the shape ``expected_shape``; a list or tuple fails."""
+    """Assert that the array ``actual`` has the shape ``expected_shape``; a list, tuple or other object fails."""
     if actual is None:
         raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
-    if isinstance(actual, (list, tuple)):  # np.shape() would accept them, but indexing as X[0, 0] would fail
+    if not isinstance(actual, (np.ndarray, np.generic, numbers.Number)):  # np.shape() would accept a list
         raise AssertionError(
             f"{name} returned a {type(actual).__name__}, expected a numpy array of shape {tuple(expected_shape)}; "
-            f"return the array itself (np.asarray(...) turns a {type(actual).__name__} into one)"
+            f"return the array itself (np.asarray(...) turns a list into one)"
         )
     shape = np.shape(actual)
     if tuple(shape) != tuple(expected_shape):
