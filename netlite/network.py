@@ -98,6 +98,11 @@ class NeuralNetwork:
                     f"NeuralNetwork: forward() of layer {index} ({layer!r}) returned None; "
                     f"end its forward() with 'return' and the layer's output"
                 )
+            if isinstance(X, (list, tuple)):  # a layer of the student's own after it may read X.shape
+                raise TypeError(
+                    f"NeuralNetwork: forward() of layer {index} ({layer!r}) returned a {type(X).__name__}; "
+                    f"return the layer's output as a numpy array (np.asarray(...) turns a list into one)"
+                )
         self._n_layers_run = len(layers)
         self._predicted = False
         return X

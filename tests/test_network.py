@@ -1058,3 +1058,21 @@ def test_save_through_link_chain(tmp_path):
     save_with_umask(small_model(), link, 0o077)
     assert link.stat().st_mode & 0o777 == 0o600
     assert notes.read_bytes() == b"notes"
+
+
+@pytest.mark.parametrize(
+    "returned, message",
+    [
+        (lambda Y: None, r"forward\(\) of layer 1 \(BadTanh\(\)\) returned None; end its forward\(\) with 'return'"),
+        (lambda Y: Y.tolist(), r"forward\(\) of layer 1 \(BadTanh\(\)\) returned a list; return the layer's output as a numpy array"),
+    ],
+    ids=["None", "list"],
+)
+def test_forward_names_layer_without_array(returned, message):
+    class BadTanh(nl.Tanh):
+        def forward(self, X):
+            return returned(super().forward(X))
+
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2), BadTanh(), nl.FullyConnectedLayer(2, 1)])
+    with pytest.raises(TypeError, match=message):
+        model.forward(np.zeros((4, 3), dtype=np.float32))
