@@ -73,7 +73,10 @@ class Loss:
 
     def _require_cache(self):
         if self.cache is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward(); compute the loss first")
+            raise RuntimeError(
+                f"{self!r}: backward() called before forward(), or after a forward() that set no self.cache; "
+                f"compute the loss first, and keep in self.cache what backward() needs"
+            )
         return self.cache
 
     def _as_array(self, target, advice="give every sample the same number of values"):

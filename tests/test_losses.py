@@ -187,6 +187,17 @@ def test_loss_backward_before_forward():
         nl.MseLoss().backward()
 
 
+def test_loss_forward_without_cache_named():
+    class NoCacheLoss(nl.MseLoss):  # a student's forward() that forgot self.cache = ...
+        def forward(self, output, target):
+            return float(np.mean((output - target) ** 2))
+
+    loss = NoCacheLoss()
+    loss.forward(np.ones((2, 1)), np.zeros((2, 1)))
+    with pytest.raises(RuntimeError, match=r"or after a forward\(\) that set no self.cache; .*keep in self.cache what backward\(\) needs$"):
+        loss.backward()
+
+
 def test_huber_rejects_nonpositive_delta():
     with pytest.raises(ValueError, match="delta must be positive, got 0"):
         nl.HuberLoss(0)

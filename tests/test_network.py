@@ -155,7 +155,7 @@ def test_predict_drops_layer_caches():
     assert all(np.all(np.isfinite(grad)) for layer in model.layers for grad in layer.grads.values())
 
     model.predict(X)
-    with pytest.raises(RuntimeError, match=r"ReLU\(\): backward\(\) called before forward\(\), or after NeuralNetwork.predict"):
+    with pytest.raises(RuntimeError, match=r"ReLU\(\): backward\(\) called before forward\(\), after NeuralNetwork.predict\(\)"):
         model.layers[1].backward(np.ones((7, 4, 4, 2), dtype=np.float32))
 
 

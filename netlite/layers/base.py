@@ -102,8 +102,9 @@ class Layer:
         """Return what forward() kept for backward(), or raise if forward() has not run."""
         if self.cache is None:
             raise RuntimeError(
-                f"{self!r}: backward() called before forward(), or after NeuralNetwork.predict(), which keeps "
-                f"nothing for backward(); run forward() on a batch first"
+                f"{self!r}: backward() called before forward(), after NeuralNetwork.predict() (which keeps "
+                f"nothing for backward()), or after a forward() that set no self.cache; run forward() on a batch "
+                f"first, and keep in self.cache what backward() needs"
             )
         return self.cache
 
