@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from netlite.course.checks import check_close, check_equal, check_float, check_raises, check_shape, report_pass
+from netlite.course.checks import check_close, check_dict, check_equal, check_float, check_raises, check_shape, report_pass
 
 
 def test_check_close_pass_line(capsys):
@@ -105,6 +105,8 @@ def test_check_float_accepts_numpy_float64(capsys):
         (np.array(0.5), r"^loss returned ndarray array\(0\.5\), expected a float"),
         (1, r"^loss returned int 1, expected a float"),
         (None, r"^loss returned None, expected a float; does the function end with a return statement\?$"),
+        (np.zeros((2, 1)), r"^loss returned an array of shape \(2, 1\), expected one float; reduce the values to one number"),
+        ([0.5, 0.25], r"^loss returned an array of shape \(2,\), expected one float"),
     ],
 )
 def test_check_float_rejects_other_types(value, message):
@@ -151,3 +153,14 @@ def test_check_raises_keeps_unsolved_message():
 def test_report_pass_rejects_invalid_points(points):
     with pytest.raises(ValueError, match="points must be a positive number"):
         report_pass("x", points)
+
+
+def test_check_dict_messages(capsys):
+    check_dict("forward_pass(X)", {"z1": 1, "a1": 2, "extra": 3}, ("z1", "a1"), points=1)
+    assert capsys.readouterr().out == "PASS forward_pass(X): 1 of 1 points\n"
+    with pytest.raises(AssertionError, match=r"^forward_pass\(X\) returned None, expected a dict with the keys 'z1', 'a1'; does the function end"):
+        check_dict("forward_pass(X)", None, ("z1", "a1"))
+    with pytest.raises(AssertionError, match=r"^forward_pass\(X\) returned a tuple, expected a dict with the keys 'z1', 'a1'$"):
+        check_dict("forward_pass(X)", (1, 2), ("z1", "a1"))
+    with pytest.raises(AssertionError, match=r"returned a dict without the keys 'a1' \(its keys: 'z1', 'A1'\); name the results exactly 'z1', 'a1'$"):
+        check_dict("forward_pass(X)", {"z1": 1, "A1": 2}, ("z1", "a1"))

@@ -10,6 +10,7 @@ cell its points when the cell raises nothing, so a cell may call several helpers
     check_close("tanh(-1.0)", tanh(-1.0), -0.7615941559557649, points=2)
     check_shape("relu(X)", relu(X), (4, 3))
     check_float("mse_loss(y_hat, y)", mse_loss(y_hat, y))
+    check_dict("forward_pass(X, ...)", forward_pass(X, W1, b1), ("z1", "a1"))
     check_raises("Dense(0, 3)", ValueError, Dense, 0, 3, points=1)
 """
 
@@ -19,7 +20,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_close", "check_equal", "check_float", "check_shape", "check_raises", "report_pass"]
+__all__ = ["check_close", "check_dict", "check_equal", "check_float", "check_shape", "check_raises", "report_pass"]
 
 
 def report_pass(name: str, points: float) -> None:
@@ -93,10 +94,33 @@ def check_float(name, actual, points=None):
     """
     if actual is None:
         raise AssertionError(f"{name} returned None, expected a float; does the function end with a return statement?")
+    if _many_values(actual):  # float() cannot help here: the values must first become one number
+        raise AssertionError(
+            f"{name} returned an array of shape {np.shape(actual)}, expected one float; reduce the values to "
+            f"one number first, for example their mean with np.mean(...)"
+        )
     if not isinstance(actual, float):
         raise AssertionError(
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a float; "
             f"convert the result with float(...)"
+        )
+    if points is not None:
+        report_pass(name, points)
+
+
+def check_dict(name, actual, keys, points=None):
+    """Assert that ``actual`` is a dict with (at least) the keys ``keys``, for functions that return named results."""
+    expected = ", ".join(repr(key) for key in keys)
+    if actual is None:
+        raise AssertionError(f"{name} returned None, expected a dict with the keys {expected}; does the function end with a return statement?")
+    if not isinstance(actual, dict):
+        raise AssertionError(f"{name} returned a {type(actual).__name__}, expected a dict with the keys {expected}")
+    missing = [key for key in keys if key not in actual]
+    if missing:
+        present = ", ".join(repr(key) for key in actual) or "none"
+        raise AssertionError(
+            f"{name} returned a dict without the keys {', '.join(repr(key) for key in missing)} (its keys: {present}); "
+            f"name the results exactly {expected}"
         )
     if points is not None:
         report_pass(name, points)
@@ -161,6 +185,14 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
         ) from None
     return array
+
+
+def _many_values(value) -> bool:
+    """Return True for an array or list of more than one number."""
+    try:
+        return np.size(value) > 1
+    except ValueError:  # a ragged list
+        return True
 
 
 def _format_pair(actual: float, expected: float) -> str:
