@@ -108,9 +108,24 @@ ADAM_UPDATE_LR_T = (
 )
 
 # (notebook, solution grade_id, correct line, wrong line, check grade_id, text expected in the error message)
+FORWARD_RETURN = 'return {"z1": z1, "a1": a1, "z2": z2, "y_hat": y_hat}'
+MSE_RETURN = "return float(np.mean((y_hat - y) ** 2))"
+SGD_RETURN = 'return {name: value - learning_rate * grads["d" + name] for name, value in params.items()}'
+
 MUTATIONS = [
     ("02_training_step_by_hand.ipynb", "backward_pass", "dL_dz1 = dL_da1 * a1 * (1 - a1)", "dL_dz1 = dL_da1 * a1",
      "check_backward_pass", "backward_pass(...)['dL_dz1']"),
+    ("02_training_step_by_hand.ipynb", "forward_pass", FORWARD_RETURN, "pass",
+     "check_forward_pass", "forward_pass(X, ...) returned None, expected a dict with the keys"),
+    ("02_training_step_by_hand.ipynb", "forward_pass", FORWARD_RETURN, FORWARD_RETURN.replace('"y_hat"', '"yhat"'),
+     "check_forward_pass", "returned a dict without the keys 'y_hat'"),
+    ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "return (y_hat - y) ** 2",
+     "check_mse_loss", "returned an array of shape (2, 1), expected one float"),
+    ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "y -= y_hat\n    return float(np.mean(y ** 2))",
+     "check_mse_loss", "mse_loss changed its argument y_hat or y in place"),
+    ("02_training_step_by_hand.ipynb", "sgd_update", SGD_RETURN,
+     'for name in params:\n        params[name] -= learning_rate * grads["d" + name]\n    return params',
+     "check_sgd_update", "sgd_update changed params['W1'] in place"),
     ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", "return grad_output * (1 - Y)",
      "check_tanh_backward", "after forward([[-2, -0.5, 0.5, 1.5]]) (tanh'(x) = 1 - tanh(x)**2) returned a wrong value"),
     # The wrong derivative, with nl.gradient_check rebound so that it reports no error.
