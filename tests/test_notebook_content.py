@@ -101,6 +101,10 @@ TANH_WRONG_ON_4D_WITH_GRADIENT_CHECK_FAKED = (
 )
 
 MOMENTUM_UPDATE = 'param -= self.learning_rate * state["velocity"]'
+MOMENTUM_VELOCITY = 'state["velocity"] = self.beta * state["velocity"] + grad\n        ' + MOMENTUM_UPDATE
+MOMENTUM_VELOCITY_IN_SELF = (
+    'self.velocity = self.beta * getattr(self, "velocity", 0) + grad\n        param -= self.learning_rate * self.velocity'
+)
 ADAM_UPDATE = "param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)"
 ADAM_UPDATE_LR_T = (
     "lr_t = self.learning_rate * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)\n"
@@ -144,6 +148,14 @@ MUTATIONS = [
      "linear = self.delta * abs_error", "check_huber_forward", "large error"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
      "check_adam", "the parameter after step 1"),
+    # State kept in self is shared by all parameters, and a counter of its own counts calls, not steps.
+    ("05_optimizers.ipynb", "my_momentum", MOMENTUM_VELOCITY, MOMENTUM_VELOCITY_IN_SELF,
+     "check_momentum", "Keep each parameter's velocity in its own state dict"),
+    ("05_optimizers.ipynb", "my_adam", "t = self.n_steps", 'self.t = getattr(self, "t", 0) + 1\n        t = self.t',
+     "check_adam", "take t from self.n_steps, which counts steps, not calls"),
+    ("05_optimizers.ipynb", "my_momentum", MOMENTUM_VELOCITY.splitlines()[0],
+     'grad += self.beta * state["velocity"]\n        state["velocity"] = grad.copy()',
+     "check_momentum", "update_parameter changed grad in place"),
     # Rebinding the local name leaves the caller's array unchanged.
     ("05_optimizers.ipynb", "my_momentum", MOMENTUM_UPDATE, MOMENTUM_UPDATE.replace("param -=", "param = param -"),
      "check_momentum", "update the array in place (param -= ...)"),
