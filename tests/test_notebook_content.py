@@ -146,6 +146,10 @@ MUTATIONS = [
      "check_tanh_forward", "returned a list, expected a numpy array of shape (1, 1)"),
     ("04_robust_regression.ipynb", "my_huber_loss", "linear = self.delta * (abs_error - 0.5 * self.delta)",
      "linear = self.delta * abs_error", "check_huber_forward", "large error"),
+    # Right for every error but 0, where 0 / 0 gives NaN.
+    ("04_robust_regression.ipynb", "my_huber_loss", "return np.clip(error, -self.delta, self.delta) / error.size",
+     "return np.minimum(np.abs(error), self.delta) * error / np.abs(error) / error.size",
+     "check_huber_backward", "backward() for errors 0 and 0 returned a wrong value at index (0, 0): nan"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
      "check_adam", "the parameter after step 1"),
     # State kept in self is shared by all parameters, and a counter of its own counts calls, not steps.
