@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import subprocess
 import sys
 from pathlib import Path
@@ -168,6 +170,16 @@ def malformed(edit):
     return notebook
 
 
+def replaced_in(grade_id, old, new):
+    """Return an edit of a notebook that replaces ``old`` by ``new`` in the cell with ``grade_id``."""
+
+    def edit(notebook):
+        cell = cell_by_grade_id(notebook, grade_id)
+        cell.update(source=cell["source"].replace(old, new))
+
+    return edit
+
+
 MALFORMED = {
     "unclosed solution": (
         lambda nb: cell_by_grade_id(nb, "square").update(source="def square(x):\n    ### BEGIN SOLUTION\n    return x * x"),
@@ -198,37 +210,26 @@ MALFORMED = {
         "positive 'points'",
     ),
     "wrong kernel": (lambda nb: nb.metadata.kernelspec.update(name="python3.11"), "kernelspec name"),
-    # Near misses of a marker would not be removed, so the hidden tests or the solution would reach students.
-    "hidden marker with one hash": (
-        lambda nb: cell_by_grade_id(nb, "cube_check").update(
-            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### BEGIN HIDDEN TESTS", "# BEGIN HIDDEN TESTS")),
-        r"line 1 reads '# BEGIN HIDDEN TESTS', which looks like the marker '### BEGIN HIDDEN TESTS'; write the marker exactly",
-    ),
-    "hidden marker singular": (
-        lambda nb: cell_by_grade_id(nb, "cube_check").update(
-            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### END HIDDEN TESTS", "### END HIDDEN TEST")),
-        r"line 3 reads '### END HIDDEN TEST', which looks like the marker '### END HIDDEN TESTS'",
-    ),
-    "hidden marker with a note": (
-        lambda nb: cell_by_grade_id(nb, "cube_check").update(
-            source=cell_by_grade_id(nb, "cube_check")["source"].replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS  # graded only")),
-        r"line 1 reads '### BEGIN HIDDEN TESTS  # graded only', which looks like the marker '### BEGIN HIDDEN TESTS'",
-    ),
-    "hidden marker with more words": (
-        lambda nb: cell_by_grade_id(nb, "cube_check").update(
-            source=cell_by_grade_id(nb, "cube_check")["source"].replace("HIDDEN TESTS", "HIDDEN TEST CASES")),
-        r"line 1 reads '### BEGIN HIDDEN TEST CASES', which looks like the marker '### BEGIN HIDDEN TESTS'",
-    ),
-    "solution marker in lower case": (
-        lambda nb: cell_by_grade_id(nb, "square").update(
-            source="def square(x):\n    ### Begin solution\n    return x * x\n    ### END SOLUTION"),
-        r"line 2 reads '### Begin solution', which looks like the marker '### BEGIN SOLUTION'",
-    ),
     "solution and check": (
         lambda nb: cell_by_grade_id(nb, "square")["metadata"]["nbgrader"].update(grade=True, points=1),
         "not both",
     ),
 }
+
+
+# Near misses of a marker would not be removed, so the hidden tests or the solution would reach students.
+NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of the marker in the cell)
+    "hidden marker with one hash": ("cube_check", "### BEGIN HIDDEN TESTS", "# BEGIN HIDDEN TESTS", 1),
+    "hidden marker singular": ("cube_check", "### END HIDDEN TESTS", "### END HIDDEN TEST", 3),
+    "hidden marker with a note": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS  # graded only", 1),
+    "hidden marker with more words": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TEST CASES", 1),
+    "solution marker in lower case": ("square", "### BEGIN SOLUTION", "### Begin solution", 3),
+}
+for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
+    MALFORMED[case] = (
+        replaced_in(grade_id, marker, near_miss),
+        rf"line {line} reads {re.escape(repr(near_miss))}, which looks like the marker {re.escape(repr(marker))}; write the marker exactly",
+    )
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

@@ -488,14 +488,18 @@ def test_save_below_a_file(tmp_path):
     assert (tmp_path / "afile.npz").read_bytes() == b"data"
 
 
+def assert_saves_and_loads(path):
+    """Save a small model to ``path``, load it back into another one and compare a weight; return the model."""
+    model = small_model()
+    model.save(path)
+    np.testing.assert_array_equal(small_model().load(path).layers[0].params["W"], model.layers[0].params["W"])
+    return model
+
+
 def test_tilde_file_name_is_literal(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    model = small_model()
-    model.save("~model.npz")
+    assert_saves_and_loads("~model.npz")
     assert (tmp_path / "~model.npz").is_file()
-    copy = small_model()
-    copy.load("~model.npz")
-    np.testing.assert_array_equal(copy.layers[0].params["W"], model.layers[0].params["W"])
 
 
 def test_folder_named_tilde_is_used(tmp_path, monkeypatch):
@@ -539,12 +543,8 @@ def test_home_folder_expanded(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    model = small_model()
-    model.save("~/model.npz")
+    model = assert_saves_and_loads("~/model.npz")
     assert (home / "model.npz").is_file()
-    copy = small_model()
-    copy.load("~/model.npz")
-    np.testing.assert_array_equal(copy.layers[0].params["W"], model.layers[0].params["W"])
     with pytest.raises(IsADirectoryError, match=rf"^{re.escape(str(home))}/: is a folder; give a file name"):
         model.save("~/")
     with pytest.raises(FileNotFoundError, match=rf"the folder {re.escape(str(home / 'missing'))} does not exist"):
