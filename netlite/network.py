@@ -98,7 +98,7 @@ class NeuralNetwork:
                     f"NeuralNetwork: forward() of layer {index} ({layer!r}) returned None; "
                     f"end its forward() with 'return' and the layer's output"
                 )
-            if isinstance(X, (list, tuple)):  # a layer of the student's own after it may read X.shape
+            if not isinstance(X, np.ndarray):  # a layer of the student's own after it may read X.shape
                 raise TypeError(
                     f"NeuralNetwork: forward() of layer {index} ({layer!r}) returned a {type(X).__name__}; "
                     f"return the layer's output as a numpy array (np.asarray(...) turns a list into one)"
@@ -527,7 +527,8 @@ def _expand_home(path):
     if not first.startswith("~") or not separator or os.path.isdir(first):
         return path
     expanded = os.path.expanduser(path)
-    if expanded == path:
+    empty_home = first == "~" and os.name == "posix" and os.environ.get("HOME") == ""  # expanduser() would give "/"
+    if expanded == path or empty_home:
         raise FileNotFoundError(
             f"{path}: the home folder '{first}' is not known here (HOME is not set, or there is no such user); "
             f"give the full path of the folder"

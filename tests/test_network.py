@@ -568,6 +568,10 @@ def test_unknown_home_named(tmp_path, monkeypatch):
     for method in ("save", "load"):
         with pytest.raises(FileNotFoundError, match=r"^~nosuchuser12345/m.npz: the home folder '~nosuchuser12345' is not known here"):
             getattr(small_model(), method)("~nosuchuser12345/m.npz")
+    # os.path.expanduser() turns '~' into '/' when HOME is empty, which would save at the top of the disk.
+    monkeypatch.setenv("HOME", "")
+    with pytest.raises(FileNotFoundError, match=r"^~/m.npz: the home folder '~' is not known here"):
+        small_model().save("~/m.npz")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1065,8 +1069,9 @@ def test_save_through_link_chain(tmp_path):
     [
         (lambda Y: None, r"forward\(\) of layer 1 \(BadTanh\(\)\) returned None; end its forward\(\) with 'return'"),
         (lambda Y: Y.tolist(), r"forward\(\) of layer 1 \(BadTanh\(\)\) returned a list; return the layer's output as a numpy array"),
+        (lambda Y: float(Y.sum()), r"forward\(\) of layer 1 \(BadTanh\(\)\) returned a float; return the layer's output as a numpy array"),
     ],
-    ids=["None", "list"],
+    ids=["None", "list", "float"],
 )
 def test_forward_names_layer_without_array(returned, message):
     class BadTanh(nl.Tanh):
