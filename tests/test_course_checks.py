@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from netlite.course.checks import check_close, check_dict, check_equal, check_float, check_raises, check_shape, report_pass
+from netlite.course.checks import (
+    check_close,
+    check_dict,
+    check_equal,
+    check_float,
+    check_raises,
+    check_shape,
+    check_unchanged,
+    report_pass,
+)
 
 
 def test_check_close_pass_line(capsys):
@@ -106,7 +115,11 @@ def test_check_float_accepts_numpy_float64(capsys):
         (1, r"^loss returned int 1, expected a float"),
         (None, r"^loss returned None, expected a float; does the function end with a return statement\?$"),
         (np.zeros((2, 1)), r"^loss returned an array of shape \(2, 1\), expected one float; reduce the values to one number"),
-        ([0.5, 0.25], r"^loss returned an array of shape \(2,\), expected one float"),
+        ([0.5, 0.25], r"^loss returned a list, expected one float; reduce the values to one number"),
+        # numpy 2 refuses float() on an array of one value too, if it has an axis.
+        (np.array([[0.125]]), r"^loss returned an array of shape \(1, 1\), expected one float; .*np.mean"),
+        ([[1.0], [2.0, 3.0]], r"^loss returned a list, expected one float"),
+        ({"loss": 0.5}, r"^loss returned dict \{'loss': 0.5\}, expected a float$"),
     ],
 )
 def test_check_float_rejects_other_types(value, message):
@@ -125,6 +138,17 @@ def test_check_shape_messages():
     with pytest.raises(AssertionError, match=r"forward\(X\) returned a dict, expected a numpy array of shape \(\)"):
         check_shape("forward(X)", {"Y": 1.0}, ())
     check_shape("loss(y_hat, y)", 0.25, ())
+    with pytest.raises(AssertionError, match=r"^forward\(X\) returned the number 0.25, expected shape \(2,\)$"):
+        check_shape("forward(X)", 0.25, (2,))
+
+
+def test_check_unchanged_names_argument():
+    y = np.array([1.0, 2.0])
+    check_unchanged("mse_loss", {"y": y}, {"y": y.copy()})
+    original = y.copy()
+    y -= 1
+    with pytest.raises(AssertionError, match=r"^mse_loss changed its argument y in place; compute with new arrays"):
+        check_unchanged("mse_loss", {"y": y}, {"y": original})
 
 
 def test_check_raises_cases(capsys):

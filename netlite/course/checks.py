@@ -11,6 +11,7 @@ cell its points when the cell raises nothing, so a cell may call several helpers
     check_shape("relu(X)", relu(X), (4, 3))
     check_float("mse_loss(y_hat, y)", mse_loss(y_hat, y))
     check_dict("forward_pass(X, ...)", forward_pass(X, W1, b1), ("z1", "a1"))
+    check_unchanged("mse_loss", {"y": y_copy}, {"y": y})
     check_raises("Dense(0, 3)", ValueError, Dense, 0, 3, points=1)
 """
 
@@ -20,7 +21,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_close", "check_dict", "check_equal", "check_float", "check_shape", "check_raises", "report_pass"]
+__all__ = ["check_close", "check_dict", "check_equal", "check_float", "check_shape", "check_raises", "check_unchanged", "report_pass"]
 
 
 def report_pass(name: str, points: float) -> None:
@@ -90,20 +91,20 @@ def check_float(name, actual, points=None):
     """Assert that ``actual`` is a float, for functions that must return a Python float.
 
     NumPy's float64 is a subclass of float, so ``np.mean(...)`` passes as it is. float32, a 0-d
-    array and an int fail, with the hint to convert the result with ``float(...)``.
+    array and an int fail, with the hint to convert the result with ``float(...)``. An array or a
+    list gets the hint to reduce it to one number first: numpy 2 converts no array of one or more
+    axes with float(), even one of a single value.
     """
     if actual is None:
         raise AssertionError(f"{name} returned None, expected a float; does the function end with a return statement?")
-    if _many_values(actual):  # float() cannot help here: the values must first become one number
-        raise AssertionError(
-            f"{name} returned an array of shape {np.shape(actual)}, expected one float; reduce the values to "
-            f"one number first, for example their mean with np.mean(...)"
-        )
+    reduce_hint = "expected one float; reduce the values to one number first, for example their mean with np.mean(...)"
+    if isinstance(actual, (list, tuple)):
+        raise AssertionError(f"{name} returned a {type(actual).__name__}, {reduce_hint}")
+    if isinstance(actual, np.ndarray) and actual.ndim > 0:
+        raise AssertionError(f"{name} returned an array of shape {actual.shape}, {reduce_hint}")
     if not isinstance(actual, float):
-        raise AssertionError(
-            f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a float; "
-            f"convert the result with float(...)"
-        )
+        convert_hint = "; convert the result with float(...)" if isinstance(actual, (numbers.Number, np.generic, np.ndarray)) else ""
+        raise AssertionError(f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a float{convert_hint}")
     if points is not None:
         report_pass(name, points)
 
@@ -137,9 +138,24 @@ def check_shape(name, actual, expected_shape, points=None):
         )
     shape = np.shape(actual)
     if tuple(shape) != tuple(expected_shape):
-        raise AssertionError(f"{name} returned an array of shape {tuple(shape)}, expected shape {tuple(expected_shape)}")
+        returned = f"an array of shape {tuple(shape)}" if isinstance(actual, np.ndarray) else f"the number {_short_repr(actual)}"
+        raise AssertionError(f"{name} returned {returned}, expected shape {tuple(expected_shape)}")
     if points is not None:
         report_pass(name, points)
+
+
+def check_unchanged(name, passed, originals):
+    """Assert that a function left its array arguments as they were, to name a change in place.
+
+    ``passed`` maps a description of each argument, such as ``"forward['y_hat']"``, to the array
+    that the function got, and ``originals`` maps the same descriptions to copies made before.
+    """
+    for argument, array in passed.items():
+        if not np.array_equal(array, originals[argument], equal_nan=True):
+            raise AssertionError(
+                f"{name} changed its argument {argument} in place; compute with new arrays "
+                f"(error = y_hat - y, not error = y_hat; error -= y)"
+            )
 
 
 def check_raises(name, exception_type, function, *args, points=None, **kwargs):
@@ -185,14 +201,6 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
         ) from None
     return array
-
-
-def _many_values(value) -> bool:
-    """Return True for an array or list of more than one number."""
-    try:
-        return np.size(value) > 1
-    except ValueError:  # a ragged list
-        return True
 
 
 def _format_pair(actual: float, expected: float) -> str:
