@@ -126,10 +126,15 @@ MUTATIONS = [
     ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "return (y_hat - y) ** 2",
      "check_mse_loss", "returned an array of shape (2, 1), expected one float"),
     ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "y -= y_hat\n    return float(np.mean(y ** 2))",
-     "check_mse_loss", "mse_loss changed its argument y_hat or y in place"),
+     "check_mse_loss", "mse_loss changed its argument y in place"),
+    ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "return float(np.sum((y_hat - y) ** 2) / 2)",
+     "check_mse_loss", "expected (1 + 4 + 4) / 3"),
+    ("02_training_step_by_hand.ipynb", "backward_pass", "dL_dy_hat = 2 * (y_hat - y) / y_hat.size",
+     "y_hat -= y\n    dL_dy_hat = 2 * y_hat / y_hat.size", "check_backward_pass",
+     "backward_pass changed its argument forward['y_hat'] in place"),
     ("02_training_step_by_hand.ipynb", "sgd_update", SGD_RETURN,
      'for name in params:\n        params[name] -= learning_rate * grads["d" + name]\n    return params',
-     "check_sgd_update", "sgd_update changed params['W1'] in place"),
+     "check_sgd_update", "sgd_update changed its argument params['W1'] in place"),
     ("03_own_activation.ipynb", "my_tanh", "return grad_output * (1 - Y * Y)", "return grad_output * (1 - Y)",
      "check_tanh_backward", "after forward([[-2, -0.5, 0.5, 1.5]]) (tanh'(x) = 1 - tanh(x)**2) returned a wrong value"),
     # The wrong derivative, with nl.gradient_check rebound so that it reports no error.
@@ -150,6 +155,9 @@ MUTATIONS = [
     ("04_robust_regression.ipynb", "my_huber_loss", "return np.clip(error, -self.delta, self.delta) / error.size",
      "return np.minimum(np.abs(error), self.delta) * error / np.abs(error) / error.size",
      "check_huber_backward", "backward() for errors 0 and 0 returned a wrong value at index (0, 0): nan"),
+    ("04_robust_regression.ipynb", "my_huber_loss", "return np.clip(error, -self.delta, self.delta) / error.size",
+     "return np.clip(error, -self.delta, self.delta) / len(error)",
+     "check_huber_backward", "for errors 0.5 and 3 in one sample of two outputs returned a wrong value"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
      "check_adam", "the parameter after step 1"),
     # State kept in self is shared by all parameters, and a counter of its own counts calls, not steps.
@@ -223,6 +231,10 @@ CORRECT_VARIANTS = [
     ("04_robust_regression.ipynb", "my_huber_loss",
      "return float(np.mean(np.where(abs_error <= self.delta, quadratic, linear)))",
      "return np.mean(np.where(abs_error <= self.delta, quadratic, linear))", "check_huber_forward"),
+    # New arrays put into the params dict: the dict changes, the arrays it held do not.
+    ("02_training_step_by_hand.ipynb", "sgd_update", SGD_RETURN,
+     'for name in params:\n        params[name] = params[name] - learning_rate * grads["d" + name]\n    return params',
+     "check_sgd_update"),
 ]
 
 

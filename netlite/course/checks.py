@@ -153,8 +153,8 @@ def check_unchanged(name, passed, originals):
     for argument, array in passed.items():
         if not np.array_equal(array, originals[argument], equal_nan=True):
             raise AssertionError(
-                f"{name} changed its argument {argument} in place; compute with new arrays "
-                f"(error = y_hat - y, not error = y_hat; error -= y)"
+                f"{name} changed its argument {argument} in place; compute with new arrays: "
+                f"write a - b, not a -= b, because a -= b changes the array that a names"
             )
 
 
