@@ -223,6 +223,7 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker with a note": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS  # graded only", 1),
     "hidden marker with more words": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TEST CASES", 1),
     "solution marker in lower case": ("square", "### BEGIN SOLUTION", "### Begin solution", 3),
+    "hidden marker misspelt": ("cube_check", "### END HIDDEN TESTS", "### END HIDEN TESTS", 3),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
 import json
 import os
 import re
@@ -28,6 +29,8 @@ END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+# A comment whose first words are this similar to a marker's (difflib's ratio) is taken for a misspelt marker.
+NEAR_MISS_SIMILARITY = 0.85
 
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
@@ -181,19 +184,23 @@ def _marker_on_line(line: str) -> str | None:
 def _near_miss_marker(line: str) -> str | None:
     """Return the marker that a comment line such as ``# Begin hidden test`` was meant to be, else None.
 
-    A comment whose words start with a marker's words counts too (``### BEGIN HIDDEN TESTS  # note``,
-    ``### BEGIN HIDDEN TEST CASES``). The build removes only exact markers, so a near miss would
-    pass the solution or the hidden tests on to the students.
+    A comment counts when its first words match a marker's words apart from case, plurals, more
+    words after them (``### BEGIN HIDDEN TESTS  # note``) or a typo (``### BEGIN HIDEN TESTS``). The
+    build removes only exact markers, so a near miss would pass the solution or the hidden tests
+    on to the students.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS:
         return None
     words = [word.rstrip("s") for word in re.sub(r"[^a-z]+", " ", stripped.lower()).split()]  # 'test' and 'tests'
-    for marker in MARKERS:
+
+    def similarity(marker):
         marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
-        if words[: len(marker_words)] == marker_words:
-            return marker
-    return None
+        leading = " ".join(words[: len(marker_words)])
+        return difflib.SequenceMatcher(None, leading, " ".join(marker_words)).ratio()
+
+    closest = max(MARKERS, key=similarity)  # 'END HIDDEN TEST' is close to the BEGIN marker too
+    return closest if similarity(closest) >= NEAR_MISS_SIMILARITY else None
 
 
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
