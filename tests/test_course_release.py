@@ -46,7 +46,13 @@ def built_course(tmp_path) -> Path:
     (root / "docs" / "images" / "solved.png").write_bytes(b"\x89PNG picture of a solution")
     (root / "docs" / "images" / "shared.png").write_bytes(b"\x89PNG picture both documents show")
     (root / "docs" / "images" / "in notebook.png").write_bytes(b"\x89PNG picture a notebook shows")
-    (root / "docs" / "student-guide.md").write_text("# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n")
+    # A name that ends like another picture's path shows only its own picture.
+    (root / "docs" / "images" / "answers").mkdir()
+    (root / "docs" / "images" / "answers" / "loss.png").write_bytes(b"\x89PNG picture of a solved exercise")
+    (root / "docs" / "images" / "answers_loss.png").write_bytes(b"\x89PNG picture of a loss curve")
+    (root / "docs" / "student-guide.md").write_text(
+        "# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n![curve](images/answers_loss.png)\n"
+    )
     (root / "notebooks" / "02_pictures.ipynb").write_text(json.dumps({
         "cells": [{"cell_type": "markdown", "metadata": {}, "source": "![a picture](../docs/images/in%20notebook.png)"}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
@@ -81,9 +87,10 @@ def test_release_contents(tmp_path):
         "docs/student-guide.md",
         "docs/images/shared.png",
         "docs/images/in notebook.png",
+        "docs/images/answers_loss.png",
     }
-    # The picture that only the instructor-only page shows stays out with it.
-    assert skipped == ["docs/grading.md", "docs/images/solved.png"]
+    # The pictures that no released page shows stay out, such as those the instructor-only page shows.
+    assert skipped == ["docs/grading.md", "docs/images/answers/loss.png", "docs/images/solved.png"]
 
 
 def test_release_has_no_solution_or_marker(tmp_path):

@@ -373,13 +373,14 @@ def is_instructor_only(path: Path) -> bool:
 
 
 def unshown_pictures(root: Path) -> set[Path]:
-    """Return the pictures in ``docs/`` whose name no released page mentions.
+    """Return the pictures in ``docs/`` that no released page mentions.
 
     A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
-    scan cannot read text in a picture. A picture counts as shown when its name, as written or as
-    a URL writes it (``%20`` for a space), occurs in a released document, notebook or README,
-    whatever the form of the link.
+    scan cannot read text in a picture. A picture counts as shown when a released document,
+    notebook or README contains its path below ``docs/`` (``images/xor/fit.png``), as written or
+    as a URL writes it (``%20`` for a space), whatever the form of the link. Pages in ``docs/``
+    and notebooks beside it link to it that way, with ``../docs/`` or nothing before it.
     """
     released_pages = []
     for name in RELEASED_FOLDERS:
@@ -395,9 +396,13 @@ def unshown_pictures(root: Path) -> set[Path]:
     unshown = set()
     for path in (root / "docs").rglob("*"):
         hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES:
-            if path.name not in text and urllib.parse.quote(path.name) not in text:
-                unshown.add(path.resolve())
+        if not path.is_file() or hidden or path.suffix.lower() not in PICTURE_SUFFIXES:
+            continue
+        below_docs = path.relative_to(root / "docs").as_posix()
+        spellings = {below_docs, urllib.parse.quote(below_docs)}
+        # Not part of a longer name: 'images/loss.png' is not shown by 'more_images/loss.png'.
+        if not any(re.search(rf"(?<![\w.-]){re.escape(spelling)}", text) for spelling in spellings):
+            unshown.add(path.resolve())
     return unshown
 
 
