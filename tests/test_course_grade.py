@@ -707,6 +707,12 @@ def test_feedback_cuts_huge_outputs():
     assert course_grade.shortened(image)["text"].startswith("The grader removed this output")
     small = nbformat.v4.new_output("stream", name="stdout", text="ok\n")
     assert course_grade.shortened(small) is small
+    # A deep recursion: the traceback goes, the error's name and message stay.
+    traceback = ["  File f, line 1, in g"] * (course_grade.MAX_FEEDBACK_OUTPUT_CHARS // 10)
+    recursion = nbformat.v4.new_output("error", ename="RecursionError", evalue="maximum recursion depth exceeded", traceback=traceback)
+    cut = course_grade.shortened(recursion)
+    assert (cut["ename"], cut["evalue"]) == ("RecursionError", "maximum recursion depth exceeded")
+    assert cut["traceback"][0].startswith("(The grader removed the traceback, ")
 
 
 def test_feedback_limits_each_cell():

@@ -74,6 +74,7 @@ EXIT_GRACE_SECONDS = 10.0
 # that a student's huge print does not make the feedback file too large to open. The notebooks in
 # .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
+MAX_ERROR_MESSAGE_CHARS = 2_000  # of an error whose traceback passes the limit: its message is kept up to this
 # Shown in the feedback notebooks where a check cell's hidden tests were.
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
@@ -295,6 +296,10 @@ def shortened(output):
     size = sum(len(text) for text in _output_strings(output))
     if size <= MAX_FEEDBACK_OUTPUT_CHARS:
         return output
+    if output.get("output_type") == "error":  # the error's name and message tell the student why the cell failed
+        evalue = str(output.get("evalue", ""))[:MAX_ERROR_MESSAGE_CHARS]
+        note = f"(The grader removed the traceback, {size:,} characters.)"
+        return nbformat.v4.new_output("error", ename=output.get("ename", ""), evalue=evalue, traceback=[note])
     note = f"The grader removed this output because it had {size:,} characters, more than {MAX_FEEDBACK_OUTPUT_CHARS:,}."
     return nbformat.v4.new_output("stream", name="stdout", text=note + "\n")
 
