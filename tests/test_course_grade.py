@@ -719,17 +719,17 @@ def test_feedback_limits_each_cell():
     # A print in a loop: many outputs, each below the limit, together far above it.
     line = "y" * 999 + "\n"
     flood = [nbformat.v4.new_output("stream", name="stdout", text=line) for _ in range(300)]
-    shown = course_grade.limited(flood)
-    assert sum(len(output["text"]) for output in shown) <= course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 200
-    assert shown[:100] == flood[:100]
-    assert shown[-1]["text"].startswith("The grader removed the rest of this cell's output (200 outputs with 200,000 characters)")
+    feedback_outputs = course_grade.limited(flood)
+    assert sum(len(output["text"]) for output in feedback_outputs) <= course_grade.MAX_FEEDBACK_OUTPUT_CHARS + 200
+    assert feedback_outputs[:100] == flood[:100]
+    assert feedback_outputs[-1]["text"].startswith("The grader removed the rest of this cell's output (200 outputs with 200,000 characters)")
     small = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")] * 3
     assert course_grade.limited(small) == small
     # The error that ends such a cell stays, after the note.
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad value", traceback=["ValueError: bad value"])
-    shown = course_grade.limited(flood + [error])
-    assert shown[-2]["text"].startswith("The grader removed the rest of this cell's output (200 outputs")
-    assert shown[-1] == error
+    feedback_outputs = course_grade.limited(flood + [error])
+    assert feedback_outputs[-2]["text"].startswith("The grader removed the rest of this cell's output (200 outputs")
+    assert feedback_outputs[-1] == error
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,8 @@ def check_unchanged(name, passed, originals):
     """Assert that a function left its array arguments as they were, to name a change in place.
 
     ``passed`` maps a description of each argument, such as ``"forward['y_hat']"``, to the array
-    that the function got, and ``originals`` maps the same descriptions to copies made before.
+    that the function got, and ``originals`` maps the same descriptions to arrays with the values
+    from before the call.
     """
     for argument, array in passed.items():
         if not np.array_equal(array, originals[argument], equal_nan=True):

@@ -66,7 +66,7 @@ MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, which the reader of 
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
-# The longest time the kernel gets to stop a cell after its time limit, before the run ends.
+# The maximum time the kernel gets to stop a cell after its time limit, before the run ends.
 INTERRUPT_GRACE_SECONDS = 60.0
 # Time a child process gets after its notebook finished to write the executed notebook and exit.
 EXIT_GRACE_SECONDS = 10.0
@@ -320,19 +320,19 @@ def limited(outputs: list) -> list:
     """
     import nbformat
 
-    shown, used = [], 0
+    feedback_outputs, used = [], 0
     note_position, removed, removed_size = None, 0, 0
     for output in outputs:
         cut = shortened(output)
         size = _output_size(cut)
         is_error = cut.get("output_type") == "error"
-        within_limit = note_position is None and (not shown or used + size <= MAX_FEEDBACK_OUTPUT_CHARS)
+        within_limit = note_position is None and (not feedback_outputs or used + size <= MAX_FEEDBACK_OUTPUT_CHARS)
         if is_error or within_limit:
-            shown.append(cut)
+            feedback_outputs.append(cut)
             used += size
             continue
         if note_position is None:
-            note_position = len(shown)
+            note_position = len(feedback_outputs)
         removed += 1
         removed_size += _output_size(output)
     if note_position is not None:
@@ -340,8 +340,8 @@ def limited(outputs: list) -> list:
             f"The grader removed the rest of this cell's output ({removed:,} outputs with {removed_size:,} "
             f"characters), because the cell's output passed {MAX_FEEDBACK_OUTPUT_CHARS:,} characters."
         )
-        shown.insert(note_position, nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
-    return shown
+        feedback_outputs.insert(note_position, nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
+    return feedback_outputs
 
 
 def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
