@@ -169,6 +169,13 @@ class NeuralNetwork:
         made LeNet-5's prediction of the MNIST test set 10 to 15 % faster
         (docs/benchmarks.md).
         """
+        if isinstance(X, (list, tuple)):  # converted once, because batches that are each even may differ from each other
+            try:
+                X = np.asarray(X)
+            except ValueError as error:  # numpy refuses lists of samples of different shapes
+                raise ValueError(
+                    f"NeuralNetwork.predict: the input does not form an array ({error}); give every sample the same shape"
+                ) from None
         if len(X) == 0:
             raise ValueError(f"NeuralNetwork.predict: expected at least one sample, got input of shape {np.shape(X)}")
         if isinstance(batchsize, bool) or not isinstance(batchsize, (int, np.integer)) or batchsize < 1:

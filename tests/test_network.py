@@ -1081,3 +1081,12 @@ def test_forward_names_layer_without_array(returned, message):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2), BadTanh(), nl.FullyConnectedLayer(2, 1)])
     with pytest.raises(TypeError, match=message):
         model.forward(np.zeros((4, 3), dtype=np.float32))
+
+
+def test_predict_names_ragged_list():
+    # Each batch of 2 is even on its own; only the whole list is ragged.
+    samples = [[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.0, 1.0], [1.0, 2.0]]
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(3, 2)])
+    with pytest.raises(ValueError, match=r"^NeuralNetwork.predict: the input does not form an array .*; give every sample the same shape$"):
+        model.predict(samples, batchsize=2)
+    assert model.predict(samples[:2], batchsize=1).shape == (2, 2)
