@@ -99,6 +99,7 @@ class Optimizer:
         model.backward(self.loss_func.backward())
 
         self.n_steps += 1
+        before_first_update = self._parameter_copies(model) if self.n_steps == 1 else None
         for layer in model.layers:
             for name, param in layer.params.items():
                 if name not in layer.grads:
@@ -109,7 +110,27 @@ class Optimizer:
                 entry = self.state.setdefault(id(layer), {"layer": layer, "params": {}})
                 state = entry["params"].setdefault(name, {})
                 self.update_parameter(param, layer.grads[name], state)
+        if before_first_update is not None:
+            self._warn_if_nothing_changed(model, before_first_update)
         return loss * len(X), metrics
+
+    @staticmethod
+    def _parameter_copies(model):
+        return [param.copy() for layer in model.layers for param in layer.params.values()]
+
+    def _warn_if_nothing_changed(self, model, copies):
+        """Warn when the first update left every parameter as it was, although a gradient is not zero."""
+        params = [param for layer in model.layers for param in layer.params.values()]
+        gradients = [layer.grads[name] for layer in model.layers for name in layer.params]
+        unchanged = all(np.array_equal(param, copy, equal_nan=True) for param, copy in zip(params, copies))
+        if params and unchanged and any(np.any(gradient != 0) for gradient in gradients):
+            warnings.warn(
+                f"{type(self).__name__}.step: the first update changed no parameter, although the gradients are not "
+                f"all zero; update_parameter must change param in place (param -= ..., not param = param - ...), "
+                f"and learning_rate * gradient must not round to 0 (learning_rate is {self.learning_rate!r})",
+                RuntimeWarning,
+                stacklevel=stacklevel_outside_netlite(),
+            )
 
     def __setstate__(self, attributes):
         """Key the state by the ids of the copied layers after pickle or copy.deepcopy."""

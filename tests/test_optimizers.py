@@ -3,6 +3,7 @@
 import copy
 import json
 import pickle
+import warnings
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -450,3 +451,31 @@ def test_step_empty_batch_through_flatten():
     optimizer = nl.OptimizerSGD(nl.CrossEntropyLoss(), 0.1)
     with pytest.raises(ValueError, match="CrossEntropyLoss.*expected at least one sample, got an empty batch"):
         optimizer.step(model, np.zeros((0, 2, 2, 1)), np.zeros(0, dtype=int))
+
+
+class RebindingSGD(nl.OptimizerSGD):
+    """A student's update that rebinds the local name instead of changing the array."""
+
+    def update_parameter(self, param, grad, state):
+        param = param - self.learning_rate * grad  # noqa: F841 - the mistake under test
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [RebindingSGD(nl.MseLoss(), 0.1), nl.OptimizerSGD(nl.MseLoss(), 1e-50)],
+    ids=["rebinding update", "learning rate that rounds to 0"],
+)
+def test_first_update_without_effect_warns(optimizer):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    with pytest.warns(RuntimeWarning, match=r"step: the first update changed no parameter, although the gradients are not all zero"):
+        optimizer.step(model, np.ones((4, 2)), np.zeros((4, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimizer.step(model, np.ones((4, 2)), np.zeros((4, 1)))  # only the first step is checked
+
+
+def test_first_update_with_effect_silent():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nl.OptimizerADAM(nl.MseLoss(), 0.01).step(model, np.ones((4, 2)), np.zeros((4, 1)))
