@@ -64,7 +64,8 @@ class Optimizer:
         The gradient is that of the batch's mean loss.
 
         With ``forward_only=True`` the model runs in evaluation mode and
-        nothing is updated: use it for validation and test data.
+        nothing is updated: use it for validation and test data. The first
+        step warns if its update changed no parameter (see ``_warn_if_nothing_changed``).
         """
         # Checked by its attributes, so that this module does not import network.py.
         if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
