@@ -712,7 +712,14 @@ def test_feedback_cuts_huge_outputs():
     recursion = nbformat.v4.new_output("error", ename="RecursionError", evalue="maximum recursion depth exceeded", traceback=traceback)
     cut = course_grade.shortened(recursion)
     assert (cut["ename"], cut["evalue"]) == ("RecursionError", "maximum recursion depth exceeded")
-    assert cut["traceback"][0].startswith("(The grader removed the traceback, ")
+    assert cut["traceback"] == [
+        "RecursionError: maximum recursion depth exceeded",
+        f"(The grader removed the rest of the traceback: {course_grade._output_size(recursion):,} characters.)",
+    ]
+    long_message = nbformat.v4.new_output("error", ename="ValueError", evalue="v" * 200_000, traceback=[])
+    evalue = course_grade.shortened(long_message)["evalue"]
+    assert evalue.endswith("[the grader cut this message here: it had 200,000 characters]")
+    assert len(evalue) < 2_100
 
 
 def test_feedback_limits_each_cell():

@@ -297,9 +297,12 @@ def shortened(output):
     if size <= MAX_FEEDBACK_OUTPUT_CHARS:
         return output
     if output.get("output_type") == "error":  # the error's name and message tell the student why the cell failed
-        evalue = str(output.get("evalue", ""))[:MAX_ERROR_MESSAGE_CHARS]
-        note = f"(The grader removed the traceback, {size:,} characters.)"
-        return nbformat.v4.new_output("error", ename=output.get("ename", ""), evalue=evalue, traceback=[note])
+        ename, evalue = str(output.get("ename", "")), str(output.get("evalue", ""))
+        if len(evalue) > MAX_ERROR_MESSAGE_CHARS:
+            evalue = evalue[:MAX_ERROR_MESSAGE_CHARS] + f" [the grader cut this message here: it had {len(evalue):,} characters]"
+        # JupyterLab and nbconvert show the traceback, and ename and evalue only without one.
+        traceback = [f"{ename}: {evalue}", f"(The grader removed the rest of the traceback: {size:,} characters.)"]
+        return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=traceback)
     note = f"The grader removed this output because it had {size:,} characters, more than {MAX_FEEDBACK_OUTPUT_CHARS:,}."
     return nbformat.v4.new_output("stream", name="stdout", text=note + "\n")
 
