@@ -224,12 +224,30 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker with more words": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TEST CASES", 1),
     "solution marker in lower case": ("square", "### BEGIN SOLUTION", "### Begin solution", 3),
     "hidden marker misspelt": ("cube_check", "### END HIDDEN TESTS", "### END HIDEN TESTS", 3),
+    "hidden marker cut short": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN", 1),
+    "hidden marker with other words": ("cube_check", "### END HIDDEN TESTS", "### HIDDEN TESTS STOP", 3),
+    "solution marker run together": ("square", "### END SOLUTION", "### ENDSOLUTION", 6),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
         replaced_in(grade_id, marker, near_miss),
         rf"line {line} reads {re.escape(repr(near_miss))}, which looks like the marker {re.escape(repr(marker))}; write the marker exactly",
     )
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["# The hidden tests use another seed", "# begin hidden layer", "# Second solution: with loops", "# end resolution",
+     "# begin test", "# Hint: end the solution here"],
+)
+def test_ordinary_comment_not_near_miss(comment):
+    assert course_build._near_miss_marker(comment) is None
+
+
+def test_markdown_heading_not_near_miss(tmp_path):
+    notebook = tiny_solution_notebook()
+    notebook.cells[0]["source"] = "## Second solution\n\n### End hidden test"
+    course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

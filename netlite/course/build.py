@@ -29,8 +29,6 @@ END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
-# A comment whose first words are this similar to a marker's (difflib's ratio) is taken for a misspelt marker.
-NEAR_MISS_SIMILARITY = 0.85
 
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
@@ -184,23 +182,44 @@ def _marker_on_line(line: str) -> str | None:
 def _near_miss_marker(line: str) -> str | None:
     """Return the marker that a comment line such as ``# Begin hidden test`` was meant to be, else None.
 
-    A comment counts when its first words match a marker's words apart from case, plurals, more
-    words after them (``### BEGIN HIDDEN TESTS  # note``) or a typo (``### BEGIN HIDEN TESTS``). The
-    build removes only exact markers, so a near miss would pass the solution or the hidden tests
-    on to the students.
+    The build removes only exact markers, so a near miss would pass the solution or the hidden tests
+    on to the students. A comment counts when
+
+    - its first words are a marker's words, apart from case and plurals, with more words or none
+      after them (``### BEGIN HIDDEN TESTS  # note``, ``### Begin solution``), or
+    - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
+    - it has at most four words, begins or ends with a word like BEGIN, END, START or STOP, and has
+      a word like SOLUTION, or like HIDDEN next to TEST (``### BEGIN HIDEN TESTS``,
+      ``### HIDDEN TESTS BEGIN``; ``### END HIDDEN`` alone too). Ordinary comments are longer, or
+      lack one of these words.
     """
     stripped = line.strip()
-    if not stripped.startswith("#") or stripped in MARKERS:
+    if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
         return None
-    words = [word.rstrip("s") for word in re.sub(r"[^a-z]+", " ", stripped.lower()).split()]  # 'test' and 'tests'
+    # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
+    words = [word.rstrip("s") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
+    words = [word.strip(":-") for word in words if word.strip(":-")]
+    def like(word, choices, ratio):
+        return any(difflib.SequenceMatcher(None, word, choice).ratio() >= ratio for choice in choices)
 
-    def similarity(marker):
+    for marker in MARKERS:
         marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
-        leading = " ".join(words[: len(marker_words)])
-        return difflib.SequenceMatcher(None, leading, " ".join(marker_words)).ratio()
-
-    closest = max(MARKERS, key=similarity)  # 'END HIDDEN TEST' is close to the BEGIN marker too
-    return closest if similarity(closest) >= NEAR_MISS_SIMILARITY else None
+        if words[: len(marker_words)] == marker_words or like("".join(words), ["".join(marker_words)], 0.93):
+            return marker
+    if not 2 <= len(words) <= 4:
+        return None
+    edge = [word for word in (words[0], words[-1]) if like(word, ("begin", "start", "end", "stop"), 0.8)]
+    # "Hidden" alone is common in network code ("begin hidden layer"), so it needs "test" beside it.
+    hidden = any(like(word, ("hidden",), 0.9) for word in words) and (
+        len(words) == 2 or any(like(word, ("test",), 0.8) for word in words)
+    )
+    solution = any(like(word, ("solution",), 0.9) for word in words)
+    if not edge or hidden == solution:
+        return None
+    opening = like(edge[0], ("begin", "start"), 0.8)
+    if hidden:
+        return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
+    return BEGIN_SOLUTION if opening else END_SOLUTION
 
 
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
@@ -425,7 +444,7 @@ def validate_solution(notebook, path: Path) -> None:
         # Fences are checked for near misses and balance in every cell, and allowed only in the right kind
         # of cell, because a fence elsewhere would be copied into the exercise with its solution inside.
         lines = source.split("\n")
-        for number, line in enumerate(lines):
+        for number, line in enumerate(lines if cell.get("cell_type") == "code" else []):  # only code cells are cut
             meant = _near_miss_marker(line)
             if meant is not None:
                 raise CourseFormatError(
