@@ -50,8 +50,10 @@ def built_course(tmp_path) -> Path:
     (root / "docs" / "images" / "answers").mkdir()
     (root / "docs" / "images" / "answers" / "loss.png").write_bytes(b"\x89PNG picture of a solved exercise")
     (root / "docs" / "images" / "answers_loss.png").write_bytes(b"\x89PNG picture of a loss curve")
+    (root / "docs" / "answer.png").write_bytes(b"\x89PNG picture of an answer")
     (root / "docs" / "student-guide.md").write_text(
         "# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n![curve](images/answers_loss.png)\n"
+        "![mine](student/images/answers/loss.png) ![theirs](student/answer.png)\n"
     )
     (root / "notebooks" / "02_pictures.ipynb").write_text(json.dumps({
         "cells": [{"cell_type": "markdown", "metadata": {}, "source": "![a picture](../docs/images/in%20notebook.png)"}],
@@ -90,7 +92,7 @@ def test_release_contents(tmp_path):
         "docs/images/answers_loss.png",
     }
     # The pictures that no released page shows stay out, such as those the instructor-only page shows.
-    assert skipped == ["docs/grading.md", "docs/images/answers/loss.png", "docs/images/solved.png"]
+    assert skipped == ["docs/answer.png", "docs/grading.md", "docs/images/answers/loss.png", "docs/images/solved.png"]
 
 
 def test_release_has_no_solution_or_marker(tmp_path):

@@ -399,9 +399,11 @@ def unshown_pictures(root: Path) -> set[Path]:
         if not path.is_file() or hidden or path.suffix.lower() not in PICTURE_SUFFIXES:
             continue
         below_docs = path.relative_to(root / "docs").as_posix()
-        spellings = {below_docs, urllib.parse.quote(below_docs)}
-        # Not part of a longer name: 'images/loss.png' is not shown by 'more_images/loss.png'.
-        if not any(re.search(rf"(?<![\w.-]){re.escape(spelling)}", text) for spelling in spellings):
+        spellings = "|".join(re.escape(spelling) for spelling in {below_docs, urllib.parse.quote(below_docs)})
+        # The path where a link starts, after './', '../' or 'docs/' at most: 'images/loss.png' is not
+        # shown by 'answers/images/loss.png' or 'more_images/loss.png'.
+        link = rf"(?:^|(?<=[\s(<\"'=\[:]))(?:\./)?(?:\.\./)*(?:docs/)?(?:{spellings})(?![\w.-])"
+        if not re.search(link, text, flags=re.MULTILINE):
             unshown.add(path.resolve())
     return unshown
 
