@@ -188,3 +188,16 @@ def test_check_dict_messages(capsys):
         check_dict("forward_pass(X)", (1, 2), ("z1", "a1"))
     with pytest.raises(AssertionError, match=r"returned a dict without the keys 'a1' \(its keys: 'z1', 'A1'\); name the results exactly 'z1', 'a1'$"):
         check_dict("forward_pass(X)", {"z1": 1, "A1": 2}, ("z1", "a1"))
+
+
+def test_check_helpers_take_loose_arguments():
+    from collections import UserDict
+
+    check_dict("f()", {"z1": 1}, "z1")  # one key as a string
+    check_dict("f()", UserDict({"z1": 1}), ("z1",))
+    check_shape("f()", np.zeros(3), 3)  # one axis as a number
+    check_unchanged("f", {"names": np.array(["a", "b"]), "options": {"k": 1}}, {"names": np.array(["a", "b"]), "options": {"k": 1}})
+    with pytest.raises(AssertionError, match=r"^f changed its argument options in place"):
+        check_unchanged("f", {"options": {"k": 2}}, {"options": {"k": 1}})
+    with pytest.raises(KeyError, match=r"'y' is in passed but not in originals"):
+        check_unchanged("f", {"y": np.zeros(2)}, {})

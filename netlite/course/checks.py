@@ -17,6 +17,7 @@ cell its points when the cell raises nothing, so a cell may call several helpers
 
 from __future__ import annotations
 
+import collections.abc
 import numbers
 
 import numpy as np
@@ -111,10 +112,11 @@ def check_float(name, actual, points=None):
 
 def check_dict(name, actual, keys, points=None):
     """Assert that ``actual`` is a dict with (at least) the keys ``keys``, for functions that return named results."""
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
     expected = ", ".join(repr(key) for key in keys)
     if actual is None:
         raise AssertionError(f"{name} returned None, expected a dict with the keys {expected}; does the function end with a return statement?")
-    if not isinstance(actual, dict):
+    if not isinstance(actual, collections.abc.Mapping):
         raise AssertionError(f"{name} returned a {type(actual).__name__}, expected a dict with the keys {expected}")
     missing = [key for key in keys if key not in actual]
     if missing:
@@ -128,7 +130,11 @@ def check_dict(name, actual, keys, points=None):
 
 
 def check_shape(name, actual, expected_shape, points=None):
-    """Assert that the array ``actual`` has the shape ``expected_shape``; a list, tuple or other object fails."""
+    """Assert that the array ``actual`` has the shape ``expected_shape``; a list, tuple or other object fails.
+
+    ``expected_shape`` is a tuple, or a whole number for one axis.
+    """
+    expected_shape = (expected_shape,) if isinstance(expected_shape, (int, np.integer)) else tuple(expected_shape)
     if actual is None:
         raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
     if not isinstance(actual, (np.ndarray, np.generic, numbers.Number)):  # np.shape() would accept a list
@@ -152,7 +158,9 @@ def check_unchanged(name, passed, originals):
     from before the call.
     """
     for argument, array in passed.items():
-        if not np.array_equal(array, originals[argument], equal_nan=True):
+        if argument not in originals:
+            raise KeyError(f"check_unchanged: {argument!r} is in passed but not in originals; give both the same keys")
+        if not _same_values(array, originals[argument]):
             raise AssertionError(
                 f"{name} changed its argument {argument} in place; compute with new arrays: "
                 f"write a - b, not a -= b, because a -= b changes the array that a names"
@@ -202,6 +210,14 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
         ) from None
     return array
+
+
+def _same_values(array, original) -> bool:
+    """Return True if two arrays (or other values) are equal, NaN equal to NaN where numbers are compared."""
+    try:
+        return bool(np.array_equal(array, original, equal_nan=True))
+    except TypeError:  # text, objects or dicts, where NaN cannot be tested
+        return bool(np.array_equal(array, original)) if isinstance(array, np.ndarray) else array == original
 
 
 def _format_pair(actual: float, expected: float) -> str:
