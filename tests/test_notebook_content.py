@@ -156,6 +156,11 @@ MUTATIONS = [
      "return np.minimum(np.abs(error), self.delta) * error / np.abs(error) / error.size",
      "check_huber_backward", "backward() for errors 0 and 0 returned a wrong value at index (0, 0): nan"),
     ("04_robust_regression.ipynb", "my_huber_loss", "return np.clip(error, -self.delta, self.delta) / error.size",
+     "np.clip(error, -self.delta, self.delta, out=error)\n        error /= error.size\n        return error",
+     "check_huber_backward", "a second MyHuberLoss(1.0).backward() after the same forward (backward must not change self.cache)"),
+    ("02_training_step_by_hand.ipynb", "mse_loss", MSE_RETURN, "return float(np.sum((y_hat - y) ** 2) / len(y))",
+     "check_mse_loss", "the mean is over the outputs too"),
+    ("04_robust_regression.ipynb", "my_huber_loss", "return np.clip(error, -self.delta, self.delta) / error.size",
      "return np.clip(error, -self.delta, self.delta) / len(error)",
      "check_huber_backward", "for errors 0.5 and 3 in one sample of two outputs returned a wrong value"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
@@ -175,7 +180,7 @@ MUTATIONS = [
      "check_adam", "update the array in place (param -= ...)"),
     # The rearranged form adds eps to sqrt(v), which differs from the expected form for small gradients.
     ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE_LR_T,
-     "check_adam", "A form that adds eps to sqrt(v) of the uncorrected v"),
+     "check_adam", "Forms that put eps elsewhere, such as sqrt(v_hat + eps) or lr_t * m / (sqrt(v) + eps), differ"),
 ]
 
 
