@@ -39,7 +39,7 @@ def built_course(tmp_path) -> Path:
     (root / "notebooks" / "01_walkthrough.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
     # The instructor-only page links to library and exercise files too, which are released all the same.
     (root / "docs" / "grading.md").write_text(
-        "<!-- instructor-only -->\n# Grading\nsecret rubric\n![solved](images/solved.png)\n<img src=images/shared.png>\n"
+        "<!-- instructor-only -->\n# Grading\nsecret rubric\n![solved](images/solved.png)\n<img src=images/shared.png> ![fit](images/fit.png)\n"
         "[the exercise](../exercises/01_tiny.ipynb), [the layers](../netlite/layers.py)\n"
     )
     (root / "docs" / "images").mkdir()
@@ -51,12 +51,23 @@ def built_course(tmp_path) -> Path:
     (root / "docs" / "images" / "answers" / "loss.png").write_bytes(b"\x89PNG picture of a solved exercise")
     (root / "docs" / "images" / "answers_loss.png").write_bytes(b"\x89PNG picture of a loss curve")
     (root / "docs" / "answer.png").write_bytes(b"\x89PNG picture of an answer")
+    # A page in a subfolder shows its own images/fit.png; the instructor's docs/images/fit.png stays out.
+    (root / "docs" / "lab" / "images").mkdir(parents=True)
+    (root / "docs" / "lab" / "images" / "fit.png").write_bytes(b"\x89PNG the lab's picture")
+    (root / "docs" / "lab" / "side.png").write_bytes(b"\x89PNG a picture beside its page")
+    (root / "docs" / "images" / "fit.png").write_bytes(b"\x89PNG the instructor's picture")
+    (root / "docs" / "images" / "wide.png").write_bytes(b"\x89PNG a picture for wide screens")
+    (root / "docs" / "images" / "from-root.png").write_bytes(b"\x89PNG a picture linked from the root")
+    (root / "docs" / "lab" / "page.md").write_text(
+        "![f](images/fit.png) ![s](./side.png)\n<img srcset=\"../images/shared.png 1x,../images/wide.png 2x\">\n"
+        "![r](/docs/images/from-root.png)\n"
+    )
     (root / "docs" / "student-guide.md").write_text(
         "# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n![curve](images/answers_loss.png)\n"
         "![mine](student/images/answers/loss.png) ![theirs](student/answer.png)\n"
     )
     (root / "notebooks" / "02_pictures.ipynb").write_text(json.dumps({
-        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "![a picture](../docs/images/in%20notebook.png)"}],
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "![a picture](../docs/images/in%20notebook.png) ![b](attachment:answer.png)"}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
     }))
     (root / "tests").mkdir()
@@ -90,9 +101,16 @@ def test_release_contents(tmp_path):
         "docs/images/shared.png",
         "docs/images/in notebook.png",
         "docs/images/answers_loss.png",
+        "docs/lab/page.md",
+        "docs/lab/images/fit.png",
+        "docs/lab/side.png",
+        "docs/images/wide.png",
+        "docs/images/from-root.png",
     }
     # The pictures that no released page shows stay out, such as those the instructor-only page shows.
-    assert skipped == ["docs/answer.png", "docs/grading.md", "docs/images/answers/loss.png", "docs/images/solved.png"]
+    assert skipped == [
+        "docs/answer.png", "docs/grading.md", "docs/images/answers/loss.png", "docs/images/fit.png", "docs/images/solved.png",
+    ]
 
 
 def test_release_has_no_solution_or_marker(tmp_path):

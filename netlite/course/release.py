@@ -70,6 +70,11 @@ UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 # Pages, and pictures: a picture in docs/ is released only when a released page mentions it.
 DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
+# A word that ends like a picture's file name: the target of a link in any syntax.
+PICTURE_LINK = re.compile(
+    r"[^\s\"'<>\[\],=|]+?\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])",
+    flags=re.IGNORECASE,
+)
 
 
 class ReleaseError(RuntimeError):
@@ -373,37 +378,41 @@ def is_instructor_only(path: Path) -> bool:
 
 
 def unshown_pictures(root: Path) -> set[Path]:
-    """Return the pictures in ``docs/`` that no released page mentions.
+    """Return the pictures in ``docs/`` that no released page shows.
 
     A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
-    scan cannot read text in a picture. A picture counts as shown when a released document,
-    notebook or README contains its path below ``docs/`` (``images/xor/fit.png``), as written or
-    as a URL writes it (``%20`` for a space), whatever the form of the link. Pages in ``docs/``
-    and notebooks beside it link to it that way, with ``../docs/`` or nothing before it.
+    scan cannot read text in a picture. Every word of a released document, notebook or README that
+    ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
+    RST). It is resolved from the folder of its page, or from the course root when it starts with
+    '/', and a picture counts as shown when a link resolves to it.
     """
-    released_pages = []
+    pages = []
     for name in RELEASED_FOLDERS:
         for path in (root / name).rglob("*"):
             hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
             if path.suffix.lower() in DOCUMENT_SUFFIXES and path.is_file() and not hidden and not is_instructor_only(path):
-                released_pages.append(path.read_text(encoding="utf-8", errors="replace"))
+                pages.append(path)
     readme = root / STUDENT_README if (root / STUDENT_README).is_file() else root / "README.md"
     if readme.is_file():
-        released_pages.append(readme.read_text(encoding="utf-8", errors="replace"))
-    text = "\n".join(released_pages)
+        pages.append(readme)
+
+    shown = set()
+    for page in pages:
+        folder = root if page == readme else page.parent  # the README is released as README.md at the root
+        for match in PICTURE_LINK.finditer(page.read_text(encoding="utf-8", errors="replace")):
+            target = match.group(0)
+            if target.count("(") > target.count(")"):  # '(images/a.png' of Markdown, 'url(images/a.png' of CSS
+                target = target.rsplit("(", 1)[1]
+            target = urllib.parse.unquote(target)
+            if re.match(r"[a-z][a-z0-9+.-]*:", target, flags=re.IGNORECASE):  # http:, attachment:, data:
+                continue
+            shown.add((root / target.lstrip("/") if target.startswith("/") else folder / target).resolve())
 
     unshown = set()
     for path in (root / "docs").rglob("*"):
         hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-        if not path.is_file() or hidden or path.suffix.lower() not in PICTURE_SUFFIXES:
-            continue
-        below_docs = path.relative_to(root / "docs").as_posix()
-        spellings = "|".join(re.escape(spelling) for spelling in {below_docs, urllib.parse.quote(below_docs)})
-        # The path where a link starts, after './', '../' or 'docs/' at most: 'images/loss.png' is not
-        # shown by 'answers/images/loss.png' or 'more_images/loss.png'.
-        link = rf"(?:^|(?<=[\s(<\"'=\[:]))(?:\./)?(?:\.\./)*(?:docs/)?(?:{spellings})(?![\w.-])"
-        if not re.search(link, text, flags=re.MULTILINE):
+        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in shown:
             unshown.add(path.resolve())
     return unshown
 
