@@ -30,6 +30,8 @@ BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 
+# Words that a reworded marker may have besides marker words ("### End of the hidden tests here").
+NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
 USES_EXERCISE_TAG = "uses-exercise"
@@ -188,10 +190,10 @@ def _near_miss_marker(line: str) -> str | None:
     - its first words are a marker's words, apart from case and plurals, with more words or none
       after them (``### BEGIN HIDDEN TESTS  # note``, ``### Begin solution``), or
     - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
-    - it has at most four words, begins or ends with a word like BEGIN, END, START or STOP, and has
-      a word like SOLUTION, or like HIDDEN next to TEST (``### BEGIN HIDEN TESTS``,
-      ``### HIDDEN TESTS BEGIN``; ``### END HIDDEN`` alone too). Ordinary comments are longer, or
-      lack one of these words.
+    - apart from fillers (of, the, here), it has at most four words, all of them marker words: one
+      BEGIN, START, END or STOP, and SOLUTION, or HIDDEN (or SECRET) with or without TEST (or
+      CHECK), spelt nearly so (``### BEGIN HIDEN TESTS``, ``### Hidden tests start here``,
+      ``# End of the hidden tests``). An ordinary comment has other words too (``# hidden state``).
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
@@ -199,6 +201,7 @@ def _near_miss_marker(line: str) -> str | None:
     # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
     words = [word.rstrip("s") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
     words = [word.strip(":-") for word in words if word.strip(":-")]
+
     def like(word, choices, ratio):
         return any(difflib.SequenceMatcher(None, word, choice).ratio() >= ratio for choice in choices)
 
@@ -206,20 +209,20 @@ def _near_miss_marker(line: str) -> str | None:
         marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
         if words[: len(marker_words)] == marker_words or like("".join(words), ["".join(marker_words)], 0.93):
             return marker
-    if not 2 <= len(words) <= 4:
+    # A reworded marker: only marker-like words, apart from fillers such as "of the ... here".
+    words = [word for word in words if word not in NEAR_MISS_FILLERS]
+    edges = [word for word in words if word in ("begin", "start", "end", "stop") or like(word, ("begin",), 0.85)]
+    hidden = [word for word in words if like(word, ("hidden", "secret"), 0.9)]
+    tests = [word for word in words if like(word, ("test", "check"), 0.8)]
+    solutions = [word for word in words if like(word, ("solution",), 0.9)]
+    if len(words) > 4 or len(edges) != 1 or len(edges) + len(hidden) + len(tests) + len(solutions) != len(words):
         return None
-    edge = [word for word in (words[0], words[-1]) if like(word, ("begin", "start", "end", "stop"), 0.8)]
-    # "Hidden" alone is common in network code ("begin hidden layer"), so it needs "test" beside it.
-    hidden = any(like(word, ("hidden",), 0.9) for word in words) and (
-        len(words) == 2 or any(like(word, ("test",), 0.8) for word in words)
-    )
-    solution = any(like(word, ("solution",), 0.9) for word in words)
-    if not edge or hidden == solution:
-        return None
-    opening = like(edge[0], ("begin", "start"), 0.8)
-    if hidden:
+    opening = edges[0] in ("begin", "start") or like(edges[0], ("begin",), 0.85)
+    if hidden and not solutions:
         return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
-    return BEGIN_SOLUTION if opening else END_SOLUTION
+    if solutions and not hidden and not tests:
+        return BEGIN_SOLUTION if opening else END_SOLUTION
+    return None
 
 
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
