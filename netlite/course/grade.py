@@ -74,7 +74,7 @@ EXIT_GRACE_SECONDS = 10.0
 # that a student's huge print does not make the feedback file too large to open. The notebooks in
 # .grading/ keep them whole.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
-MAX_ERROR_MESSAGE_CHARS = 2_000  # of an error whose traceback passes the limit: its message is kept up to this
+MAX_ERROR_MESSAGE_CHARS = 2_000  # the maximum length of an error's message, or of a traceback line, in an error cut short
 # Shown in the feedback notebooks where a check cell's hidden tests were.
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
@@ -297,14 +297,34 @@ def shortened(output):
     if size <= MAX_FEEDBACK_OUTPUT_CHARS:
         return output
     if output.get("output_type") == "error":  # the error's name and message tell the student why the cell failed
-        ename, evalue = str(output.get("ename", "")), str(output.get("evalue", ""))
-        if len(evalue) > MAX_ERROR_MESSAGE_CHARS:
-            evalue = evalue[:MAX_ERROR_MESSAGE_CHARS] + f" [the grader cut this message here: it had {len(evalue):,} characters]"
-        # JupyterLab and nbconvert show the traceback, and ename and evalue only without one.
-        traceback = [f"{ename}: {evalue}", f"(The grader removed the rest of the traceback: {size:,} characters.)"]
-        return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=traceback)
+        return _shortened_error(output)
     note = f"The grader removed this output because it had {size:,} characters, more than {MAX_FEEDBACK_OUTPUT_CHARS:,}."
     return nbformat.v4.new_output("stream", name="stdout", text=note + "\n")
+
+
+def _shortened_error(output):
+    """Return an error output cut to MAX_FEEDBACK_OUTPUT_CHARS: long lines cut, then the oldest frames dropped.
+
+    JupyterLab and nbconvert show the traceback, and ename and evalue only without one, so the
+    traceback keeps its last lines, which name the failing line and the error.
+    """
+    import nbformat
+
+    def cut(text):
+        if len(text) <= MAX_ERROR_MESSAGE_CHARS:
+            return text
+        return text[:MAX_ERROR_MESSAGE_CHARS] + f" [the grader cut this here: it had {len(text):,} characters]"
+
+    ename, evalue = str(output.get("ename", "")), cut(str(output.get("evalue", "")))
+    lines = [cut(str(line)) for line in output.get("traceback", [])] or [f"{ename}: {evalue}"]
+    kept, size = [], 0
+    for line in reversed(lines):  # the last lines show where it failed and why
+        if size + len(line) > MAX_FEEDBACK_OUTPUT_CHARS:
+            kept.append(f"(The grader removed the {len(lines) - len(kept)} earlier lines of this traceback.)")
+            break
+        kept.append(line)
+        size += len(line)
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=kept[::-1])
 
 
 def _output_size(output) -> int:
