@@ -65,7 +65,8 @@ class Optimizer:
 
         With ``forward_only=True`` the model runs in evaluation mode and
         nothing is updated: use it for validation and test data. The first
-        step warns if its update changed no parameter (see ``_warn_if_nothing_changed``).
+        step warns if its update left a parameter with a nonzero gradient as
+        it was (see ``_warn_if_nothing_changed``).
         """
         # Checked by its attributes, so that this module does not import network.py.
         if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
@@ -117,21 +118,28 @@ class Optimizer:
 
     @staticmethod
     def _parameter_copies(model):
-        return [param.copy() for layer in model.layers for param in layer.params.values()]
+        """Return a copy of every parameter, by layer index and name (np.array: a parameter may be a number)."""
+        return {
+            (index, name): np.array(param, copy=True)
+            for index, layer in enumerate(model.layers)
+            for name, param in layer.params.items()
+        }
 
     def _warn_if_nothing_changed(self, model, copies):
-        """Warn when the first update left every parameter as it was, although a gradient is not zero."""
-        params = [param for layer in model.layers for param in layer.params.values()]
-        gradients = [layer.grads[name] for layer in model.layers for name in layer.params]
-        unchanged = all(np.array_equal(param, copy, equal_nan=True) for param, copy in zip(params, copies))
-        if params and unchanged and any(np.any(gradient != 0) for gradient in gradients):
-            warnings.warn(
-                f"{type(self).__name__}.step: the first update changed no parameter, although the gradients are not "
-                f"all zero; update_parameter must change param in place (param -= ..., not param = param - ...), "
-                f"and learning_rate * gradient must not round to 0 (learning_rate is {self.learning_rate!r})",
-                RuntimeWarning,
-                stacklevel=stacklevel_outside_netlite(),
-            )
+        """Warn once when the first update left a parameter as it was, although its gradient is not zero."""
+        for (index, name), copy in copies.items():
+            layer = model.layers[index]
+            unchanged = np.array_equal(layer.params[name], copy, equal_nan=True)
+            if unchanged and np.any(np.asarray(layer.grads[name]) != 0):
+                warnings.warn(
+                    f"{type(self).__name__}.step: the first update left '{name}' of layer {index} ({layer!r}) as it "
+                    f"was, although its gradient is not zero. Unless that is on purpose, update_parameter must change "
+                    f"param in place (param -= ..., not param = param - ...), and learning_rate * gradient must not "
+                    f"round to 0 in the parameter's dtype (learning_rate is {self.learning_rate!r})",
+                    RuntimeWarning,
+                    stacklevel=stacklevel_outside_netlite(),
+                )
+                return
 
     def __setstate__(self, attributes):
         """Key the state by the ids of the copied layers after pickle or copy.deepcopy."""

@@ -467,11 +467,48 @@ class RebindingSGD(nl.OptimizerSGD):
 )
 def test_first_update_without_effect_warns(optimizer):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
-    with pytest.warns(RuntimeWarning, match=r"step: the first update changed no parameter, although the gradients are not all zero"):
+    with pytest.warns(RuntimeWarning, match=r"step: the first update left 'W' of layer 0 \(FullyConnectedLayer.*\) as it was, although its gradient is not zero"):
         optimizer.step(model, np.ones((4, 2)), np.zeros((4, 1)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimizer.step(model, np.ones((4, 2)), np.zeros((4, 1)))  # only the first step is checked
+
+
+class BiasRebindingSGD(nl.OptimizerSGD):
+    """A student's update that changes the weights in place but rebinds the bias."""
+
+    def update_parameter(self, param, grad, state):
+        if param.ndim == 2:
+            param -= self.learning_rate * grad
+        else:
+            param = param - self.learning_rate * grad  # noqa: F841 - the mistake under test
+
+
+def test_first_update_names_unchanged_bias():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    with pytest.warns(RuntimeWarning, match=r"the first update left 'b' of layer 0 "):
+        BiasRebindingSGD(nl.MseLoss(), 0.1).step(model, np.ones((4, 2)), np.zeros((4, 1)))
+
+
+class NumberParameter(nl.Layer):
+    """A layer whose parameter is a Python float, which no update can change in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.params["b"], self.grads["b"] = 0.5, 0.0
+
+    def forward(self, X):
+        return X + self.params["b"]
+
+    def backward(self, grad_output):
+        self.grads["b"] = float(grad_output.sum())
+        return grad_output
+
+
+def test_first_update_names_number_parameter():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1), NumberParameter()])
+    with pytest.warns(RuntimeWarning, match=r"the first update left 'b' of layer 1 \(NumberParameter\(\)\) as it was"):
+        nl.OptimizerSGD(nl.MseLoss(), 0.1).step(model, np.ones((4, 2)), np.zeros((4, 1)))
 
 
 def test_first_update_with_effect_silent():
