@@ -190,10 +190,11 @@ def _near_miss_marker(line: str) -> str | None:
     - its first words are a marker's words, apart from case and plurals, with more words or none
       after them (``### BEGIN HIDDEN TESTS  # note``, ``### Begin solution``), or
     - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
-    - apart from fillers (of, the, here), it has at most four words, all of them marker words: one
-      BEGIN, START, END or STOP, and SOLUTION, or HIDDEN (or SECRET) with or without TEST (or
-      CHECK), spelt nearly so (``### BEGIN HIDEN TESTS``, ``### Hidden tests start here``,
-      ``# End of the hidden tests``). An ordinary comment has other words too (``# hidden state``).
+    - apart from fillers (of, the, here), it has at most four words, all of them marker words.
+      These are one BEGIN, START, END or STOP, and SOLUTION, or HIDDEN (or SECRET) with or without
+      TEST (or CHECK), each nearly spelt so. Examples: ``### BEGIN HIDEN TESTS``,
+      ``### Hidden tests start here``, ``# End of the hidden tests``. An ordinary comment has other
+      words too (``# hidden state``).
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):

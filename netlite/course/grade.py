@@ -317,14 +317,14 @@ def _shortened_error(output):
 
     ename, evalue = str(output.get("ename", "")), cut(str(output.get("evalue", "")))
     lines = [cut(str(line)) for line in output.get("traceback", [])] or [f"{ename}: {evalue}"]
-    kept, size = [], 0
+    tail, size = [], 0
     for line in reversed(lines):  # the last lines show where it failed and why
         if size + len(line) > MAX_FEEDBACK_OUTPUT_CHARS:
-            kept.append(f"(The grader removed the {len(lines) - len(kept)} earlier lines of this traceback.)")
+            tail.append(f"(The grader removed the {len(lines) - len(tail)} earlier lines of this traceback.)")
             break
-        kept.append(line)
+        tail.append(line)
         size += len(line)
-    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=kept[::-1])
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=tail[::-1])
 
 
 def _output_size(output) -> int:

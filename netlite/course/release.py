@@ -385,7 +385,7 @@ def unshown_pictures(root: Path) -> set[Path]:
     scan cannot read text in a picture. Every word of a released document, notebook or README that
     ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
     RST). It is resolved from the folder of its page, or from the course root when it starts with
-    '/', and a picture counts as shown when a link resolves to it.
+    '/', and a picture counts as linked when a link resolves to it.
     """
     pages = []
     for name in RELEASED_FOLDERS:
@@ -397,7 +397,7 @@ def unshown_pictures(root: Path) -> set[Path]:
     if readme.is_file():
         pages.append(readme)
 
-    shown = set()
+    linked = set()
     for page in pages:
         folder = root if page == readme else page.parent  # the README is released as README.md at the root
         for match in PICTURE_LINK.finditer(page.read_text(encoding="utf-8", errors="replace")):
@@ -407,12 +407,12 @@ def unshown_pictures(root: Path) -> set[Path]:
             target = urllib.parse.unquote(target)
             if re.match(r"[a-z][a-z0-9+.-]*:", target, flags=re.IGNORECASE):  # http:, attachment:, data:
                 continue
-            shown.add((root / target.lstrip("/") if target.startswith("/") else folder / target).resolve())
+            linked.add((root / target.lstrip("/") if target.startswith("/") else folder / target).resolve())
 
     unshown = set()
     for path in (root / "docs").rglob("*"):
         hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in shown:
+        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in linked:
             unshown.add(path.resolve())
     return unshown
 
