@@ -199,5 +199,9 @@ def test_check_helpers_take_loose_arguments():
     check_unchanged("f", {"names": np.array(["a", "b"]), "options": {"k": 1}}, {"names": np.array(["a", "b"]), "options": {"k": 1}})
     with pytest.raises(AssertionError, match=r"^f changed its argument options in place"):
         check_unchanged("f", {"options": {"k": 2}}, {"options": {"k": 1}})
+    arrays = {"d": {"W": np.ones(3)}, "l": [np.ones(2), np.ones(3)]}
+    check_unchanged("f", arrays, {"d": {"W": np.ones(3)}, "l": [np.ones(2), np.ones(3)]})
+    with pytest.raises(AssertionError, match=r"^f changed its argument l in place"):
+        check_unchanged("f", arrays, {"d": {"W": np.ones(3)}, "l": [np.ones(2), np.zeros(3)]})
     with pytest.raises(KeyError, match=r"'y' is in passed but not in originals"):
         check_unchanged("f", {"y": np.zeros(2)}, {})

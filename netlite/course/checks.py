@@ -212,12 +212,16 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
     return array
 
 
-def _same_values(array, original) -> bool:
-    """Return True if two arrays (or other values) are equal, NaN equal to NaN where numbers are compared."""
+def _same_values(value, original) -> bool:
+    """Return True if two values are equal: arrays entry by entry (NaN equal to NaN), dicts and lists part by part."""
+    if isinstance(value, dict) and isinstance(original, dict):
+        return value.keys() == original.keys() and all(_same_values(value[key], original[key]) for key in value)
+    if isinstance(value, (list, tuple)) and isinstance(original, (list, tuple)):
+        return len(value) == len(original) and all(_same_values(part, other) for part, other in zip(value, original))
     try:
-        return bool(np.array_equal(array, original, equal_nan=True))
-    except TypeError:  # text, objects or dicts, where NaN cannot be tested
-        return bool(np.array_equal(array, original)) if isinstance(array, np.ndarray) else array == original
+        return bool(np.array_equal(value, original, equal_nan=True))
+    except TypeError:  # text or objects, where NaN cannot be tested
+        return bool(np.array_equal(value, original))
 
 
 def _format_pair(actual: float, expected: float) -> str:
