@@ -229,6 +229,7 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "solution marker run together": ("square", "### END SOLUTION", "### ENDSOLUTION", 6),
     "hidden marker reworded": ("cube_check", "### BEGIN HIDDEN TESTS", "### Hidden tests start here", 1),
     "hidden marker with other nouns": ("cube_check", "### END HIDDEN TESTS", "### END SECRET CHECKS", 3),
+    "solution marker with swapped letters": ("square", "### END SOLUTION", "### EDN SOLUTOIN", 6),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
@@ -241,7 +242,7 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     "comment",
     ["# The hidden tests use another seed", "# begin hidden layer", "# Second solution: with loops", "# end resolution",
      "# begin test", "# Hint: end the solution here", "# Hidden state", "# Send hidden", "# Starter solution",
-     "# Stop: see solution above", "# Closed-form solution end"],
+     "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here"],
 )
 def test_ordinary_comment_not_near_miss(comment):
     assert course_build._near_miss_marker(comment) is None

@@ -204,7 +204,11 @@ def _near_miss_marker(line: str) -> str | None:
     words = [word.strip(":-") for word in words if word.strip(":-")]
 
     def like(word, choices, ratio):
-        return any(difflib.SequenceMatcher(None, word, choice).ratio() >= ratio for choice in choices)
+        """Return True if ``word`` is one of ``choices`` with letters swapped, or at least ``ratio`` similar to one."""
+        return any(
+            sorted(word) == sorted(choice) or difflib.SequenceMatcher(None, word, choice).ratio() >= ratio
+            for choice in choices
+        )
 
     for marker in MARKERS:
         marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
@@ -212,13 +216,15 @@ def _near_miss_marker(line: str) -> str | None:
             return marker
     # A reworded marker: only marker-like words, apart from fillers such as "of the ... here".
     words = [word for word in words if word not in NEAR_MISS_FILLERS]
-    edges = [word for word in words if word in ("begin", "start", "end", "stop") or like(word, ("begin",), 0.85)]
+    edges = [word for word in words if like(word, ("begin",), 0.85) or like(word, ("start", "end", "stop"), 1.0)]
     hidden = [word for word in words if like(word, ("hidden", "secret"), 0.9)]
     tests = [word for word in words if like(word, ("test", "check"), 0.8)]
     solutions = [word for word in words if like(word, ("solution",), 0.9)]
     if len(words) > 4 or len(edges) != 1 or len(edges) + len(hidden) + len(tests) + len(solutions) != len(words):
         return None
-    opening = edges[0] in ("begin", "start") or like(edges[0], ("begin",), 0.85)
+    opening = like(edges[0], ("begin",), 0.85) or like(edges[0], ("start",), 1.0)
+    if hidden and not tests and not like(hidden[0], ("hidden",), 0.9):  # "secret" alone is too common a word
+        return None
     if hidden and not solutions:
         return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
     if solutions and not hidden and not tests:
