@@ -61,7 +61,11 @@ def built_course(tmp_path) -> Path:
     (root / "docs" / "lab" / "page.md").write_text(
         "![f](images/fit.png) ![s](./side.png)\n<img srcset=\"../images/shared.png 1x,../images/wide.png 2x\">\n"
         "![r](/docs/images/from-root.png)\n"
+        "![a](<images/my fit.png>) <img src=\"images/my plot.png\"> ![p](images/fig(1).png)\n"
+        "[ref]:images/ref.png and the file `images/code.png`\n"
     )
+    for name in ("my fit.png", "my plot.png", "fig(1).png", "ref.png", "code.png"):
+        (root / "docs" / "lab" / "images" / name).write_bytes(b"\x89PNG a picture the lab page shows")
     (root / "docs" / "student-guide.md").write_text(
         "# How to run the kit\n![setup][picture]\n\n[picture]: <images/shared.png>\n![curve](images/answers_loss.png)\n"
         "![mine](student/images/answers/loss.png) ![theirs](student/answer.png)\n"
@@ -103,6 +107,11 @@ def test_release_contents(tmp_path):
         "docs/images/answers_loss.png",
         "docs/lab/page.md",
         "docs/lab/images/fit.png",
+        "docs/lab/images/my fit.png",
+        "docs/lab/images/my plot.png",
+        "docs/lab/images/fig(1).png",
+        "docs/lab/images/ref.png",
+        "docs/lab/images/code.png",
         "docs/lab/side.png",
         "docs/images/wide.png",
         "docs/images/from-root.png",

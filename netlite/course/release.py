@@ -70,11 +70,15 @@ UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 # Pages, and pictures: a picture in docs/ is released only when a released page mentions it.
 DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
-# A word that ends like a picture's file name: the target of a link in any syntax.
-PICTURE_LINK = re.compile(
-    r"[^\s\"'<>\[\],=|]+?\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])",
-    flags=re.IGNORECASE,
-)
+_PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
+# Link targets in any syntax that end like a picture's file name: a word (Markdown, srcset, RST),
+# a quoted or bracketed target that may contain spaces (<img src="my fit.png">, ![](<my fit.png>)),
+# and a Markdown target with parentheses in the name (![](fig(1).png)).
+PICTURE_LINKS = [
+    re.compile(r"[^\s\"'<>\[\],=|:`]+?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=[\"'<])[^\"'<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=\]\()[^\s()]*(?:\([^\s()]*\)[^\s()]*)*?" + _PICTURE_END, flags=re.IGNORECASE),
+]
 
 
 class ReleaseError(RuntimeError):
@@ -400,11 +404,11 @@ def unshown_pictures(root: Path) -> set[Path]:
     linked = set()
     for page in pages:
         folder = root if page == readme else page.parent  # the README is released as README.md at the root
-        for match in PICTURE_LINK.finditer(page.read_text(encoding="utf-8", errors="replace")):
-            target = match.group(0)
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for target in (match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)):
             if target.count("(") > target.count(")"):  # '(images/a.png' of Markdown, 'url(images/a.png' of CSS
                 target = target.rsplit("(", 1)[1]
-            target = urllib.parse.unquote(target)
+            target = urllib.parse.unquote(target.strip())
             if re.match(r"[a-z][a-z0-9+.-]*:", target, flags=re.IGNORECASE):  # http:, attachment:, data:
                 continue
             linked.add((root / target.lstrip("/") if target.startswith("/") else folder / target).resolve())
