@@ -196,6 +196,9 @@ def test_check_helpers_take_loose_arguments():
     check_dict("f()", {"z1": 1}, "z1")  # one key as a string
     check_dict("f()", UserDict({"z1": 1}), ("z1",))
     check_shape("f()", np.zeros(3), 3)  # one axis as a number
+    check_dict("f()", {b"z1": 1}, b"z1")
+    with pytest.raises(TypeError, match=r"^check_shape: expected_shape must be a tuple of whole numbers, such as \(4, 3\), got 3.0$"):
+        check_shape("f()", np.zeros(3), 3.0)
     check_unchanged("f", {"names": np.array(["a", "b"]), "options": {"k": 1}}, {"names": np.array(["a", "b"]), "options": {"k": 1}})
     with pytest.raises(AssertionError, match=r"^f changed its argument options in place"):
         check_unchanged("f", {"options": {"k": 2}}, {"options": {"k": 1}})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections.abc
 import numbers
+import operator
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def check_float(name, actual, points=None):
 
 def check_dict(name, actual, keys, points=None):
     """Assert that ``actual`` is a dict with (at least) the keys ``keys``, for functions that return named results."""
-    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
     expected = ", ".join(repr(key) for key in keys)
     if actual is None:
         raise AssertionError(f"{name} returned None, expected a dict with the keys {expected}; does the function end with a return statement?")
@@ -134,7 +135,14 @@ def check_shape(name, actual, expected_shape, points=None):
 
     ``expected_shape`` is a tuple, or a whole number for one axis.
     """
-    expected_shape = (expected_shape,) if isinstance(expected_shape, (int, np.integer)) else tuple(expected_shape)
+    if isinstance(expected_shape, (int, np.integer)):
+        expected_shape = (expected_shape,)
+    try:
+        expected_shape = tuple(operator.index(length) for length in expected_shape)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"check_shape: expected_shape must be a tuple of whole numbers, such as (4, 3), got {expected_shape!r}"
+        ) from None
     if actual is None:
         raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
     if not isinstance(actual, (np.ndarray, np.generic, numbers.Number)):  # np.shape() would accept a list
