@@ -164,7 +164,10 @@ MUTATIONS = [
      "return np.clip(error, -self.delta, self.delta) / len(error)",
      "check_huber_backward", "for errors 0.5 and 3 in one sample of two outputs returned a wrong value"),
     ("05_optimizers.ipynb", "my_adam", "m_hat = state[\"m\"] / (1 - self.beta1**t)", "m_hat = state[\"m\"]",
-     "check_adam", "the parameter after step 1"),
+     "check_adam", "the parameter after step 1 (gradient 4.0, see the hand calculation) returned 0.99"),
+    # No bias correction at all: step 1 ends at 0.683772 instead of 0.9.
+    ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE.replace("m_hat", 'state["m"]').replace("v_hat", 'state["v"]'),
+     "check_adam", "Divide m by (1 - beta1**t) and v by (1 - beta2**t), with t = self.n_steps"),
     # State kept in self is shared by all parameters, and a counter of its own counts calls, not steps.
     ("05_optimizers.ipynb", "my_momentum", MOMENTUM_VELOCITY, MOMENTUM_VELOCITY_IN_SELF,
      "check_momentum", "Keep each parameter's velocity in its own state dict"),
