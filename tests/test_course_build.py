@@ -230,6 +230,12 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker reworded": ("cube_check", "### BEGIN HIDDEN TESTS", "### Hidden tests start here", 1),
     "hidden marker with other nouns": ("cube_check", "### END HIDDEN TESTS", "### END SECRET CHECKS", 3),
     "solution marker with swapped letters": ("square", "### END SOLUTION", "### EDN SOLUTOIN", 6),
+    "solution marker with a wrong letter": ("square", "### BEGIN SOLUTION", "### BESIN SOLUTION", 3),
+    "solution marker with wrong letters": ("square", "### END SOLUTION", "### EMD SOLUTIPN", 6),
+    "hidden marker without hidden": ("cube_check", "### BEGIN HIDDEN TESTS", "### BEGIN TESTS", 1),
+    "hidden marker with other words in capitals": ("cube_check", "### END HIDDEN TESTS", "### END PRIVATE CHECKS", 3),
+    "hidden marker in capitals, reworded": ("cube_check", "### BEGIN HIDDEN TESTS", "### HIDDEN TESTS BELOW", 1),
+    "hidden marker beginning": ("cube_check", "### BEGIN HIDDEN TESTS", "### Beginning of hidden tests", 1),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
@@ -242,7 +248,9 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     "comment",
     ["# The hidden tests use another seed", "# begin hidden layer", "# Second solution: with loops", "# end resolution",
      "# begin test", "# Hint: end the solution here", "# Hidden state", "# Send hidden", "# Starter solution",
-     "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here"],
+     "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here",
+     "# Hidden test: spot check", "# Post solution", "# hidden tests being checked", "# END hidden-layer loop",
+     "# HIDDEN LAYER SIZE", "# NOTE: HIDDEN TESTS USE SEED 3", "# and then the solution"],
 )
 def test_ordinary_comment_not_near_miss(comment):
     assert course_build._near_miss_marker(comment) is None

@@ -189,12 +189,19 @@ def _near_miss_marker(line: str) -> str | None:
 
     - its first words are a marker's words, apart from case and plurals, with more words or none
       after them (``### BEGIN HIDDEN TESTS  # note``, ``### Begin solution``), or
+    - it has a marker's words, each with at most one letter wrong, added, left out or swapped with
+      its neighbour (``### BESIN SOLUTION``, ``### EMD SOLUTION``), or
     - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
+    - it is written in capitals, as the markers are, and either its first word is nearly BEGIN or
+      END, or it names hidden tests in at most four words (``### BEGIN TESTS``, ``# END SECRET``,
+      ``### HIDDEN TESTS BELOW``), or
     - apart from fillers (of, the, here), it has at most four words, all of them marker words.
-      These are one BEGIN, START, END or STOP, and SOLUTION, or HIDDEN (or SECRET) with or without
-      TEST (or CHECK), each nearly spelt so. Examples: ``### BEGIN HIDEN TESTS``,
+      These are one BEGIN (or BEGINNING), START, END or STOP, and SOLUTION, or HIDDEN (or SECRET)
+      with or without TEST (or CHECK), each nearly spelt so. Examples: ``### BEGIN HIDEN TESTS``,
       ``### Hidden tests start here``, ``# End of the hidden tests``. An ordinary comment has other
       words too (``# hidden state``).
+
+    A comment of capitals that names no solution is taken for a hidden-test marker.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
@@ -204,9 +211,10 @@ def _near_miss_marker(line: str) -> str | None:
     words = [word.strip(":-") for word in words if word.strip(":-")]
 
     def like(word, choices, ratio):
-        """Return True if ``word`` is one of ``choices`` with letters swapped, or at least ``ratio`` similar to one."""
+        """Return True if ``word`` is one of ``choices``, with two neighbouring letters swapped or at least ``ratio`` similar."""
         return any(
-            sorted(word) == sorted(choice) or difflib.SequenceMatcher(None, word, choice).ratio() >= ratio
+            (sorted(word) == sorted(choice) and _one_edit_apart(word, choice))
+            or difflib.SequenceMatcher(None, word, choice).ratio() >= ratio
             for choice in choices
         )
 
@@ -214,15 +222,31 @@ def _near_miss_marker(line: str) -> str | None:
         marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
         if words[: len(marker_words)] == marker_words or like("".join(words), ["".join(marker_words)], 0.93):
             return marker
+        if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
+            return marker
+    marker_start = words and any(_one_edit_apart(words[0], edge) for edge in ("begin", "end"))
+    hidden_tests = (
+        len(words) <= 4
+        and any(like(word, ("hidden",), 0.9) for word in words)
+        and any(like(word, ("test",), 0.8) for word in words)
+    )
+    if stripped.isupper() and (marker_start or hidden_tests):
+        ends = any(_one_edit_apart(word, "end") or word == "stop" for word in words)
+        opening = _one_edit_apart(words[0], "begin") or not ends
+        if any(like(word, ("solution",), 0.9) for word in words):
+            return BEGIN_SOLUTION if opening else END_SOLUTION
+        return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
     # A reworded marker: only marker-like words, apart from fillers such as "of the ... here".
     words = [word for word in words if word not in NEAR_MISS_FILLERS]
-    edges = [word for word in words if like(word, ("begin",), 0.85) or like(word, ("start", "end", "stop"), 1.0)]
+    edges = [
+        word for word in words if like(word, ("begin", "beginning"), 0.85) or like(word, ("start", "end", "stop"), 1.0)
+    ]
     hidden = [word for word in words if like(word, ("hidden", "secret"), 0.9)]
     tests = [word for word in words if like(word, ("test", "check"), 0.8)]
     solutions = [word for word in words if like(word, ("solution",), 0.9)]
     if len(words) > 4 or len(edges) != 1 or len(edges) + len(hidden) + len(tests) + len(solutions) != len(words):
         return None
-    opening = like(edges[0], ("begin",), 0.85) or like(edges[0], ("start",), 1.0)
+    opening = like(edges[0], ("begin", "beginning"), 0.85) or like(edges[0], ("start",), 1.0)
     if hidden and not tests and not like(hidden[0], ("hidden",), 0.9):  # "secret" alone is too common a word
         return None
     if hidden and not solutions:
@@ -230,6 +254,17 @@ def _near_miss_marker(line: str) -> str | None:
     if solutions and not hidden and not tests:
         return BEGIN_SOLUTION if opening else END_SOLUTION
     return None
+
+
+def _one_edit_apart(word: str, target: str) -> bool:
+    """Return True if ``word`` is ``target`` with at most one letter replaced, added, dropped or swapped with the next."""
+    if abs(len(word) - len(target)) > 1:
+        return False
+    prefix = len(os.path.commonprefix([word, target]))
+    word, target = word[prefix:], target[prefix:]
+    suffix = len(os.path.commonprefix([word[::-1], target[::-1]]))
+    word, target = word[: len(word) - suffix], target[: len(target) - suffix]
+    return (len(word) <= 1 and len(target) <= 1) or (len(word) == 2 and word == target[::-1])
 
 
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
