@@ -3,10 +3,9 @@
 Run as the student gets it, an exercise notebook must raise in every check cell and every
 ``uses-exercise`` cell, each time with the NotImplementedError that names an exercise of that
 notebook, and run every other cell without error. A check cell that passes on unsolved code gives
-points for nothing, and an ordinary cell that fails stops "Run All" for the wrong reason. The one
-exception: a check cell may fail with a NameError when it tests a result that an earlier cell
-failed to compute. A ``uses-exercise`` cell may not, because a NameError does not tell the
-student which exercise to finish.
+points for nothing, and an ordinary cell that fails stops "Run All" for the wrong reason. A cell
+that reads a result which an earlier cell failed to compute must not fail with a NameError either,
+because a NameError does not tell the student which exercise to finish.
 """
 
 from __future__ import annotations
@@ -67,16 +66,13 @@ def assert_fails_only_where_expected(path: Path):
         f"{path.name}: check or uses-exercise cells {passing} ran without error on unsolved code; a check must call "
         f"the exercise's code, and a cell that does not should lose its 'uses-exercise' tag"
     )
-    # Each exercise's stub raises its own message. A later check cell may
-    # instead fail with a NameError, because a name it reads was to be set by
-    # an earlier cell that failed on the unsolved exercise.
+    # Each exercise's stub raises its own message, and so does a cell that finds a name missing.
     named_exercises = set()
     for index in sorted(expected):
         ename, evalue = errors[index]
-        if ename == "NameError" and course_build.is_check_cell(notebook.cells[index]):
-            continue
+        kind = "check" if course_build.is_check_cell(notebook.cells[index]) else "uses-exercise"
         assert ename != "NameError", (
-            f"{path.name}, cell {index}: the uses-exercise cell failed with NameError: {evalue}; "
+            f"{path.name}, cell {index}: the {kind} cell failed with NameError: {evalue}; "
             f"make it call the exercise's code, or raise NotImplementedError naming the exercise when the name is missing"
         )
         assert ename == "NotImplementedError", f"{path.name}, cell {index}: expected NotImplementedError, got {ename}: {evalue}"
@@ -114,6 +110,19 @@ def test_uses_exercise_name_error_rejected(tmp_path):
 )
 def test_repository_exercise_fails_at_checks(path):
     assert_fails_only_where_expected(path)
+
+
+def test_check_cell_name_error_rejected(tmp_path):
+    # The check cell only reads what the uses-exercise cell before it failed to set.
+    notebook = tiny_solution_notebook()
+    notebook.cells.append(new_code_cell("squares = [square(x) for x in range(3)]", metadata={"tags": ["uses-exercise"]}))
+    nbgrader = {"grade": True, "grade_id": "squares_check", "locked": True, "points": 1, "schema_version": 3, "solution": False}
+    notebook.cells.append(new_code_cell("assert squares == [0, 1, 4]", metadata={"nbgrader": nbgrader}))
+    root = make_course(tmp_path, notebook=notebook)
+    course_build.build(root, log=lambda message: None)
+
+    with pytest.raises(AssertionError, match="the check cell failed with NameError: name 'squares' is not defined"):
+        assert_fails_only_where_expected(root / "exercises" / "01_tiny.ipynb")
 
 
 def test_untagged_cell_named_with_fix(tmp_path):
