@@ -18,6 +18,7 @@ from datasets_helpers import (  # noqa: F401  (fixtures are used by name)
     tiny_files,
     tiny_mnist_spec,
     tiny_split,
+    write_tiny_dataset,
 )
 
 from netlite.datasets import DATA_DIR_ENV, DatasetNotFoundError, DownloadError, load_mnist
@@ -294,7 +295,33 @@ def test_no_network_message(tmp_path, tiny_mnist_spec):
     assert DATA_DIR_ENV in message
     for mirror in mirrors:
         assert f"{mirror}/{IMAGE_FILES['train']}.gz" in message
-    assert _leftovers(tmp_path / "mnist") == []
+    assert not (tmp_path / "mnist").exists()  # the download made the folder, and took it away again
+
+
+def test_missing_message_points_beside_other_files(tmp_path, tiny_mnist_spec, monkeypatch):
+    # Three of the four files are in the folder that NETLITE_DATA_DIR names, and the labels of 'test' cannot be downloaded.
+    files = write_tiny_dataset(tmp_path)
+    files[LABEL_FILES["test"]].unlink()
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("test", mirrors=[refused_url()])
+
+    message = str(info.value)
+    assert message.endswith(
+        f"Put {LABEL_FILES['test']}[.gz] (gzip-compressed or plain) into {tmp_path}, where the other files of split "
+        f"'test' are, or set {DATA_DIR_ENV} to another folder that holds them."
+    )
+    assert not (tmp_path / "mnist").exists()
+
+
+def test_failed_download_removes_new_folders(tmp_path):
+    target = tmp_path / "typo" / "mnist"
+
+    with pytest.raises(DownloadError):
+        download_module.download_file(NAME, target, [refused_url()], "0" * 64)
+
+    assert not (tmp_path / "typo").exists()
 
 
 def test_partial_download_lists_only_missing(tmp_path, server, tiny_mnist_spec):

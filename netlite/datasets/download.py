@@ -63,7 +63,8 @@ def download_file(
         The uncompressed file name, e.g. ``"train-images-idx3-ubyte"``; ``<mirror>/<file_name>.gz``
         is fetched.
     dest_dir : str or path
-        Folder to store the file in; it is created if missing.
+        Folder to store the file in. It is created if missing, and removed again if no mirror
+        delivered the file.
     mirrors : sequence of str
         Base URLs (``http://`` or ``https://``), tried in order.
     sha256 : str
@@ -89,16 +90,25 @@ def download_file(
     # Imported here so that importing netlite does not pay for it.
     import http.client
 
+    new_folders = [folder for folder in (dest_dir, *dest_dir.parents) if not folder.exists()]  # deepest first
     failures = []
-    for mirror in mirrors:
-        url = f"{mirror.rstrip('/')}/{file_name}.gz"
-        try:
-            return _download_from(url, file_name, dest_dir, sha256, timeout, progress)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            # urllib's URLError, HTTPError and socket timeouts are OSErrors, a checksum mismatch is
-            # a ValueError, and a malformed HTTP response is an HTTPException.
-            logger.warning("Download of %s failed: %s", url, exc)
-            failures.append(f"  {url}: {exc}")
+    try:
+        for mirror in mirrors:
+            url = f"{mirror.rstrip('/')}/{file_name}.gz"
+            try:
+                return _download_from(url, file_name, dest_dir, sha256, timeout, progress)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                # urllib's URLError, HTTPError and socket timeouts are OSErrors, a checksum mismatch is
+                # a ValueError, and a malformed HTTP response is an HTTPException.
+                logger.warning("Download of %s failed: %s", url, exc)
+                failures.append(f"  {url}: {exc}")
+    finally:
+        # Remove the folders made for a download that failed, so that a misspelt data folder does not appear.
+        for folder in new_folders:
+            try:
+                folder.rmdir()
+            except OSError:  # the downloaded file is in it, or someone else put something there
+                break
     raise DownloadError(f"Could not download {file_name} from any mirror:\n" + "\n".join(failures))
 
 

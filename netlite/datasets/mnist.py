@@ -342,14 +342,17 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     file_names = spec.files[split]
     folders = locations.search_folders(spec.subfolder, data_dir, spec.dedicated_dirs)
     skipped = {name: [] for name in file_names}  # files of the other data set under these names
-    arrays = {name: _find_verified(spec, name, folders, skipped[name]) for name in file_names}
+    found = {name: _find_verified(spec, name, folders, skipped[name]) for name in file_names}
+    arrays = {name: None if copy is None else copy[0] for name, copy in found.items()}
 
     missing = [name for name, array in arrays.items() if array is None]
     if missing:
         target = locations.download_folder(spec.subfolder, data_dir)
+        # The folder of the files of this split that were found, for the advice in the message.
+        found_folder = next((copy[1] for copy in found.values() if copy is not None), None)
         if not download:
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, missing, folders, target, download, [], skipped)
+                _missing_message(spec, split, missing, folders, target, found_folder, [], skipped, download)
             )
         failures = []
         for name in missing:
@@ -362,7 +365,7 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
         still_missing = [name for name in missing if arrays[name] is None]
         if still_missing:
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, still_missing, folders, target, download, failures, skipped)
+                _missing_message(spec, split, still_missing, folders, target, found_folder, failures, skipped, download)
             )
 
     images, labels = (arrays[name] for name in file_names)
@@ -370,8 +373,8 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     return images, labels
 
 
-def _find_verified(spec, file_name, folders, skipped) -> np.ndarray | None:
-    """Return the verified array of the first good copy of a file in ``folders``, or None.
+def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path] | None:
+    """Return the verified array of the first good copy of a file in ``folders`` and its folder, or None.
 
     A copy that contains another file of the same data set (renamed or swapped by hand), or a
     file of the other data set in this one's own folder, is skipped. If no folder has a good
@@ -385,7 +388,7 @@ def _find_verified(spec, file_name, folders, skipped) -> np.ndarray | None:
             if not path.is_file():
                 continue
             try:
-                return _read_verified(spec, file_name, path)
+                return _read_verified(spec, file_name, path), folder.path
             except _MisnamedFileError as error:
                 misplaced = misplaced or error
             except _OtherDatasetError as error:
@@ -501,7 +504,11 @@ def _check_split_structure(spec, split, images, labels) -> None:
         )
 
 
-def _missing_message(spec, split, missing, folders, target, download, failures, skipped) -> str:
+def _missing_message(spec, split, missing, folders, target, found_folder, failures, skipped, download) -> str:
+    """Return the message for missing files: what failed, the folders searched, and where to put the files.
+
+    ``found_folder`` is the folder where the other files of the split were found, or None.
+    """
     names = ", ".join(f"{name}[.gz]" for name in missing)
     searched = "\n".join(f"  {folder.path} ({folder.origin}){_folder_problem(folder.path)}" for folder in folders)
     skipped_lines = [f"  {line}" for name in missing for line in skipped[name]]
@@ -530,15 +537,19 @@ def _missing_message(spec, split, missing, folders, target, download, failures, 
                         f"the folder that holds the data files."
                     )
     target_file = _file_on_path(target)
-    if target_file is None:
+    env_in_use = any(folder.origin == locations.DATA_DIR_ENV for folder in folders)
+    set_env = f"set {locations.DATA_DIR_ENV} to {'another' if env_in_use else 'the'} folder that holds them"
+    if found_folder is not None:
         advice.append(
-            f"Put the files (gzip-compressed or plain) into {target}, or set "
-            f"{locations.DATA_DIR_ENV} to the folder that holds them."
+            f"Put {names} (gzip-compressed or plain) into {found_folder}, where the other files of split "
+            f"{split!r} are, or {set_env}."
         )
+    elif target_file is None:
+        advice.append(f"Put the files (gzip-compressed or plain) into {target}, or {set_env}.")
     elif target_file == target:  # a file where the data set's own folder belongs
         advice.append(
             f"{target} is a file where the data set's folder belongs; rename or remove it, then put the "
-            f"data files into that folder, or set {locations.DATA_DIR_ENV} to the folder that holds them."
+            f"data files into that folder, or {set_env}."
         )
     elif not advice:
         advice.append(f"Set {locations.DATA_DIR_ENV} to the folder that holds the data files.")
