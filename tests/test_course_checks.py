@@ -208,3 +208,52 @@ def test_check_helpers_take_loose_arguments():
         check_unchanged("f", arrays, {"d": {"W": np.ones(3)}, "l": [np.ones(2), np.zeros(3)]})
     with pytest.raises(KeyError, match=r"'y' is in passed but not in originals"):
         check_unchanged("f", {"y": np.zeros(2)}, {})
+
+
+def test_check_unchanged_mapping_proxy():
+    from types import MappingProxyType
+
+    weights = np.arange(3.0)
+    check_unchanged("f", {"p": MappingProxyType({"W": weights})}, {"p": MappingProxyType({"W": weights.copy()})})
+    check_unchanged("f", {"p": {"W": weights}}, {"p": MappingProxyType({"W": weights.copy()})})
+    with pytest.raises(AssertionError, match=r"^f changed its argument p in place"):
+        check_unchanged("f", {"p": MappingProxyType({"W": weights + 1})}, {"p": MappingProxyType({"W": weights})})
+
+
+def test_check_unchanged_object_arrays():
+    def ragged(*parts):
+        array = np.empty(len(parts), dtype=object)
+        array[:] = parts
+        return array
+
+    check_unchanged("f", {"p": ragged(np.arange(3.0), np.arange(2.0))}, {"p": ragged(np.arange(3.0), np.arange(2.0))})
+    check_unchanged("f", {"p": np.array([np.nan, "x"], dtype=object)}, {"p": np.array([np.nan, "x"], dtype=object)})
+    with pytest.raises(AssertionError, match=r"^f changed its argument p in place"):
+        check_unchanged("f", {"p": ragged(np.arange(3.0), np.zeros(2))}, {"p": ragged(np.arange(3.0), np.arange(2.0))})
+    with pytest.raises(AssertionError, match=r"^f changed its argument p in place"):
+        check_unchanged("f", {"p": ragged(np.arange(3.0), np.arange(3.0))}, {"p": ragged(np.arange(3.0))})
+
+
+def test_check_unchanged_names_added_key():
+    z = np.zeros(2)
+    with pytest.raises(AssertionError) as raised:
+        check_unchanged("backward", {"cache": {"z": z, "dz": z}}, {"cache": {"z": z}})
+    message = str(raised.value)
+    assert message.startswith("backward added the key 'dz' to its argument cache; put new results into a new dict")
+    assert "a -= b" not in message
+
+
+def test_check_unchanged_names_removed_key():
+    z = np.zeros(2)
+    with pytest.raises(AssertionError) as raised:
+        check_unchanged("backward", {"cache": {"z": z}}, {"cache": {"z": z, "x": z, "W": z}})
+    message = str(raised.value)
+    assert message.startswith("backward removed the keys 'x', 'W' from its argument cache; read values with d[key]")
+    assert "a -= b" not in message
+
+
+def test_check_unchanged_nested_key_change():
+    with pytest.raises(AssertionError, match=r"^f changed the keys of its argument p\['layer'\]: it added the key 'w' and removed the key 'W'"):
+        check_unchanged("f", {"p": {"layer": {"w": 1}}}, {"p": {"layer": {"W": 1}}})
+    with pytest.raises(AssertionError, match=r"^f added the key 'b' to its argument p\[1\];"):
+        check_unchanged("f", {"p": [{}, {"b": 1}]}, {"p": [{}, {}]})

@@ -18,6 +18,7 @@ cell its points when the cell raises nothing, so a cell may call several helpers
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import numbers
 import operator
 
@@ -163,16 +164,22 @@ def check_unchanged(name, passed, originals):
 
     ``passed`` maps a description of each argument, such as ``"forward['y_hat']"``, to the array
     that the function got, and ``originals`` maps the same descriptions to arrays with the values
-    from before the call.
+    from before the call. Entries that are NaN before and after count as unchanged. An argument
+    may also be a mapping, list, tuple or array of dtype object holding such values, which is
+    compared part by part. The message names a key added to or removed from a mapping.
     """
-    for argument, array in passed.items():
+    for argument, value in passed.items():
         if argument not in originals:
             raise KeyError(f"check_unchanged: {argument!r} is in passed but not in originals; give both the same keys")
-        if not _same_values(array, originals[argument]):
-            raise AssertionError(
-                f"{name} changed its argument {argument} in place; compute with new arrays: "
-                f"write a - b, not a -= b, because a -= b changes the array that a names"
-            )
+        change = _find_change(value, originals[argument])
+        if change is None:
+            continue
+        if change.added_keys or change.removed_keys:
+            raise AssertionError(_key_change_message(name, f"{argument}{change.path}", change))
+        raise AssertionError(
+            f"{name} changed its argument {argument} in place; compute with new arrays: "
+            f"write a - b, not a -= b, because a -= b changes the array that a names"
+        )
 
 
 def check_raises(name, exception_type, function, *args, points=None, **kwargs):
@@ -220,16 +227,93 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
     return array
 
 
-def _same_values(value, original) -> bool:
-    """Return True if two values are equal: arrays entry by entry (NaN equal to NaN), dicts and lists part by part."""
-    if isinstance(value, dict) and isinstance(original, dict):
-        return value.keys() == original.keys() and all(_same_values(value[key], original[key]) for key in value)
+@dataclasses.dataclass
+class _Change:
+    """The first difference found in an argument: where it is, and which keys a mapping gained or lost there."""
+
+    path: str
+    added_keys: list = dataclasses.field(default_factory=list)
+    removed_keys: list = dataclasses.field(default_factory=list)
+
+
+def _find_change(value, original, path="") -> _Change | None:
+    """Return None if ``value`` equals ``original``, else the first difference.
+
+    Arrays are compared entry by entry, with NaN equal to NaN. Mappings, lists, tuples and arrays
+    of dtype object are compared part by part, and ``path`` is the subscript of the part, such as
+    ``"['W']"``.
+    """
+    if isinstance(value, collections.abc.Mapping) and isinstance(original, collections.abc.Mapping):
+        return _find_mapping_change(value, original, path)
     if isinstance(value, (list, tuple)) and isinstance(original, (list, tuple)):
-        return len(value) == len(original) and all(_same_values(part, other) for part, other in zip(value, original))
+        if len(value) != len(original):
+            return _Change(path)
+        return _find_first_change((value[i], original[i], f"{path}[{i}]") for i in range(len(value)))
+    if _is_object_array(value) or _is_object_array(original):
+        return _find_object_array_change(value, original, path)
+    return None if _same_array(value, original) else _Change(path)
+
+
+def _find_mapping_change(value, original, path) -> _Change | None:
+    added_keys = [key for key in value if key not in original]
+    removed_keys = [key for key in original if key not in value]
+    if added_keys or removed_keys:
+        return _Change(path, added_keys, removed_keys)
+    return _find_first_change((value[key], original[key], f"{path}[{key!r}]") for key in value)
+
+
+def _find_object_array_change(value, original, path) -> _Change | None:
+    # An object array may hold arrays of different lengths or NaN, which == cannot compare as a whole.
+    if not (isinstance(value, np.ndarray) and isinstance(original, np.ndarray)) or value.shape != original.shape:
+        return _Change(path)
+    parts = []
+    for index in np.ndindex(value.shape):
+        subscript = f"[{', '.join(map(str, index))}]" if index else ""
+        parts.append((value[index], original[index], path + subscript))
+    return _find_first_change(parts)
+
+
+def _find_first_change(parts) -> _Change | None:
+    for value, original, path in parts:
+        change = _find_change(value, original, path)
+        if change is not None:
+            return change
+    return None
+
+
+def _is_object_array(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == object
+
+
+def _same_array(value, original) -> bool:
     try:
         return bool(np.array_equal(value, original, equal_nan=True))
     except TypeError:  # text or objects, where NaN cannot be tested
         return bool(np.array_equal(value, original))
+
+
+def _key_change_message(name, argument, change) -> str:
+    added = _name_keys(change.added_keys)
+    removed = _name_keys(change.removed_keys)
+    if not change.removed_keys:
+        return (
+            f"{name} added {added} to its argument {argument}; put new results into a new dict, "
+            f"such as a copy made with dict(...), not into the dict that the function got"
+        )
+    if not change.added_keys:
+        return (
+            f"{name} removed {removed} from its argument {argument}; read values with d[key] or d.get(key), "
+            f"not with d.pop(key) or del d[key], which remove the key from the caller's dict"
+        )
+    return (
+        f"{name} changed the keys of its argument {argument}: it added {added} and removed {removed}; "
+        f"leave the dict that the function got as it was, and return the results in a new dict"
+    )
+
+
+def _name_keys(keys) -> str:
+    listed = ", ".join(repr(key) for key in keys)
+    return f"the key {listed}" if len(keys) == 1 else f"the keys {listed}"
 
 
 def _format_pair(actual: float, expected: float) -> str:
