@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -257,3 +258,31 @@ def test_check_unchanged_nested_key_change():
         check_unchanged("f", {"p": {"layer": {"w": 1}}}, {"p": {"layer": {"W": 1}}})
     with pytest.raises(AssertionError, match=r"^f added the key 'b' to its argument p\[1\];"):
         check_unchanged("f", {"p": [{}, {"b": 1}]}, {"p": [{}, {}]})
+
+
+@pytest.mark.parametrize("key, shown", [(0, "0"), (1.5, "1.5"), (np.int64(2), "2"), (np.str_("z1"), "'z1'")])
+def test_check_dict_one_key_of_any_type(key, shown, capsys):
+    check_dict("f()", {key: 1}, key, points=1)
+    assert capsys.readouterr().out == "PASS f(): 1 of 1 points\n"
+    with pytest.raises(AssertionError, match=rf"^f\(\) returned a dict without the keys {re.escape(shown)} \(its keys: 'other'\)"):
+        check_dict("f()", {"other": 1}, key)
+
+
+def test_check_dict_tuple_key_inside_tuple():
+    check_dict("f()", {("a", "b"): 1}, (("a", "b"),))
+    with pytest.raises(AssertionError, match=r"without the keys 'a', 'b'"):
+        check_dict("f()", {("a", "b"): 1}, ("a", "b"))
+
+
+def test_check_dict_numpy_keys_named_plainly():
+    with pytest.raises(AssertionError, match=r"without the keys 'b' \(its keys: 'a'\); name the results exactly 'a', 'b'$"):
+        check_dict("f()", {"a": 1}, np.array(["a", "b"]))
+
+
+def test_check_dict_rejects_invalid_keys():
+    with pytest.raises(TypeError, match=r"^check_dict: keys must be a key or an iterable of keys, such as \('z1', 'a1'\), got None$"):
+        check_dict("f()", {"z1": 1}, None)
+    with pytest.raises(TypeError, match=r"^check_dict: the key bytearray\(b'z'\) is unhashable, so no dict can contain it"):
+        check_dict("f()", {b"z": 1}, bytearray(b"z"))
+    with pytest.raises(TypeError, match=r"^check_dict: the key \['z1'\] is unhashable"):
+        check_dict("f()", {"z1": 1}, [["z1"]])

@@ -113,8 +113,14 @@ def check_float(name, actual, points=None):
 
 
 def check_dict(name, actual, keys, points=None):
-    """Assert that ``actual`` is a dict with (at least) the keys ``keys``, for functions that return named results."""
-    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
+    """Assert that ``actual`` is a dict with (at least) the keys ``keys``, for functions that return named results.
+
+    ``keys`` is an iterable of keys, such as ``("z1", "a1")``, or one key: a str, bytes or any
+    other hashable value that is not iterable, such as ``0``. A tuple is always read as keys, so
+    give a tuple key inside another tuple: ``(("a", "b"),)``. ``keys=None`` raises TypeError, and
+    so does an unhashable key, such as a bytearray.
+    """
+    keys = _key_tuple(keys)
     expected = ", ".join(repr(key) for key in keys)
     if actual is None:
         raise AssertionError(f"{name} returned None, expected a dict with the keys {expected}; does the function end with a return statement?")
@@ -225,6 +231,27 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
         ) from None
     return array
+
+
+def _key_tuple(keys) -> tuple:
+    if keys is None:
+        raise TypeError("check_dict: keys must be a key or an iterable of keys, such as ('z1', 'a1'), got None")
+    if isinstance(keys, (str, bytes, bytearray)):
+        keys = (keys,)
+    try:
+        iterator = iter(keys)
+    except TypeError:  # one key that is not iterable, such as 0
+        iterator = iter((keys,))
+    keys = tuple(_plain(key) for key in iterator)  # np.str_('a') as 'a' in messages
+    for key in keys:
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError(
+                f"check_dict: the key {key!r} is unhashable, so no dict can contain it; "
+                f"give a hashable key, such as bytes instead of a bytearray"
+            ) from None
+    return keys
 
 
 @dataclasses.dataclass
