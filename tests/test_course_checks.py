@@ -286,3 +286,9 @@ def test_check_dict_rejects_invalid_keys():
         check_dict("f()", {b"z": 1}, bytearray(b"z"))
     with pytest.raises(TypeError, match=r"^check_dict: the key \['z1'\] is unhashable"):
         check_dict("f()", {"z1": 1}, [["z1"]])
+
+
+@pytest.mark.parametrize("expected_shape", [(-1, 3), -1, np.array([4, -3])])
+def test_check_shape_rejects_negative_length(expected_shape):
+    with pytest.raises(ValueError, match=r"^check_shape: expected_shape must not contain negative lengths, got \((-1, 3|-1,|4, -3)\); "):
+        check_shape("f()", np.zeros((4, 3)), expected_shape)

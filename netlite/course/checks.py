@@ -140,7 +140,8 @@ def check_dict(name, actual, keys, points=None):
 def check_shape(name, actual, expected_shape, points=None):
     """Assert that the array ``actual`` has the shape ``expected_shape``; a list, tuple or other object fails.
 
-    ``expected_shape`` is a tuple, or a whole number for one axis.
+    ``expected_shape`` is a tuple of lengths of zero or more, or one such length for one axis.
+    Every length must be given: a negative one, such as the -1 of ``reshape``, raises ValueError.
     """
     if isinstance(expected_shape, (int, np.integer)):
         expected_shape = (expected_shape,)
@@ -150,6 +151,11 @@ def check_shape(name, actual, expected_shape, points=None):
         raise TypeError(
             f"check_shape: expected_shape must be a tuple of whole numbers, such as (4, 3), got {expected_shape!r}"
         ) from None
+    if any(length < 0 for length in expected_shape):
+        raise ValueError(
+            f"check_shape: expected_shape must not contain negative lengths, got {expected_shape}; "
+            f"check_shape has no wildcard such as -1, so give the length of every axis"
+        )
     if actual is None:
         raise AssertionError(f"{name} returned None, expected an array of shape {tuple(expected_shape)}")
     if not isinstance(actual, (np.ndarray, np.generic, numbers.Number)):  # np.shape() would accept a list
