@@ -292,3 +292,49 @@ def test_check_dict_rejects_invalid_keys():
 def test_check_shape_rejects_negative_length(expected_shape):
     with pytest.raises(ValueError, match=r"^check_shape: expected_shape must not contain negative lengths, got \((-1, 3|-1,|4, -3)\); "):
         check_shape("f()", np.zeros((4, 3)), expected_shape)
+
+
+FLOAT32_NOTE = (
+    "The result has dtype float32, and the difference is within float32 rounding, "
+    "so compute in float64, NumPy's default, without .astype(np.float32) or dtype=np.float32"
+)
+
+
+def test_check_close_names_float32_rounding():
+    with pytest.raises(AssertionError) as raised:
+        check_close("f(x)", np.float32(0.6), 0.6, atol=1e-12, rtol=1e-10)
+    assert str(raised.value) == f"f(x) returned 0.60000002, expected 0.6 (tolerance atol=1e-12, rtol=1e-10). {FLOAT32_NOTE}"
+    with pytest.raises(AssertionError) as raised:
+        check_close("f(X)", np.array([0.1, 0.2, 0.3], dtype=np.float32), [0.1, 0.2, 0.3], atol=1e-12, rtol=0, hint="Hint.")
+    assert str(raised.value).endswith(f"|expected|. {FLOAT32_NOTE}. Hint.")
+
+
+def test_check_close_names_float16_rounding():
+    with pytest.raises(AssertionError) as raised:
+        check_close("tanh(-1.0)", np.tanh(np.array([[-1.0]], dtype=np.float16))[0, 0], math.tanh(-1.0))
+    message = str(raised.value)
+    assert message.startswith("tanh(-1.0) returned -0.7617, expected -0.7616")
+    assert message.endswith(
+        ". The result has dtype float16, and the difference is within float16 rounding, "
+        "so compute in float64, NumPy's default, without .astype(np.float16) or dtype=np.float16"
+    )
+
+
+@pytest.mark.parametrize(
+    "actual",
+    [
+        np.array([0.1, 0.2, 0.5], dtype=np.float32),  # one entry is wrong by far more than rounding
+        np.array([0.1, 0.2, 0.3]) + 1e-9,  # float64
+        [np.float32(0.1), np.float32(0.2), np.float32(0.3)],  # a list, not a float32 array
+        np.array([0.1, 0.2, np.nan], dtype=np.float32),
+    ],
+)
+def test_check_close_no_rounding_note(actual):
+    with pytest.raises(AssertionError) as raised:
+        check_close("f(X)", actual, [0.1, 0.2, 0.3], atol=1e-12, rtol=0)
+    assert "rounding" not in str(raised.value)
+
+
+def test_check_close_float32_passes_as_before():
+    check_close("f(x)", np.float32(0.6), 0.6)
+    check_close("f(X)", np.array([0.1, 0.2, 0.3], dtype=np.float32), [0.1, 0.2, 0.3])

@@ -38,7 +38,9 @@ def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5, hint=
 
     ``expected`` is a number or an array; ``actual`` must have the same shape. NaN is never close
     to anything, so a NaN in ``actual`` fails. ``hint``, a sentence, is added to the message when
-    the values differ, to name a common cause.
+    the values differ, to name a common cause. When ``actual`` is a float32 or float16 array or
+    scalar and each wrong entry is within a few units in the last place of that dtype, the message
+    names the dtype and asks the student to compute in float64.
     """
     expected_array = np.asarray(expected, dtype=np.float64)
     actual_array = _numeric_array(name, actual, expected)
@@ -48,20 +50,13 @@ def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5, hint=
         )
     close = np.isclose(actual_array, expected_array, atol=atol, rtol=rtol)
     if not close.all():
-        if expected_array.ndim == 0:
-            message = (
-                f"{name} returned {_format_pair(actual_array.item(), expected_array.item())}"
-                f" (tolerance atol={atol:g}, rtol={rtol:g})"
-            )
-        else:
-            wrong = np.argwhere(~close)
-            position = tuple(int(i) for i in wrong[0])
-            message = (
-                f"{name} returned a wrong value at index {position}: "
-                f"{_format_pair(actual_array[position], expected_array[position])}; "
-                f"{len(wrong)} of {close.size} entries differ by more than atol={atol:g} + rtol={rtol:g} * |expected|"
-            )
-        raise AssertionError(message if hint is None else f"{message}. {hint}")
+        sentences = [_mismatch_message(name, actual_array, expected_array, close, atol, rtol)]
+        rounding_note = _rounding_note(actual, actual_array[~close], expected_array[~close])
+        if rounding_note is not None:
+            sentences.append(rounding_note)
+        if hint is not None:
+            sentences.append(hint)
+        raise AssertionError(". ".join(sentences))
     if points is not None:
         report_pass(name, points)
 
@@ -237,6 +232,50 @@ def _numeric_array(name, actual, expected) -> np.ndarray:
             f"{name} returned {type(actual).__name__} {_short_repr(actual)}, expected a number or an array of numbers"
         ) from None
     return array
+
+
+def _mismatch_message(name, actual_array, expected_array, close, atol, rtol) -> str:
+    if expected_array.ndim == 0:
+        return (
+            f"{name} returned {_format_pair(actual_array.item(), expected_array.item())}"
+            f" (tolerance atol={atol:g}, rtol={rtol:g})"
+        )
+    wrong = np.argwhere(~close)
+    position = tuple(int(i) for i in wrong[0])
+    return (
+        f"{name} returned a wrong value at index {position}: "
+        f"{_format_pair(actual_array[position], expected_array[position])}; "
+        f"{len(wrong)} of {close.size} entries differ by more than atol={atol:g} + rtol={rtol:g} * |expected|"
+    )
+
+
+# Each step of float32 or float16 arithmetic rounds by up to half a ULP (unit in the last place),
+# so a short computation in those dtypes usually ends a few ULPs from the float64 value. This
+# limit decides only whether the message names the dtype, not which values pass.
+_MAX_ROUNDING_ULPS = 4
+
+
+def _rounding_note(actual, wrong_actual, wrong_expected) -> str | None:
+    """Return a sentence that names the dtype of ``actual`` when its rounding explains the wrong entries, else None.
+
+    The dtype must be a float type narrower than float64, and every wrong entry must be within
+    ``_MAX_ROUNDING_ULPS`` ULPs of that dtype from the expected value.
+    """
+    if not isinstance(actual, (np.ndarray, np.floating)):
+        return None
+    dtype = actual.dtype
+    if not (np.issubdtype(dtype, np.floating) and np.finfo(dtype).bits < 64):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float16's range gives inf
+        magnitude = np.maximum(np.abs(wrong_actual), np.abs(wrong_expected)).astype(dtype)
+        ulp = np.spacing(magnitude).astype(np.float64)
+        within_rounding = np.abs(wrong_actual - wrong_expected) <= _MAX_ROUNDING_ULPS * ulp
+    if not within_rounding.all():
+        return None
+    return (
+        f"The result has dtype {dtype.name}, and the difference is within {dtype.name} rounding, "
+        f"so compute in float64, NumPy's default, without .astype(np.{dtype.name}) or dtype=np.{dtype.name}"
+    )
 
 
 def _key_tuple(keys) -> tuple:
