@@ -122,6 +122,30 @@ def test_release_contents(tmp_path):
     ]
 
 
+INSTRUCTOR_PICTURE = "docs/images/student-path/03-solution-typed.png"
+# Each case: a released page, its text, and the picture in docs/ that the page uses.
+LINKED_PICTURES = {
+    "escaped parentheses": ("docs/page.md", r"![fit](images/fit\(1\).png)", "docs/images/fit(1).png"),
+    "unbalanced escaped parenthesis": ("docs/page.md", r"![fit](images/fit\(.png)", "docs/images/fit(.png"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LINKED_PICTURES))
+def test_unshown_pictures_finds_link(tmp_path, case):
+    page, text, picture = LINKED_PICTURES[case]
+    root = tmp_path.resolve()
+    (root / page).parent.mkdir(parents=True, exist_ok=True)
+    (root / page).write_text(text, encoding="utf-8")
+    for relative in (picture, INSTRUCTOR_PICTURE):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"\x89PNG")
+
+    unshown = {path.relative_to(root).as_posix() for path in course_release.unshown_pictures(root)}
+
+    assert picture not in unshown
+    assert unshown == {INSTRUCTOR_PICTURE}
+
+
 def test_release_has_no_solution_or_marker(tmp_path):
     root = built_course(tmp_path)
     destination = tmp_path / "release"

@@ -73,12 +73,16 @@ PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".
 _PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
 # Link targets in any syntax that end like a picture's file name: a word (Markdown, srcset, RST),
 # a quoted or bracketed target that may contain spaces (<img src="my fit.png">, ![](<my fit.png>)),
-# and a Markdown target with parentheses in the name (![](fig(1).png)).
+# and a Markdown target with parentheses in the name, escaped or not (![](fig(1).png), ![](fig\(1\).png)).
+_MARKDOWN_CHARS = r"(?:\\.|[^\s()\\])*"  # characters of a Markdown link target, backslash escapes included
+_MARKDOWN_TARGET = _MARKDOWN_CHARS + r"(?:\(" + _MARKDOWN_CHARS + r"\)" + _MARKDOWN_CHARS + r")*?"
 PICTURE_LINKS = [
     re.compile(r"[^\s\"'<>\[\],=|:`]+?" + _PICTURE_END, flags=re.IGNORECASE),
     re.compile(r"(?<=[\"'<])[^\"'<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
-    re.compile(r"(?<=\]\()[^\s()]*(?:\([^\s()]*\)[^\s()]*)*?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=\]\()" + _MARKDOWN_TARGET + _PICTURE_END, flags=re.IGNORECASE),
 ]
+# A backslash before ASCII punctuation is a Markdown escape: ![](fig\(1\).png) links to fig(1).png.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 class ReleaseError(RuntimeError):
@@ -388,7 +392,7 @@ def unshown_pictures(root: Path) -> set[Path]:
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
     scan cannot read text in a picture. Every word of a released document, notebook or README that
     ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
-    RST). It is resolved from the folder of its page, or from the course root when it starts with
+    RST), as written and without Markdown's backslash escapes. It is resolved from the folder of its page, or from the course root when it starts with
     '/', and a picture counts as linked when a link resolves to it.
     """
     pages = []
@@ -406,12 +410,7 @@ def unshown_pictures(root: Path) -> set[Path]:
         folder = root if page == readme else page.parent  # the README is released as README.md at the root
         text = page.read_text(encoding="utf-8", errors="replace")
         for target in (match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)):
-            if target.count("(") > target.count(")"):  # '(images/a.png' of Markdown, 'url(images/a.png' of CSS
-                target = target.rsplit("(", 1)[1]
-            target = urllib.parse.unquote(target.strip())
-            if re.match(r"[a-z][a-z0-9+.-]*:", target, flags=re.IGNORECASE):  # http:, attachment:, data:
-                continue
-            linked.add((root / target.lstrip("/") if target.startswith("/") else folder / target).resolve())
+            linked.update(_link_paths(_after_open_parenthesis(target), folder, root))
 
     unshown = set()
     for path in (root / "docs").rglob("*"):
@@ -419,6 +418,31 @@ def unshown_pictures(root: Path) -> set[Path]:
         if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in linked:
             unshown.add(path.resolve())
     return unshown
+
+
+def _after_open_parenthesis(target: str) -> str:
+    """Cut '(images/a.png' of Markdown and 'url(images/a.png' of CSS after the parenthesis that no ')' closes.
+
+    A parenthesis escaped with a backslash is part of the name.
+    """
+    opening = re.compile(r"(?<!\\)\(")
+    if len(opening.findall(target)) > len(re.findall(r"(?<!\\)\)", target)):
+        return opening.split(target)[-1]
+    return target
+
+
+def _link_paths(target: str, folder: Path, root: Path) -> set[Path]:
+    """Resolve a link target as written and with its Markdown escapes removed; a URL such as http: resolves to nothing.
+
+    A relative target is resolved from ``folder``, and one that starts with '/' from ``root``.
+    """
+    paths = set()
+    for spelling in {target, MARKDOWN_ESCAPE.sub(r"\1", target)}:
+        spelling = urllib.parse.unquote(spelling.strip())
+        if re.match(r"[a-z][a-z0-9+.-]*:", spelling, flags=re.IGNORECASE):  # http:, attachment:, data:
+            continue
+        paths.add((root / spelling.lstrip("/") if spelling.startswith("/") else folder / spelling).resolve())
+    return paths
 
 
 def _ignored(path: Path) -> bool:
