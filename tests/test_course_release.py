@@ -127,6 +127,11 @@ INSTRUCTOR_PICTURE = "docs/images/student-path/03-solution-typed.png"
 LINKED_PICTURES = {
     "escaped parentheses": ("docs/page.md", r"![fit](images/fit\(1\).png)", "docs/images/fit(1).png"),
     "unbalanced escaped parenthesis": ("docs/page.md", r"![fit](images/fit\(.png)", "docs/images/fit(.png"),
+    "entity in src": ("docs/page.md", '<img src="images/fit&amp;loss.png">', "docs/images/fit&loss.png"),
+    "numeric entity in src": ("docs/page.md", '<img src="images/fit&#40;1&#41;.png">', "docs/images/fit(1).png"),
+    "apostrophe in src": ("docs/page.md", '<img src="images/Ada\'s fit.png">', "docs/images/Ada's fit.png"),
+    "apostrophe in angle brackets": ("docs/page.md", "![fit](<images/Ada's fit.png>)", "docs/images/Ada's fit.png"),
+    "quote in src": ("docs/page.md", "<img src='images/the \"best\" fit.png'>", 'docs/images/the "best" fit.png'),
 }
 
 

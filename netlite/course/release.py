@@ -72,13 +72,16 @@ DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
 _PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
 # Link targets in any syntax that end like a picture's file name: a word (Markdown, srcset, RST),
-# a quoted or bracketed target that may contain spaces (<img src="my fit.png">, ![](<my fit.png>)),
-# and a Markdown target with parentheses in the name, escaped or not (![](fig(1).png), ![](fig\(1\).png)).
+# a target in quotes or angle brackets, which may contain spaces and the other kind of quote
+# (<img src="Ada's fit.png">, ![](<my fit.png>)), and a Markdown target with parentheses in the
+# name, escaped or not (![](fig(1).png), ![](fig\(1\).png)).
 _MARKDOWN_CHARS = r"(?:\\.|[^\s()\\])*"  # characters of a Markdown link target, backslash escapes included
 _MARKDOWN_TARGET = _MARKDOWN_CHARS + r"(?:\(" + _MARKDOWN_CHARS + r"\)" + _MARKDOWN_CHARS + r")*?"
 PICTURE_LINKS = [
     re.compile(r"[^\s\"'<>\[\],=|:`]+?" + _PICTURE_END, flags=re.IGNORECASE),
-    re.compile(r"(?<=[\"'<])[^\"'<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=\")[^\"<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=')[^'<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
+    re.compile(r"(?<=<)[^<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
     re.compile(r"(?<=\]\()" + _MARKDOWN_TARGET + _PICTURE_END, flags=re.IGNORECASE),
 ]
 # A backslash before ASCII punctuation is a Markdown escape: ![](fig\(1\).png) links to fig(1).png.
@@ -392,8 +395,9 @@ def unshown_pictures(root: Path) -> set[Path]:
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
     scan cannot read text in a picture. Every word of a released document, notebook or README that
     ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
-    RST), as written and without Markdown's backslash escapes. It is resolved from the folder of its page, or from the course root when it starts with
-    '/', and a picture counts as linked when a link resolves to it.
+    RST). It is read as written and as a browser reads it, without Markdown's backslash escapes and
+    with HTML entities decoded. It is resolved from the folder of its page, or from the course root
+    when it starts with '/', and a picture counts as linked when a link resolves to it.
     """
     pages = []
     for name in RELEASED_FOLDERS:
@@ -432,12 +436,14 @@ def _after_open_parenthesis(target: str) -> str:
 
 
 def _link_paths(target: str, folder: Path, root: Path) -> set[Path]:
-    """Resolve a link target as written and with its Markdown escapes removed; a URL such as http: resolves to nothing.
+    """Resolve a link target as written and decoded. A URL such as http: resolves to nothing.
 
-    A relative target is resolved from ``folder``, and one that starts with '/' from ``root``.
+    Decoded means as a browser reads it: without Markdown's backslash escapes and with HTML
+    entities such as ``&amp;`` replaced. A relative target is resolved from ``folder``, and one
+    that starts with '/' from ``root``.
     """
     paths = set()
-    for spelling in {target, MARKDOWN_ESCAPE.sub(r"\1", target)}:
+    for spelling in {target, html.unescape(MARKDOWN_ESCAPE.sub(r"\1", target))}:
         spelling = urllib.parse.unquote(spelling.strip())
         if re.match(r"[a-z][a-z0-9+.-]*:", spelling, flags=re.IGNORECASE):  # http:, attachment:, data:
             continue
