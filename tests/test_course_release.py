@@ -122,6 +122,13 @@ def test_release_contents(tmp_path):
     ]
 
 
+def _notebook_json(cell_type: str, source: str) -> str:
+    cell = {"cell_type": cell_type, "metadata": {}, "source": source}
+    if cell_type == "code":
+        cell.update(execution_count=None, outputs=[])
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
 INSTRUCTOR_PICTURE = "docs/images/student-path/03-solution-typed.png"
 # Each case: a released page, its text, and the picture in docs/ that the page uses.
 LINKED_PICTURES = {
@@ -132,6 +139,9 @@ LINKED_PICTURES = {
     "apostrophe in src": ("docs/page.md", '<img src="images/Ada\'s fit.png">', "docs/images/Ada's fit.png"),
     "apostrophe in angle brackets": ("docs/page.md", "![fit](<images/Ada's fit.png>)", "docs/images/Ada's fit.png"),
     "quote in src": ("docs/page.md", "<img src='images/the \"best\" fit.png'>", 'docs/images/the "best" fit.png'),
+    "Jupyter files link": (
+        "notebooks/week1/lab.ipynb", _notebook_json("markdown", "![fit](/files/docs/images/fit.png)"), "docs/images/fit.png"
+    ),
 }
 
 

@@ -84,6 +84,9 @@ PICTURE_LINKS = [
     re.compile(r"(?<=<)[^<>\n]+?" + _PICTURE_END, flags=re.IGNORECASE),
     re.compile(r"(?<=\]\()" + _MARKDOWN_TARGET + _PICTURE_END, flags=re.IGNORECASE),
 ]
+# Jupyter serves the file <root>/<path> at /files/<path>, and `python -m netlite.course lab`
+# makes the course its root.
+JUPYTER_FILES_PREFIX = "/files/"
 # A backslash before ASCII punctuation is a Markdown escape: ![](fig\(1\).png) links to fig(1).png.
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
@@ -397,7 +400,8 @@ def unshown_pictures(root: Path) -> set[Path]:
     ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
     RST). It is read as written and as a browser reads it, without Markdown's backslash escapes and
     with HTML entities decoded. It is resolved from the folder of its page, or from the course root
-    when it starts with '/', and a picture counts as linked when a link resolves to it.
+    when it starts with '/' (Jupyter's '/files/docs/a.png' is '/docs/a.png'), and a picture counts as
+    linked when a link resolves to it.
     """
     pages = []
     for name in RELEASED_FOLDERS:
@@ -440,13 +444,16 @@ def _link_paths(target: str, folder: Path, root: Path) -> set[Path]:
 
     Decoded means as a browser reads it: without Markdown's backslash escapes and with HTML
     entities such as ``&amp;`` replaced. A relative target is resolved from ``folder``, and one
-    that starts with '/' from ``root``.
+    that starts with '/' from ``root``. One that starts with '/files/' is also resolved from
+    ``root`` without that prefix, as Jupyter serves it.
     """
     paths = set()
     for spelling in {target, html.unescape(MARKDOWN_ESCAPE.sub(r"\1", target))}:
         spelling = urllib.parse.unquote(spelling.strip())
         if re.match(r"[a-z][a-z0-9+.-]*:", spelling, flags=re.IGNORECASE):  # http:, attachment:, data:
             continue
+        if spelling.startswith(JUPYTER_FILES_PREFIX):
+            paths.add((root / spelling[len(JUPYTER_FILES_PREFIX) :]).resolve())
         paths.add((root / spelling.lstrip("/") if spelling.startswith("/") else folder / spelling).resolve())
     return paths
 
