@@ -142,6 +142,10 @@ LINKED_PICTURES = {
     "Jupyter files link": (
         "notebooks/week1/lab.ipynb", _notebook_json("markdown", "![fit](/files/docs/images/fit.png)"), "docs/images/fit.png"
     ),
+    # json.dumps writes ü as \u00fc unless ensure_ascii=False, and so do some editors.
+    "unicode escape in notebook": (
+        "notebooks/lab.ipynb", _notebook_json("markdown", "![green](../docs/images/grün.png)"), "docs/images/grün.png"
+    ),
 }
 
 
@@ -161,7 +165,18 @@ def test_unshown_pictures_finds_link(tmp_path, case):
     assert unshown == {INSTRUCTOR_PICTURE}
 
 
-def test_release_has_no_solution_or_marker(tmp_path):
+def test_unshown_pictures_skips_null_character(tmp_path):
+    # JSON may write a NUL character as \u0000, which no path can contain.
+    root = tmp_path.resolve()
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "lab.ipynb").write_text(_notebook_json("markdown", "![a](../docs/a\0b.png) ![c](%00.png)"))
+    (root / "docs").mkdir()
+    (root / "docs" / "fit.png").write_bytes(b"\x89PNG")
+
+    assert course_release.unshown_pictures(root) == {root / "docs" / "fit.png"}
+
+
+
     root = built_course(tmp_path)
     destination = tmp_path / "release"
     course_release.release(root, destination, **QUIET)

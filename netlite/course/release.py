@@ -396,12 +396,12 @@ def unshown_pictures(root: Path) -> set[Path]:
 
     A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
-    scan cannot read text in a picture. Every word of a released document, notebook or README that
-    ends like a picture's file name counts as a link, whatever its syntax (Markdown, HTML, srcset,
-    RST). It is read as written and as a browser reads it, without Markdown's backslash escapes and
-    with HTML entities decoded. It is resolved from the folder of its page, or from the course root
-    when it starts with '/' (Jupyter's '/files/docs/a.png' is '/docs/a.png'), and a picture counts as
-    linked when a link resolves to it.
+    scan cannot read text in a picture. Every word of a released document, README or notebook (the
+    decoded strings of its JSON) that ends like a picture's file name counts as a link, whatever its
+    syntax (Markdown, HTML, srcset, RST). It is read as written and as a browser reads it, without
+    Markdown's backslash escapes and with HTML entities decoded. It is resolved from the folder of
+    its page, or from the course root when it starts with '/' (Jupyter's '/files/docs/a.png' is
+    '/docs/a.png'), and a picture counts as linked when a link resolves to it.
     """
     pages = []
     for name in RELEASED_FOLDERS:
@@ -416,7 +416,7 @@ def unshown_pictures(root: Path) -> set[Path]:
     linked = set()
     for page in pages:
         folder = root if page == readme else page.parent  # the README is released as README.md at the root
-        text = page.read_text(encoding="utf-8", errors="replace")
+        text = _page_text(page)
         for target in (match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)):
             linked.update(_link_paths(_after_open_parenthesis(target), folder, root))
 
@@ -426,6 +426,14 @@ def unshown_pictures(root: Path) -> set[Path]:
         if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in linked:
             unshown.add(path.resolve())
     return unshown
+
+
+def _page_text(page: Path) -> str:
+    """Return a page's text, or a notebook's decoded strings, in which JSON escapes such as \\u00fc are undone."""
+    text = page.read_text(encoding="utf-8-sig", errors="replace")
+    if page.suffix.lower() == ".ipynb":
+        return "\n".join(_notebook_lines(text))
+    return text
 
 
 def _after_open_parenthesis(target: str) -> str:
@@ -451,6 +459,8 @@ def _link_paths(target: str, folder: Path, root: Path) -> set[Path]:
     for spelling in {target, html.unescape(MARKDOWN_ESCAPE.sub(r"\1", target))}:
         spelling = urllib.parse.unquote(spelling.strip())
         if re.match(r"[a-z][a-z0-9+.-]*:", spelling, flags=re.IGNORECASE):  # http:, attachment:, data:
+            continue
+        if "\0" in spelling:  # no file name contains it, and Path.resolve raises ValueError on it
             continue
         if spelling.startswith(JUPYTER_FILES_PREFIX):
             paths.add((root / spelling[len(JUPYTER_FILES_PREFIX) :]).resolve())
