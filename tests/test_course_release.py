@@ -165,6 +165,45 @@ def test_unshown_pictures_finds_link(tmp_path, case):
     assert unshown == {INSTRUCTOR_PICTURE}
 
 
+CODE_PICTURES = ("docs/images/a.png", "docs/images/b.png", "docs/images/plots/c.png", "docs/other.png", INSTRUCTOR_PICTURE)
+# Each case: the source of a code cell in notebooks/lab.ipynb, and the pictures that ship for it.
+CODE_CELLS = {
+    "os.path.join of a file": ('img = plt.imread(os.path.join("..", "docs", "images", "a.png"))', {"a.png"}),
+    "Path of a folder and a name": ('img = plt.imread(Path("../docs/images") / "a.png")', {"a.png"}),
+    "chain of Path divisions": ('img = plt.imread(Path("..") / "docs" / "images" / "a.png")', {"a.png"}),
+    "joinpath": ('img = plt.imread(Path("..").joinpath("docs", "images", "a.png"))', {"a.png"}),
+    "Windows separators": ('img = plt.imread("..\\\\docs\\\\images\\\\a.png")', {"a.png"}),
+    "glob pattern": ('images = [plt.imread(p) for p in glob.glob("../docs/images/*.png")]', {"a.png", "b.png"}),
+    "Path.glob": ('images = sorted(Path("../docs/images").glob("plots/*.png"))', {"c.png"}),
+    "Path.rglob": ('images = sorted(Path("..", "docs", "images").rglob("c.png"))', {"c.png"}),
+    "f-string": ('for name in "ab":\n    plt.imread(f"../docs/images/{name}.png")', {"a.png", "b.png"}),
+    "str.format": ('plt.imread("../docs/images/{}.png".format(name))', {"a.png", "b.png"}),
+    "os.path.join of a folder": ('img = plt.imread(os.path.join("..", "docs", "images", name))', {"a.png", "b.png"}),
+    "Path of a folder": ('IMAGES = Path("../docs/images/plots")\nimg = plt.imread(IMAGES / name)', {"c.png"}),
+    "magic line": ('%matplotlib inline\nimg = plt.imread(os.path.join("..", "docs", "images", "a.png"))', {"a.png"}),
+    "cell that does not parse": ('files = !ls\nimg = plt.imread(Path("../docs/images") / name)', {"a.png", "b.png"}),
+    "name of another file": ('plt.savefig("b.png")\nprint("", "a.png")', set()),
+    "join with a leading variable": ('img = plt.imread(os.path.join(base, "images", "a.png"))', set()),
+    "invalid glob pattern": ('images = glob.glob("../docs/images/a**.png")', set()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CODE_CELLS))
+def test_unshown_pictures_follows_code(tmp_path, case):
+    source, expected = CODE_CELLS[case]
+    root = tmp_path.resolve()
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "lab.ipynb").write_text(_notebook_json("code", source))
+    for relative in CODE_PICTURES:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"\x89PNG")
+
+    unshown = course_release.unshown_pictures(root)
+
+    shipped = {(root / relative).name for relative in CODE_PICTURES if (root / relative) not in unshown}
+    assert shipped == expected
+
+
 def test_unshown_pictures_skips_null_character(tmp_path):
     # JSON may write a NUL character as \u0000, which no path can contain.
     root = tmp_path.resolve()

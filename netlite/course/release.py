@@ -3,7 +3,7 @@
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
 ``<!-- instructor-only -->`` among their first five lines) and the pictures in ``docs/`` that no
-released page mentions. Caches and hidden files are left out.
+released page mentions and no released notebook's code loads. Caches and hidden files are left out.
 When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
 course's own README speaks to instructors about solutions and grading.
 
@@ -34,11 +34,14 @@ exception: it is reported as a warning unless ``strict`` is set (see ``is_librar
 
 from __future__ import annotations
 
+import ast
 import bz2
 import html
 import io
+import itertools
 import json
 import lzma
+import posixpath
 import re
 import shutil
 import tarfile
@@ -47,7 +50,7 @@ import urllib.parse
 import zipfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import build as course_build
 
@@ -67,7 +70,7 @@ MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deep
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
-# Pages, and pictures: a picture in docs/ is released only when a released page mentions it.
+# Pages, and pictures: a picture in docs/ is released only when released material uses it (see unshown_pictures).
 DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
 _PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
@@ -89,6 +92,13 @@ PICTURE_LINKS = [
 JUPYTER_FILES_PREFIX = "/files/"
 # A backslash before ASCII punctuation is a Markdown escape: ![](fig\(1\).png) links to fig(1).png.
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# Calls that join their string arguments into one path: os.path.join and pathlib's constructors and joinpath.
+PATH_JOIN_CALLS = {"join", "joinpath", "Path", "PurePath", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"}
+FORMAT_FIELD = re.compile(r"\{[^{}]*\}")  # a str.format field, or an f-string's placeholder as _string_value writes it
+GLOB_CHARACTERS = re.compile(r"[*?\[]")
+IPYTHON_MAGIC_LINE = re.compile(r"^[ \t]*[%!].*$", flags=re.MULTILINE)  # %matplotlib inline, !pip install ...
+# A quoted Python string without prefix or triple quotes, read when a code cell does not parse.
+PYTHON_STRING = re.compile(r"\"((?:\\.|[^\"\\\n])*)\"|'((?:\\.|[^'\\\n])*)'")
 
 
 class ReleaseError(RuntimeError):
@@ -392,7 +402,7 @@ def is_instructor_only(path: Path) -> bool:
 
 
 def unshown_pictures(root: Path) -> set[Path]:
-    """Return the pictures in ``docs/`` that no released page shows.
+    """Return the pictures in ``docs/`` that no released page shows and no released notebook's code loads.
 
     A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
@@ -402,6 +412,11 @@ def unshown_pictures(root: Path) -> set[Path]:
     Markdown's backslash escapes and with HTML entities decoded. It is resolved from the folder of
     its page, or from the course root when it starts with '/' (Jupyter's '/files/docs/a.png' is
     '/docs/a.png'), and a picture counts as linked when a link resolves to it.
+
+    The strings in a notebook's code cells count as paths from the notebook's folder, where
+    Jupyter starts the kernel, with joined pieces as one path (see ``_code_paths``). A path to a
+    picture ships it, a path to a folder of ``docs/`` ships the pictures directly in that folder,
+    and a glob pattern ships what it matches (see ``_pictures_at``).
     """
     pages = []
     for name in RELEASED_FOLDERS:
@@ -413,12 +428,16 @@ def unshown_pictures(root: Path) -> set[Path]:
     if readme.is_file():
         pages.append(readme)
 
-    linked = set()
+    linked, docs = set(), (root / "docs").resolve()
     for page in pages:
         folder = root if page == readme else page.parent  # the README is released as README.md at the root
         text = _page_text(page)
         for target in (match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)):
             linked.update(_link_paths(_after_open_parenthesis(target), folder, root))
+        if page.suffix.lower() == ".ipynb":
+            for source in _code_cell_sources(page):
+                for path_text in _code_paths(source):
+                    linked.update(_pictures_at(path_text, folder, docs))
 
     unshown = set()
     for path in (root / "docs").rglob("*"):
@@ -468,6 +487,135 @@ def _link_paths(target: str, folder: Path, root: Path) -> set[Path]:
     return paths
 
 
+# -- pictures that notebook code loads ----------------------------------------
+
+
+def _code_cell_sources(notebook_path: Path) -> list[str]:
+    """Return the sources of a notebook's code cells, or [] when the file is not a notebook's JSON."""
+    try:
+        notebook = json.loads(notebook_path.read_text(encoding="utf-8-sig", errors="replace"))
+    except (json.JSONDecodeError, RecursionError):
+        return []
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    sources = []
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if isinstance(source, list) and all(isinstance(line, str) for line in source):
+                source = "".join(source)
+            if isinstance(source, str):
+                sources.append(source)
+    return sources
+
+
+def _code_paths(source: str) -> list[str]:
+    """Return the strings of a code cell that may be paths, with joined pieces as one path.
+
+    ``os.path.join("..", "docs", "a.png")``, ``Path("..", "docs") / "a.png"`` and
+    ``Path("..").joinpath("docs", "a.png")`` each give ``../docs/a.png``. A join stops at its first
+    piece that is not a string: ``Path("../docs") / name`` gives ``../docs``. A string that is
+    part of a join does not count alone as well. IPython's magic lines are skipped, and when the
+    cell still does not parse, its plain quoted strings count one by one.
+    """
+    try:
+        tree = ast.parse(IPYTHON_MAGIC_LINE.sub("", source))
+    except (SyntaxError, ValueError, RecursionError):  # ValueError: a NUL character in the source
+        return [double or single for double, single in PYTHON_STRING.findall(source)]
+    paths, used = [], set()  # used: the nodes already read as part of a join or an f-string
+    for node in ast.walk(tree):  # breadth first, so a chain of joins is met at its outermost join
+        if node in used:
+            continue
+        pieces, joins = _flatten_join(node)
+        if joins:
+            leading = list(itertools.takewhile(lambda piece: _string_value(piece) is not None, pieces))
+            used.update(joins)
+            used.update(inner for piece in leading for inner in ast.walk(piece))
+            if leading:
+                paths.append(posixpath.join(*(_string_value(piece) for piece in leading)))
+        elif _string_value(node) is not None:
+            used.update(ast.walk(node))  # the string parts of an f-string
+            paths.append(_string_value(node))
+    return paths
+
+
+def _flatten_join(node: ast.AST) -> tuple[list[ast.AST], list[ast.AST]]:
+    """Split a path join into the pieces it joins, in order, and the join nodes it is made of.
+
+    ``Path("..") / "docs"`` gives the pieces ``".."`` and ``"docs"`` and the joins ``/`` and
+    ``Path(...)``. A path's ``glob(pattern)`` joins the pattern, and ``rglob(pattern)`` joins
+    ``**`` and the pattern. A node that joins nothing gives ``([node], [])``.
+    """
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        pieces, joins = _flatten_join(node.left)
+        return pieces + [node.right], [node] + joins
+    name = _called_name(node)
+    if name in ("joinpath", "glob", "rglob") and isinstance(node.func, ast.Attribute):
+        pieces, joins = _flatten_join(node.func.value)
+        # Path("..").joinpath("docs") and Path("../docs").glob("*.png"), but not glob.glob("*.png")
+        if name == "joinpath" or joins:
+            recursive = [ast.Constant("**")] if name == "rglob" else []
+            return pieces + recursive + list(node.args), [node] + joins
+    if name in PATH_JOIN_CALLS:
+        return list(node.args), [node]
+    return [node], []
+
+
+def _called_name(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call):
+        return None
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else None
+
+
+def _string_value(node: ast.AST) -> str | None:
+    """Return the text of a string literal, with each placeholder of an f-string written as '{}'."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+    return None
+
+
+def _pictures_at(path_text: str, folder: Path, docs: Path) -> set[Path]:
+    """Return the files that a path from code, resolved from ``folder``, may open.
+
+    These are the file itself, every file directly in a folder of ``docs``, and the files in
+    ``docs`` that the path matches as a glob pattern, with each format field ('{}', '{name}')
+    matching like '*'. A backslash separates folders as on Windows.
+    """
+    path_text = path_text.replace("\\", "/")
+    if not path_text.strip() or "\0" in path_text:  # '' is no path, and Path.resolve raises ValueError on NUL
+        return set()
+    found = set()
+    try:
+        path = (folder / path_text).resolve()
+        if path.is_file():
+            found.add(path)
+        elif path.is_dir() and _is_within(path, docs):
+            found.update(child.resolve() for child in path.iterdir() if child.is_file())
+        pattern = FORMAT_FIELD.sub("*", path_text)
+        if GLOB_CHARACTERS.search(pattern):
+            found.update(_glob_in(pattern, folder, docs))
+    except (OSError, ValueError):  # a path too long for the system, or an invalid glob pattern such as 'a**.png'
+        pass
+    return found
+
+
+def _glob_in(pattern: str, folder: Path, docs: Path) -> set[Path]:
+    """Return what pathlib's glob finds for ``pattern`` from ``folder``, when it searches within ``docs``."""
+    parts = PurePosixPath(pattern).parts
+    first_wildcard = next(index for index, part in enumerate(parts) if GLOB_CHARACTERS.search(part))
+    base = folder.joinpath(*parts[:first_wildcard]).resolve()
+    if not _is_within(base, docs):
+        return set()
+    return {path.resolve() for path in base.glob("/".join(parts[first_wildcard:])) if path.is_file()}
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
 def _ignored(path: Path) -> bool:
     return path.name.startswith(".") or path.name in IGNORED_NAMES or path.suffix in IGNORED_SUFFIXES
 
@@ -490,7 +638,7 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, unsho
 def stage_release(root: Path, staging: Path) -> list[str]:
     """Copy the released files from ``root`` into ``staging``; return the files left out.
 
-    Left out are the instructor-only documents and the pictures in ``docs/`` that no released page shows.
+    Left out are the instructor-only documents and the pictures in ``docs/`` that ``unshown_pictures`` returns.
     """
     skipped = []
     unshown = unshown_pictures(root)
@@ -554,7 +702,7 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
         shutil.rmtree(staging, ignore_errors=True)
         raise
     for name in skipped:
-        reason = "instructor-only" if is_instructor_only(root / name) else "no released page shows it"
+        reason = "instructor-only" if is_instructor_only(root / name) else "no released page or notebook uses it"
         log(f"left out {name} ({reason})")
     if overlaps:
         files = sorted({leak.path for leak in overlaps})
