@@ -250,7 +250,8 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
      "# begin test", "# Hint: end the solution here", "# Hidden state", "# Send hidden", "# Starter solution",
      "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here",
      "# Hidden test: spot check", "# Post solution", "# hidden tests being checked", "# END hidden-layer loop",
-     "# HIDDEN LAYER SIZE", "# NOTE: HIDDEN TESTS USE SEED 3", "# and then the solution"],
+     "# HIDDEN LAYER SIZE", "# NOTE: HIDDEN TESTS USE SEED 3", "# and then the solution",
+     "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",'],
 )
 def test_ordinary_comment_not_near_miss(comment):
     assert course_build._near_miss_marker(comment) is None

@@ -224,14 +224,15 @@ def _near_miss_marker(line: str) -> str | None:
             return marker
         if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
             return marker
-    marker_start = words and any(_one_edit_apart(words[0], edge) for edge in ("begin", "end"))
+    # END is short, so one wrong letter would also take AND; only two swapped letters count there.
+    marker_start = words and (_one_edit_apart(words[0], "begin") or like(words[0], ("end",), 1.0))
     hidden_tests = (
         len(words) <= 4
         and any(like(word, ("hidden",), 0.9) for word in words)
         and any(like(word, ("test",), 0.8) for word in words)
     )
     if stripped.isupper() and (marker_start or hidden_tests):
-        ends = any(_one_edit_apart(word, "end") or word == "stop" for word in words)
+        ends = any(like(word, ("end", "stop"), 1.0) for word in words)
         opening = _one_edit_apart(words[0], "begin") or not ends
         if any(like(word, ("solution",), 0.9) for word in words):
             return BEGIN_SOLUTION if opening else END_SOLUTION
