@@ -236,6 +236,10 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker with other words in capitals": ("cube_check", "### END HIDDEN TESTS", "### END PRIVATE CHECKS", 3),
     "hidden marker in capitals, reworded": ("cube_check", "### BEGIN HIDDEN TESTS", "### HIDDEN TESTS BELOW", 1),
     "hidden marker beginning": ("cube_check", "### BEGIN HIDDEN TESTS", "### Beginning of hidden tests", 1),
+    "hidden marker reworded after ###": ("cube_check", "### BEGIN HIDDEN TESTS", "### Hidden tests below", 1),
+    "hidden marker in lower case without hidden": ("cube_check", "### END HIDDEN TESTS", "### end tests", 3),
+    "hidden marker closed with another word": ("cube_check", "### END HIDDEN TESTS", "### HIDDEN TESTS DONE", 3),
+    "solution marker with another word": ("square", "### BEGIN SOLUTION", "### Begin your solution", 3),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
@@ -251,7 +255,9 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
      "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here",
      "# Hidden test: spot check", "# Post solution", "# hidden tests being checked", "# END hidden-layer loop",
      "# HIDDEN LAYER SIZE", "# NOTE: HIDDEN TESTS USE SEED 3", "# and then the solution",
-     "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",'],
+     "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",', "# AND, OR AND XOR TRUTH TABLES ARE IN NOTEBOOK 01",
+     "# ENDS WITH SOFTMAX", "# SEND THE BATCH", "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes",
+     "### BEGIN LICENSE BLOCK"],
 )
 def test_ordinary_comment_not_near_miss(comment):
     assert course_build._near_miss_marker(comment) is None

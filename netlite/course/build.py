@@ -32,6 +32,8 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 
 # Words that a reworded marker may have besides marker words ("### End of the hidden tests here").
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
+# Words that close a fence in a comment written like a marker ("### HIDDEN TESTS DONE").
+NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above")
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
 USES_EXERCISE_TAG = "uses-exercise"
@@ -192,16 +194,19 @@ def _near_miss_marker(line: str) -> str | None:
     - it has a marker's words, each with at most one letter wrong, added, left out or swapped with
       its neighbour (``### BESIN SOLUTION``, ``### EMD SOLUTION``), or
     - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
-    - it is written in capitals, as the markers are, and either its first word is nearly BEGIN or
-      END, or it names hidden tests in at most four words (``### BEGIN TESTS``, ``# END SECRET``,
-      ``### HIDDEN TESTS BELOW``), or
+    - it is written like a marker, after ``###`` or in capitals, and has at most five words apart
+      from fillers: one that opens or closes a fence (BEGIN, START, BELOW; END, STOP, DONE,
+      FINISH, CLOSE, ABOVE) and one that names what it fences (TEST, CHECK, HIDDEN, SECRET,
+      PRIVATE; SOLUTION, ANSWER). Examples: ``### BEGIN TESTS``, ``### Hidden tests below``,
+      ``### Begin your solution``, ``# END SECRET``. Or
     - apart from fillers (of, the, here), it has at most four words, all of them marker words.
       These are one BEGIN (or BEGINNING), START, END or STOP, and SOLUTION, or HIDDEN (or SECRET)
       with or without TEST (or CHECK), each nearly spelt so. Examples: ``### BEGIN HIDEN TESTS``,
       ``### Hidden tests start here``, ``# End of the hidden tests``. An ordinary comment has other
       words too (``# hidden state``).
 
-    A comment of capitals that names no solution is taken for a hidden-test marker.
+    A comment written like a marker that names no solution is taken for a hidden-test marker, and
+    one without a closing word for an opening marker.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
@@ -224,19 +229,18 @@ def _near_miss_marker(line: str) -> str | None:
             return marker
         if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
             return marker
-    # END is short, so one wrong letter would also take AND; only two swapped letters count there.
-    marker_start = words and (_one_edit_apart(words[0], "begin") or like(words[0], ("end",), 1.0))
-    hidden_tests = (
-        len(words) <= 4
-        and any(like(word, ("hidden",), 0.9) for word in words)
-        and any(like(word, ("test",), 0.8) for word in words)
-    )
-    if stripped.isupper() and (marker_start or hidden_tests):
-        ends = any(like(word, ("end", "stop"), 1.0) for word in words)
-        opening = _one_edit_apart(words[0], "begin") or not ends
-        if any(like(word, ("solution",), 0.9) for word in words):
-            return BEGIN_SOLUTION if opening else END_SOLUTION
-        return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
+    # Written like a marker (### or capitals): a word that places a fence and one that names what it fences.
+    content = [word for word in words if word not in NEAR_MISS_FILLERS]
+    opens = [word for word in content if like(word, ("begin", "beginning"), 0.85) or like(word, ("start", "below"), 1.0)]
+    closes = [word for word in content if like(word, NEAR_MISS_CLOSING_WORDS, 1.0)]
+    names_hidden = any(like(word, ("hidden", "secret", "private"), 0.9) for word in content)
+    names_tests = any(like(word, ("test", "check"), 0.8) for word in content)
+    names_solution = any(like(word, ("solution", "answer"), 0.9) for word in content)
+    styled = stripped.startswith("###") or stripped.isupper()
+    if styled and len(content) <= 5 and (opens or closes) and (names_hidden or names_tests or names_solution):
+        if names_solution and not names_hidden:
+            return END_SOLUTION if closes else BEGIN_SOLUTION
+        return END_HIDDEN_TESTS if closes else BEGIN_HIDDEN_TESTS
     # A reworded marker: only marker-like words, apart from fillers such as "of the ... here".
     words = [word for word in words if word not in NEAR_MISS_FILLERS]
     edges = [
