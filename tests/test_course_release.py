@@ -205,6 +205,63 @@ def test_unshown_pictures_follows_code(tmp_path, case):
     assert shipped == expected
 
 
+# Each case: the source of a code cell in notebooks/lab.ipynb, and the pictures of
+# docs/images/student-path/ that ship for it. The instructor-only page shows 03-solution-typed.png only.
+INSTRUCTOR_PICTURE_CELLS = {
+    "f-string placeholders": ('plt.imread(f"../docs/images/{topic}/{name}.png")', {"diagram.png"}),
+    "glob pattern": ('images = glob.glob("../docs/images/*/*.png")', {"diagram.png"}),
+    "Path.rglob": ('images = list(Path("../docs/images").rglob("*.png"))', {"diagram.png"}),
+    "path of the folder": ('plt.imread(os.path.join("..", "docs", "images", "student-path", name))', {"diagram.png"}),
+    "path of the picture": (
+        'plt.imread("../docs/images/student-path/03-solution-typed.png")', {"03-solution-typed.png"}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INSTRUCTOR_PICTURE_CELLS))
+def test_unshown_pictures_wildcard_skips_instructor_picture(tmp_path, case):
+    source, expected = INSTRUCTOR_PICTURE_CELLS[case]
+    root = tmp_path.resolve()
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "lab.ipynb").write_text(_notebook_json("code", source))
+    (root / "docs" / "images" / "student-path").mkdir(parents=True)
+    (root / "docs" / "student-path.md").write_text(
+        "<!-- instructor-only -->\n![solved](images/student-path/03-solution-typed.png)\n"
+    )
+    for name in ("03-solution-typed.png", "diagram.png"):
+        (root / "docs" / "images" / "student-path" / name).write_bytes(b"\x89PNG")
+
+    use = course_release.find_picture_use(root)
+
+    folder = root / "docs" / "images" / "student-path"
+    assert {path.name for path in folder.iterdir() if path not in use.unshown} == expected
+    if "03-solution-typed.png" in expected:
+        assert use.held_back == {}
+    else:
+        assert list(use.held_back) == [folder / "03-solution-typed.png"]
+
+
+def test_release_logs_instructor_picture_left_out(tmp_path):
+    root = built_course(tmp_path)
+    (root / "notebooks" / "03_gallery.ipynb").write_text(
+        _notebook_json("code", 'for name in names:\n    plt.imread(f"../docs/images/{name}.png")')
+    )
+    messages = []
+
+    course_release.release(root, tmp_path / "release", log=messages.append)
+
+    images = tmp_path / "release" / "docs" / "images"
+    assert (images / "wide.png").is_file()  # matched, and no instructor-only page shows it
+    assert (images / "shared.png").is_file()  # linked from a released page
+    assert not (images / "solved.png").exists()
+    expected = (
+        "left out docs/images/solved.png (an instructor-only page shows it, and only a glob pattern or folder "
+        "of released code matches it: '../docs/images/*.png' in notebooks/03_gallery.ipynb. "
+        "To ship it, write its full path in a released notebook or page)"
+    )
+    assert expected in messages
+
+
 def test_unshown_pictures_long_word_is_fast(tmp_path):
     # A notebook's base64 picture output can be one word of over 100,000 characters.
     root = tmp_path.resolve()

@@ -3,7 +3,8 @@
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
 ``<!-- instructor-only -->`` among their first five lines) and the pictures in ``docs/`` that no
-released page mentions and no released notebook's code loads. Caches and hidden files are left out.
+released page mentions and no released notebook's code loads (see ``find_picture_use``). Caches
+and hidden files are left out.
 When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
 course's own README speaks to instructors about solutions and grading.
 
@@ -403,8 +404,26 @@ def is_instructor_only(path: Path) -> bool:
     return any(INSTRUCTOR_ONLY_MARK in line for line in head)
 
 
+@dataclass(frozen=True)
+class PictureUse:
+    """The pictures in ``docs/`` that the release leaves out.
+
+    ``unshown`` contains every picture left out. ``held_back`` maps the pictures among them that
+    released code matches only through a glob pattern or a folder, but that an instructor-only page
+    shows, to those matches, each written as ``"'<pattern>' in <notebook>"``.
+    """
+
+    unshown: set[Path]
+    held_back: dict[Path, list[str]]
+
+
 def unshown_pictures(root: Path) -> set[Path]:
-    """Return the pictures in ``docs/`` that no released page shows and no released notebook's code loads.
+    """Return the pictures in ``docs/`` that the release leaves out (see ``find_picture_use``)."""
+    return find_picture_use(root).unshown
+
+
+def find_picture_use(root: Path) -> PictureUse:
+    """Find the pictures in ``docs/`` that no released page shows and no released notebook's code loads.
 
     A picture in ``docs/`` is there for the page that shows it. One that only an instructor-only
     page shows, such as a screenshot of a solved exercise, stays out with that page, because the
@@ -417,37 +436,89 @@ def unshown_pictures(root: Path) -> set[Path]:
 
     The strings in a notebook's code cells count as paths from the notebook's folder, where
     Jupyter starts the kernel, with joined pieces as one path (see ``_code_paths``). A path to a
-    picture ships it, a path to a folder of ``docs/`` ships the pictures directly in that folder,
-    and a glob pattern ships what it matches (see ``_pictures_at``).
+    picture ships it. A path to a folder of ``docs/`` matches the pictures directly in that folder,
+    and a glob pattern the pictures it matches (see ``_pictures_at``). Such a match ships a picture
+    unless an instructor-only page shows it, because a pattern such as ``../docs/images/*/*.png``
+    must not ship the screenshot of a solved exercise by accident. Only a link or the picture's own
+    path ships such a picture, and ``held_back`` lists it when a match alone would have shipped it.
     """
-    pages = []
+    released_pages, instructor_pages = _course_pages(root)
+    docs = (root / "docs").resolve()
+    linked, matched = set(), {}
+    for page, folder in released_pages:
+        linked.update(_files_linked_from(page, folder, root))
+        if page.suffix.lower() == ".ipynb":
+            named, page_matches = _code_pictures(page, root, docs)
+            linked.update(named)
+            for path, matches in page_matches.items():
+                matched.setdefault(path, []).extend(matches)
+
+    shown_to_instructors = set()
+    for page in instructor_pages:
+        shown_to_instructors.update(_files_linked_from(page, page.parent, root))
+    pictures = _docs_pictures(root)
+    held_back = {
+        path: matched[path]
+        for path in sorted(pictures & matched.keys() & shown_to_instructors)
+        if path not in linked
+    }
+    shipped = linked | {path for path in matched if path not in held_back}
+    return PictureUse(pictures - shipped, held_back)
+
+
+def _course_pages(root: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Return the released pages, each with the folder its links start from, and the instructor-only pages."""
+    released, instructor_only = [], []
     for name in RELEASED_FOLDERS:
         for path in (root / name).rglob("*"):
             hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-            if path.suffix.lower() in DOCUMENT_SUFFIXES and path.is_file() and not hidden and not is_instructor_only(path):
-                pages.append(path)
+            if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file() or hidden:
+                continue
+            if is_instructor_only(path):
+                instructor_only.append(path)
+            else:
+                released.append((path, path.parent))
     readme = root / STUDENT_README if (root / STUDENT_README).is_file() else root / "README.md"
     if readme.is_file():
-        pages.append(readme)
+        released.append((readme, root))  # the README is released as README.md at the root
+    return released, instructor_only
 
-    linked, docs = set(), (root / "docs").resolve()
-    for page in pages:
-        folder = root if page == readme else page.parent  # the README is released as README.md at the root
-        text = _page_text(page)
-        targets = [match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)]
-        for target in targets + _picture_words(text):
-            linked.update(_link_paths(_after_open_parenthesis(target), folder, root))
-        if page.suffix.lower() == ".ipynb":
-            for source in _code_cell_sources(page):
-                for path_text in _code_paths(source):
-                    linked.update(_pictures_at(path_text, folder, docs))
 
-    unshown = set()
+def _files_linked_from(page: Path, folder: Path, root: Path) -> set[Path]:
+    """Return the files that the picture links of a page, resolved from ``folder``, point to."""
+    text = _page_text(page)
+    targets = [match.group(0) for pattern in PICTURE_LINKS for match in pattern.finditer(text)]
+    linked = set()
+    for target in targets + _picture_words(text):
+        linked.update(_link_paths(_after_open_parenthesis(target), folder, root))
+    return linked
+
+
+def _code_pictures(notebook: Path, root: Path, docs: Path) -> tuple[set[Path], dict[Path, list[str]]]:
+    """Return the files that a notebook's code names by path, and those its glob patterns and folders match.
+
+    Each matched file maps to its matches, written as ``"'<pattern>' in <notebook>"``.
+    """
+    label = notebook.relative_to(root).as_posix()
+    named, matched = set(), {}
+    for source in _code_cell_sources(notebook):
+        for path_text in _code_paths(source):
+            files, matched_files = _pictures_at(path_text, notebook.parent, docs)
+            named.update(files)
+            match = f"'{_glob_pattern(path_text)}' in {label}"
+            for path in matched_files:
+                if match not in matched.setdefault(path, []):
+                    matched[path].append(match)
+    return named, matched
+
+
+def _docs_pictures(root: Path) -> set[Path]:
+    pictures = set()
     for path in (root / "docs").rglob("*"):
         hidden = any(_ignored(Path(part)) for part in path.relative_to(root).parts)
-        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES and path.resolve() not in linked:
-            unshown.add(path.resolve())
-    return unshown
+        if path.is_file() and not hidden and path.suffix.lower() in PICTURE_SUFFIXES:
+            pictures.add(path.resolve())
+    return pictures
 
 
 def _page_text(page: Path) -> str:
@@ -595,29 +666,34 @@ def _string_value(node: ast.AST) -> str | None:
     return None
 
 
-def _pictures_at(path_text: str, folder: Path, docs: Path) -> set[Path]:
-    """Return the files that a path from code, resolved from ``folder``, may open.
+def _pictures_at(path_text: str, folder: Path, docs: Path) -> tuple[set[Path], set[Path]]:
+    """Return the file that a path from code, resolved from ``folder``, names, and the files it matches.
 
-    These are the file itself, every file directly in a folder of ``docs``, and the files in
-    ``docs`` that the path matches as a glob pattern, with each format field ('{}', '{name}')
-    matching like '*'. A backslash separates folders as on Windows.
+    The first set contains the file itself when it exists. The second contains every file directly
+    in the folder of ``docs`` that the path names, and the files in ``docs`` that the path matches
+    as a glob pattern (see ``_glob_pattern``). A backslash separates folders as on Windows.
     """
     path_text = path_text.replace("\\", "/")
     if not path_text.strip() or "\0" in path_text:  # '' is no path, and Path.resolve raises ValueError on NUL
-        return set()
-    found = set()
+        return set(), set()
+    named, matched = set(), set()
     try:
         path = (folder / path_text).resolve()
         if path.is_file():
-            found.add(path)
+            named.add(path)
         elif path.is_dir() and _is_within(path, docs):
-            found.update(child.resolve() for child in path.iterdir() if child.is_file())
-        pattern = FORMAT_FIELD.sub("*", path_text)
+            matched.update(child.resolve() for child in path.iterdir() if child.is_file())
+        pattern = _glob_pattern(path_text)
         if GLOB_CHARACTERS.search(pattern):
-            found.update(_glob_in(pattern, folder, docs))
+            matched.update(_glob_in(pattern, folder, docs))
     except (OSError, ValueError):  # a path too long for the system, or an invalid glob pattern such as 'a**.png'
         pass
-    return found
+    return named, matched
+
+
+def _glob_pattern(path_text: str) -> str:
+    """Return a path from code as a glob pattern: each format field ('{}', '{name}') matches like '*'."""
+    return FORMAT_FIELD.sub("*", path_text.replace("\\", "/"))
 
 
 def _glob_in(pattern: str, folder: Path, docs: Path) -> set[Path]:
@@ -653,16 +729,18 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, unsho
             shutil.copy2(path, destination)
 
 
-def stage_release(root: Path, staging: Path) -> list[str]:
+def stage_release(root: Path, staging: Path, pictures: PictureUse | None = None) -> list[str]:
     """Copy the released files from ``root`` into ``staging``; return the files left out.
 
-    Left out are the instructor-only documents and the pictures in ``docs/`` that ``unshown_pictures`` returns.
+    Left out are the instructor-only documents and the pictures in ``docs/`` that
+    ``pictures.unshown`` contains. When ``pictures`` is None, ``find_picture_use`` computes it.
     """
     skipped = []
-    unshown = unshown_pictures(root)
+    if pictures is None:
+        pictures = find_picture_use(root)
     for name in RELEASED_FOLDERS:
         if (root / name).is_dir():
-            _copy_tree(root / name, staging / name, skipped, root, unshown)
+            _copy_tree(root / name, staging / name, skipped, root, pictures.unshown)
     for name in RELEASED_FILES:
         source = root / name
         if name == "README.md" and (root / STUDENT_README).is_file():
@@ -670,6 +748,18 @@ def stage_release(root: Path, staging: Path) -> list[str]:
         if source.is_file():
             shutil.copy2(source, staging / name)
     return skipped
+
+
+def _reason_left_out(path: Path, pictures: PictureUse) -> str:
+    if is_instructor_only(path):
+        return "instructor-only"
+    matches = pictures.held_back.get(path.resolve())
+    if matches:
+        return (
+            f"an instructor-only page shows it, and only a glob pattern or folder of released code matches it: "
+            f"{', '.join(matches)}. To ship it, write its full path in a released notebook or page"
+        )
+    return "no released page or notebook uses it"
 
 
 def release(root: Path, destination: Path, strict: bool = False, log=print) -> list[str]:
@@ -697,11 +787,12 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
             f"run 'python -m netlite.course build' and commit the result before releasing"
         )
     secrets = secret_lines(course_build.load_solutions(root))
+    pictures = find_picture_use(root)
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"))
     try:
-        skipped = stage_release(root, staging)
+        skipped = stage_release(root, staging, pictures)
         leaks = scan_release(staging, secrets)
         overlaps = [] if strict else [leak for leak in leaks if is_library_overlap(leak)]
         leaks = [leak for leak in leaks if leak not in overlaps]
@@ -720,8 +811,7 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
         shutil.rmtree(staging, ignore_errors=True)
         raise
     for name in skipped:
-        reason = "instructor-only" if is_instructor_only(root / name) else "no released page or notebook uses it"
-        log(f"left out {name} ({reason})")
+        log(f"left out {name} ({_reason_left_out(root / name, pictures)})")
     if overlaps:
         files = sorted({leak.path for leak in overlaps})
         log(
