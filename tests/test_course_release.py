@@ -179,6 +179,8 @@ CODE_CELLS = {
     "Path.rglob": ('images = sorted(Path("..", "docs", "images").rglob("c.png"))', {"c.png"}),
     "f-string": ('for name in "ab":\n    plt.imread(f"../docs/images/{name}.png")', {"a.png", "b.png"}),
     "str.format": ('plt.imread("../docs/images/{}.png".format(name))', {"a.png", "b.png"}),
+    "adjacent placeholders": ('plt.imread(f"../docs/images/{prefix}{name}.png")', {"a.png", "b.png"}),
+    "adjacent placeholders as folder": ('plt.imread(f"../docs/{section}{part}/c.png")', set()),
     "os.path.join of a folder": ('img = plt.imread(os.path.join("..", "docs", "images", name))', {"a.png", "b.png"}),
     "Path of a folder": ('IMAGES = Path("../docs/images/plots")\nimg = plt.imread(IMAGES / name)', {"c.png"}),
     "magic line": ('%matplotlib inline\nimg = plt.imread(os.path.join("..", "docs", "images", "a.png"))', {"a.png"}),

@@ -692,8 +692,17 @@ def _pictures_at(path_text: str, folder: Path, docs: Path) -> tuple[set[Path], s
 
 
 def _glob_pattern(path_text: str) -> str:
-    """Return a path from code as a glob pattern: each format field ('{}', '{name}') matches like '*'."""
-    return FORMAT_FIELD.sub("*", path_text.replace("\\", "/"))
+    """Return a path from code as a glob pattern: each format field ('{}', '{name}') matches like '*'.
+
+    A field matches within one folder level, as '*' does. Adjacent fields, as in
+    ``f"{section}{name}"``, count as one '*', so that they never form the recursive '**'.
+    """
+    parts = []
+    for part in path_text.replace("\\", "/").split("/"):
+        if FORMAT_FIELD.search(part):
+            part = re.sub(r"\*+", "*", FORMAT_FIELD.sub("*", part))
+        parts.append(part)
+    return "/".join(parts)
 
 
 def _glob_in(pattern: str, folder: Path, docs: Path) -> set[Path]:
