@@ -97,7 +97,9 @@ JUPYTER_FILES_PREFIX = "/files/"
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Calls that join their string arguments into one path: os.path.join and pathlib's constructors and joinpath.
 PATH_JOIN_CALLS = {"join", "joinpath", "Path", "PurePath", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"}
-FORMAT_FIELD = re.compile(r"\{[^{}]*\}")  # a str.format field, or an f-string's placeholder as _string_value writes it
+FORMAT_FIELD = re.compile(r"\{[^{}]*\}")  # a str.format field, or a placeholder as _string_value writes it
+# A field of printf-style formatting with %: %s, %d, %05.2f, %(name)s, and %% for a percent sign.
+PERCENT_FIELD = re.compile(r"%(?:\([^()]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 IPYTHON_MAGIC_LINE = re.compile(r"^[ \t]*[%!].*$", flags=re.MULTILINE)  # %matplotlib inline, !pip install ...
 # A quoted Python string without prefix or triple quotes, read when a code cell does not parse.
@@ -603,7 +605,8 @@ def _code_paths(source: str) -> list[str]:
     ``os.path.join("..", "docs", "a.png")``, ``Path("..", "docs") / "a.png"`` and
     ``Path("..").joinpath("docs", "a.png")`` each give ``../docs/a.png``. A join stops at its first
     piece that is not a string: ``Path("../docs") / name`` gives ``../docs``. A string that is
-    part of a join does not count alone as well. IPython's magic lines are skipped, and when the
+    part of a join does not count alone as well. A piece may be a concatenated or formatted string
+    with placeholders (see ``_string_value``). IPython's magic lines are skipped, and when the
     cell still does not parse, its plain quoted strings count one by one.
     """
     try:
@@ -622,7 +625,7 @@ def _code_paths(source: str) -> list[str]:
             if leading:
                 paths.append(posixpath.join(*(_string_value(piece) for piece in leading)))
         elif _string_value(node) is not None:
-            used.update(ast.walk(node))  # the string parts of an f-string
+            used.update(_string_nodes(node))
             paths.append(_string_value(node))
     return paths
 
@@ -658,12 +661,64 @@ def _called_name(node: ast.AST) -> str | None:
 
 
 def _string_value(node: ast.AST) -> str | None:
-    """Return the text of a string literal, with each placeholder of an f-string written as '{}'."""
+    """Return the text of a string expression, with each placeholder written as '{}', or None for other code.
+
+    A string expression is a string literal, an f-string, a string formatted with ``%``, or a
+    concatenation with ``+`` of which at least one piece is a string expression. Placeholders are
+    the f-string's fields, the ``%`` fields such as ``%d`` and ``%(name)s``, and each piece of a
+    concatenation that is not a string expression: ``"fig" + str(i) + ".png"`` gives ``fig{}.png``.
+    """
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
         return "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        template = _string_value(node.left)
+        if template is None:
+            return None
+        return PERCENT_FIELD.sub(lambda field: "%" if field.group(0) == "%%" else "{}", template)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        texts = [_string_value(piece) for piece in _concatenated_pieces(node)]
+        if all(text is None for text in texts):
+            return None
+        return "".join("{}" if text is None else text for text in texts)
     return None
+
+
+def _concatenated_pieces(node: ast.AST) -> list[ast.AST]:
+    """Return the pieces of ``a + b + c`` in order.
+
+    The parser nests the chain to the left, ``(a + b) + c``, and a loop unnests it. Recursion would
+    exceed Python's default limit of 1000 calls on a chain of 2000 pieces, which ``ast.parse`` of
+    CPython 3.11 accepts.
+    """
+    pieces = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        pieces.append(node.right)
+        node = node.left
+    pieces.append(node)
+    return pieces[::-1]
+
+
+def _string_nodes(node: ast.AST):
+    """Yield the nodes of a string expression that ``_string_value`` reads its text from.
+
+    The pieces of a concatenation that are not strings stay out, so that a path join among
+    them, as in ``os.path.join("..", "docs") + "/a.png"``, still counts as a path by itself.
+    """
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        chain = node
+        while isinstance(chain, ast.BinOp) and isinstance(chain.op, ast.Add):
+            yield chain  # (a + b) + c also contains the string expression a + b
+            chain = chain.left
+        for piece in _concatenated_pieces(node):
+            if _string_value(piece) is not None:
+                yield from _string_nodes(piece)
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        yield node
+        yield from _string_nodes(node.left)
+    else:
+        yield from ast.walk(node)  # a literal, or an f-string with the code of its fields
 
 
 def _pictures_at(path_text: str, folder: Path, docs: Path) -> tuple[set[Path], set[Path]]:
