@@ -297,7 +297,7 @@ def test_unshown_pictures_skips_null_character(tmp_path):
     assert course_release.unshown_pictures(root) == {root / "docs" / "fit.png"}
 
 
-
+def test_release_has_no_solution_or_marker(tmp_path):
     root = built_course(tmp_path)
     destination = tmp_path / "release"
     course_release.release(root, destination, **QUIET)
