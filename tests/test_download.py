@@ -324,6 +324,18 @@ def test_failed_download_removes_new_folders(tmp_path):
     assert not (tmp_path / "typo").exists()
 
 
+def test_failed_download_keeps_folders_it_did_not_make(tmp_path):
+    # 'typo' is missing, so 'keep' and 'keep/mnist' seem missing too when seen through 'typo/..'.
+    (tmp_path / "keep" / "mnist").mkdir(parents=True)
+    target = tmp_path / "typo" / ".." / "keep" / "mnist"
+
+    with pytest.raises(DownloadError):
+        download_module.download_file(NAME, target, [refused_url()], "0" * 64)
+
+    assert (tmp_path / "keep" / "mnist").is_dir()
+    assert not (tmp_path / "typo").exists()
+
+
 def test_partial_download_lists_only_missing(tmp_path, server, tiny_mnist_spec):
     mirror = _serve_tiny(server)
     del server.routes[f"/mirror/{LABEL_FILES['train']}.gz"]

@@ -90,7 +90,7 @@ def download_file(
     # Imported here so that importing netlite does not pay for it.
     import http.client
 
-    new_folders = [folder for folder in (dest_dir, *dest_dir.parents) if not folder.exists()]  # deepest first
+    new_folders = _make_folders(dest_dir)
     failures = []
     try:
         for mirror in mirrors:
@@ -104,12 +104,30 @@ def download_file(
                 failures.append(f"  {url}: {exc}")
     finally:
         # Remove the folders made for a download that failed, so that a misspelt data folder does not appear.
-        for folder in new_folders:
+        for folder in reversed(new_folders):
             try:
                 folder.rmdir()
             except OSError:  # the downloaded file is in it, or someone else put something there
                 break
     raise DownloadError(f"Could not download {file_name} from any mirror:\n" + "\n".join(failures))
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and the folders above it that are missing; return the ones created, outermost first.
+
+    The path is walked from its start, so that in ``typo/../data`` only ``typo`` counts as new,
+    although ``data`` seems missing as long as ``typo`` is.
+    """
+    created = []
+    for depth in range(1, len(folder.parts) + 1):
+        path = Path(*folder.parts[:depth])
+        if not path.exists():
+            try:
+                path.mkdir()
+            except OSError:  # a file in the way, say: _download_from's mkdir reports it for each mirror
+                break
+            created.append(path)
+    return created
 
 
 def _download_from(
