@@ -124,7 +124,7 @@ def _make_folders(folder: Path) -> list[Path]:
         if not path.exists():
             try:
                 path.mkdir()
-            except OSError:  # a file in the way, say: _download_from's mkdir reports it for each mirror
+            except OSError:  # for example a file in the way, which _download_from reports for each mirror
                 break
             created.append(path)
     return created
