@@ -6,6 +6,7 @@ no more and no less. The statements are read with ``ast``, so imports inside fun
 """
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -13,15 +14,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "netlite"
-TABLE_ROW = re.compile(r"^\| `([\w/.]+)` \| .* \| ([^|]+) \|$")
+TABLE_ROW = re.compile(r"^\| `([\w/.]+)` \| (.*) \| ([^|]+) \|$")
+# A name in backticks in the contents column: `ReLU`, `Optimizer.step`, `seed(n)`, `convolution.py`.
+CONTENTS_NAME = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
+
+
+def table_lines():
+    """Return (module or folder as written, such as 'layers/dense.py' or 'kernels/', contents, imports) of each row."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    lines = [match.groups() for match in map(TABLE_ROW.match, text.splitlines()) if match]
+    assert len(lines) > 10, "docs/architecture.md: the table of modules was not found"
+    return lines
 
 
 def table_rows():
-    """Return {module or folder as written, e.g. 'layers/dense.py' or 'kernels/': its imports column}."""
-    text = (ROOT / "docs" / "architecture.md").read_text()
-    rows = dict(match.groups() for match in map(TABLE_ROW.match, text.splitlines()) if match)
-    assert len(rows) > 10, "docs/architecture.md: the table of modules was not found"
-    return rows
+    """Return {module or folder as written: its imports column}."""
+    return {key: imports for key, _, imports in table_lines()}
 
 
 def package_modules():
@@ -33,8 +41,18 @@ def package_modules():
     )
 
 
+def is_module(name):
+    """Return True if ``name``, such as 'netlite.layers.base' or 'netlite.kernels', is one of netlite's modules."""
+    path = PACKAGE.joinpath(*name.split(".")[1:])
+    return path.with_suffix(".py").is_file() or path.is_dir()
+
+
 def imported_modules(relative_path):
-    """Return the full names of the netlite modules that ``relative_path`` imports, e.g. {'netlite.layers.base'}."""
+    """Return the full names of the netlite modules that ``relative_path`` imports, e.g. {'netlite.layers.base'}.
+
+    ``from netlite import seeding`` imports the module seeding, and ``from netlite import train`` the
+    package itself, 'netlite'. A call of importlib.import_module or __import__ with a string counts too.
+    """
     path = PACKAGE / relative_path
     package = ["netlite"] + list(Path(relative_path).parent.parts)
     names = set()
@@ -43,16 +61,27 @@ def imported_modules(relative_path):
             if node.level:
                 base = package[: len(package) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
-                # "from . import seeding" names a module. "from .base import Layer" names a class.
-                candidates = [f"{module}.{alias.name}" for alias in node.names] if node.module is None else [module]
             else:
-                candidates = [node.module or ""]
+                module = node.module or ""
+            # "from . import seeding" names a module. "from .base import Layer" names a class.
+            candidates = [
+                f"{module}.{alias.name}" if is_module(f"{module}.{alias.name}") else module for alias in node.names
+            ]
         elif isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
+        elif called_name(node) in ("import_module", "__import__"):
+            candidates = [arg.value for arg in node.args[:1] if isinstance(arg, ast.Constant)]
         else:
             continue
-        names.update(name for name in candidates if name == "netlite" or name.startswith("netlite."))
+        names.update(name for name in candidates if isinstance(name, str) and name.split(".")[0] == "netlite")
     return names
+
+
+def called_name(node):
+    """Return the name that a call node calls, such as 'import_module' for importlib.import_module(...), else None."""
+    if not isinstance(node, ast.Call):
+        return None
+    return getattr(node.func, "attr", getattr(node.func, "id", None))
 
 
 def row_for(module, rows):
@@ -65,6 +94,8 @@ def row_for(module, rows):
 
 def as_written(imported, module):
     """Return an imported module's name as the table writes it: relative to a shared folder, else to netlite."""
+    if imported == "netlite":
+        return "netlite"  # the package itself, which imports all of it
     parts = imported.split(".")[1:]
     folder = module.split("/")[:-1]
     if folder and parts[: len(folder)] == folder:
@@ -81,6 +112,53 @@ def documented_names(column):
             names.add(word)
     names.update(re.findall(r"\((\w+) only for", column))
     return names
+
+
+def test_rows_are_unique():
+    keys = [key for key, _, _ in table_lines()]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    assert not repeated, f"docs/architecture.md has more than one row for {repeated}; keep one"
+
+
+@pytest.mark.parametrize("folder", sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py")))
+def test_subpackage_init_imports_only_its_folder(folder):
+    outside = {name for name in imported_modules(f"{folder}/__init__.py") if not name.startswith(f"netlite.{folder}.")}
+    assert not outside, f"netlite/{folder}/__init__.py imports {sorted(outside)}; a folder's __init__ gathers only its own modules"
+
+
+@functools.cache
+def package_trees():
+    """Return {path: parsed module} for every module of the package, parsed once for all tests."""
+    return {path: ast.parse(path.read_text(), str(path)) for path in PACKAGE.rglob("*.py")}
+
+
+def defined_names(tree, top_level_only):
+    """Return the names of the functions, classes and assigned variables in a parsed module."""
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names = {node.name for node in nodes if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    for node in nodes:
+        if isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return names
+
+
+@pytest.mark.parametrize("key", [key for key, _, _ in table_lines()])
+def test_contents_column_is_true(key):
+    contents = next(contents for row_key, contents, _ in table_lines() if row_key == key)
+    named = CONTENTS_NAME.findall(contents)
+    if key.endswith("/"):  # a folder's row names its files, such as `convolution.py`
+        missing = [name for name in named if name.endswith(".py") and not (PACKAGE / key / name).is_file()]
+        assert not missing, f"docs/architecture.md names {missing} in {key}, which has no such file"
+        return
+    trees = package_trees()
+    anywhere = set().union(*(defined_names(tree, False) for tree in trees.values()))
+    anywhere.update(path.stem for path in trees)  # `lab` is the module of a command
+    if named:  # the first name is what the module contains, such as `MseLoss` in losses.py
+        first = named[0].split(".")[0]
+        assert first in defined_names(trees[PACKAGE / key], True), (
+            f"docs/architecture.md lists {first!r} as contents of {key}, which does not define it")
+    unknown = [name for name in named if name.split(".")[0] not in anywhere]
+    assert not unknown, f"docs/architecture.md names {unknown} in the row of {key}, which netlite does not define"
 
 
 def test_every_module_has_a_row():
