@@ -183,9 +183,15 @@ def check_unchanged(name, passed, originals):
             continue
         if change.added_keys or change.removed_keys:
             raise AssertionError(_key_change_message(name, f"{argument}{change.path}", change))
+        if not change.path:
+            raise AssertionError(
+                f"{name} changed its argument {argument} in place; compute with new arrays: "
+                f"write a - b, not a -= b, because a -= b changes the array that a names"
+            )
+        # Inside a dict or list, params[k] = params[k] - g changes the caller's dict as much as params[k] -= g.
         raise AssertionError(
-            f"{name} changed its argument {argument} in place; compute with new arrays: "
-            f"write a - b, not a -= b, because a -= b changes the array that a names"
+            f"{name} changed its argument {argument}{change.path} in place; compute with new arrays and put them "
+            f"into a new dict or list: write a - b, not a -= b, and do not assign to the parts of {argument}"
         )
 
 
