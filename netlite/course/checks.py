@@ -40,7 +40,7 @@ def check_close(name, actual, expected, points=None, atol=1e-6, rtol=1e-5, hint=
     to anything, so a NaN in ``actual`` fails. ``hint``, a sentence, is added to the message when
     the values differ, to name a common cause. When ``actual`` is a float32 or float16 array or
     scalar and each wrong entry is within a few units in the last place of that dtype, the message
-    names the dtype and asks the student to compute in float64.
+    names the dtype and advises computing in float64.
     """
     expected_array = np.asarray(expected, dtype=np.float64)
     actual_array = _numeric_array(name, actual, expected)
