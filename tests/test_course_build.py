@@ -240,6 +240,9 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker in lower case without hidden": ("cube_check", "### END HIDDEN TESTS", "### end tests", 3),
     "hidden marker closed with another word": ("cube_check", "### END HIDDEN TESTS", "### HIDDEN TESTS DONE", 3),
     "solution marker with another word": ("square", "### BEGIN SOLUTION", "### Begin your solution", 3),
+    "hidden marker reworded with one hash": ("cube_check", "### BEGIN HIDDEN TESTS", "# Hidden tests below", 1),
+    "hidden marker closed, reworded with one hash": ("cube_check", "### END HIDDEN TESTS", "# Hidden tests done", 3),
+    "solution marker reworded with one hash": ("square", "### BEGIN SOLUTION", "# Begin your solution", 3),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
@@ -248,19 +251,57 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     )
 
 
+SOLUTION_FENCE = (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION)
+HIDDEN_FENCE = (course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS)
+# Comments that a teacher may write in a solution cell or a check cell.
+ORDINARY_COMMENTS = [
+    "# begin hidden layer", "# Second solution: with loops", "# end resolution", "# Hint: end the solution here",
+    "# Hidden state", "# Send hidden", "# Starter solution", "# Post solution", "# END hidden-layer loop",
+    "# HIDDEN LAYER SIZE", "# and then the solution", "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",',
+    "# AND, OR AND XOR TRUTH TABLES ARE IN NOTEBOOK 01", "# ENDS WITH SOFTMAX", "# SEND THE BATCH",
+    "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes", "### BEGIN LICENSE BLOCK",
+    "### Hidden layer starts here", "### End of the hidden layer", "# HIDDEN LAYER: START", "### Gradient check below",
+    "# END OF LOOP", "### Test the end of the loop", "# Sanity check: hidden sizes",
+]
+
+
+@pytest.mark.parametrize("fence", [SOLUTION_FENCE, HIDDEN_FENCE], ids=["solution cell", "check cell"])
+@pytest.mark.parametrize("comment", ORDINARY_COMMENTS)
+def test_ordinary_comment_not_near_miss(comment, fence):
+    assert course_build._near_miss_marker(comment, fence) is None
+
+
+# Each names a solution or hidden tests together with a word that places a fence.
 @pytest.mark.parametrize(
-    "comment",
-    ["# The hidden tests use another seed", "# begin hidden layer", "# Second solution: with loops", "# end resolution",
-     "# begin test", "# Hint: end the solution here", "# Hidden state", "# Send hidden", "# Starter solution",
-     "# Stop: see solution above", "# Closed-form solution end", "# begin secret", "# Secret starts here",
-     "# Hidden test: spot check", "# Post solution", "# hidden tests being checked", "# END hidden-layer loop",
-     "# HIDDEN LAYER SIZE", "# NOTE: HIDDEN TESTS USE SEED 3", "# and then the solution",
-     "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",', "# AND, OR AND XOR TRUTH TABLES ARE IN NOTEBOOK 01",
-     "# ENDS WITH SOFTMAX", "# SEND THE BATCH", "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes",
-     "### BEGIN LICENSE BLOCK"],
+    "comment, fence, meant",
+    [
+        ("# Stop: see solution above", SOLUTION_FENCE, course_build.END_SOLUTION),
+        ("# Closed-form solution end", SOLUTION_FENCE, course_build.END_SOLUTION),
+        ("### Solution from here", SOLUTION_FENCE, course_build.BEGIN_SOLUTION),
+        ("# The hidden tests use another seed", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
+        ("# begin test", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
+        ("# Secret starts here", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
+        ("### Hidden tests until here", HIDDEN_FENCE, course_build.END_HIDDEN_TESTS),
+        ("# begin hidden tess", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
+    ],
 )
-def test_ordinary_comment_not_near_miss(comment):
-    assert course_build._near_miss_marker(comment) is None
+def test_comment_in_its_cell_kind_near_miss(comment, fence, meant):
+    assert course_build._near_miss_marker(comment, fence) == meant
+
+
+def test_near_miss_in_ordinary_cell_builds(tmp_path):
+    # Only solution and check cells are cut, so a marker-like comment elsewhere cannot leave anything in.
+    notebook = tiny_solution_notebook()
+    notebook.cells[8]["source"] = "# Hidden tests below\nx = 1\n# Begin your solution"
+    course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
+
+
+def test_near_miss_inside_fence_builds(tmp_path):
+    # Lines inside an exact fence are removed by the build, whatever they say.
+    notebook = tiny_solution_notebook()
+    cell = cell_by_grade_id(notebook, "cube_check")
+    cell["source"] = cell["source"].replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS\n# Hidden tests below")
+    course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
 def test_markdown_heading_not_near_miss(tmp_path):

@@ -32,8 +32,9 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 
 # Words that a reworded marker may have besides marker words ("### End of the hidden tests here").
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
-# Words that close a fence in a comment written like a marker ("### HIDDEN TESTS DONE").
-NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above")
+# Words that open or close a fence in a reworded marker ("# Hidden tests below", "### HIDDEN TESTS DONE").
+NEAR_MISS_OPENING_WORDS = ("start", "below", "follow")
+NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
 USES_EXERCISE_TAG = "uses-exercise"
@@ -183,82 +184,84 @@ def _marker_on_line(line: str) -> str | None:
     return None
 
 
-def _near_miss_marker(line: str) -> str | None:
-    """Return the marker that a comment line such as ``# Begin hidden test`` was meant to be, else None.
+def _near_miss_marker(line: str, fence: tuple[str, str]) -> str | None:
+    """Return the marker of ``fence`` that a comment line was meant to be, else None.
 
-    The build removes only exact markers, so a near miss would pass the solution or the hidden tests
-    on to the students. A comment counts when
+    ``fence`` is ``(BEGIN_SOLUTION, END_SOLUTION)`` for a solution cell and ``(BEGIN_HIDDEN_TESTS,
+    END_HIDDEN_TESTS)`` for a check cell. The build removes only exact markers, so a near miss would
+    pass the solution or the hidden tests on to the students. A comment counts, in any case and
+    after any number of ``#``, when
 
-    - its first words are a marker's words, apart from case and plurals, with more words or none
-      after them (``### BEGIN HIDDEN TESTS  # note``, ``### Begin solution``), or
+    - its first words are a marker's words, with more words or none after them
+      (``### BEGIN HIDDEN TESTS  # note``, ``# Begin solution``), or
     - it has a marker's words, each with at most one letter wrong, added, left out or swapped with
-      its neighbour (``### BESIN SOLUTION``, ``### EMD SOLUTION``), or
-    - its words written together are nearly a marker's (``### BEGINSOLUTION``), or
-    - it is written like a marker, after ``###`` or in capitals, and has at most five words apart
-      from fillers: one that opens or closes a fence (BEGIN, START, BELOW; END, STOP, DONE,
-      FINISH, CLOSE, ABOVE) and one that names what it fences (TEST, CHECK, HIDDEN, SECRET,
-      PRIVATE; SOLUTION, ANSWER). Examples: ``### BEGIN TESTS``, ``### Hidden tests below``,
-      ``### Begin your solution``, ``# END SECRET``. Or
-    - apart from fillers (of, the, here), it has at most four words, all of them marker words.
-      These are one BEGIN (or BEGINNING), START, END or STOP, and SOLUTION, or HIDDEN (or SECRET)
-      with or without TEST (or CHECK), each nearly spelt so. Examples: ``### BEGIN HIDEN TESTS``,
-      ``### Hidden tests start here``, ``# End of the hidden tests``. An ordinary comment has other
-      words too (``# hidden state``).
+      its neighbour (``### BESIN SOLUTION``, ``### EDN HIDEN TESTS``), or its words written
+      together are nearly a marker's (``### BEGINSOLUTION``), or
+    - in a solution cell, it names a solution (SOLUTION, ANSWER) and has a word that opens or
+      closes a fence (``# Begin your solution``, ``### Solution from here``), or
+    - in a check cell, it names hidden tests, as HIDDEN, SECRET or PRIVATE followed by TEST or
+      CHECK (``# Hidden tests below``). It also counts when it starts with a word that opens or
+      closes a fence and names tests (``### BEGIN TESTS``, ``# end checks``). The third case is a
+      comment of only such words and HIDDEN, SECRET or PRIVATE (``### BEGIN SECRET``).
 
-    A comment written like a marker that names no solution is taken for a hidden-test marker, and
-    one without a closing word for an opening marker.
+    These last rules take comments of at most five words apart from fillers (of, the, here).
+    Words that open a fence are BEGIN, BEGINNING, START, BELOW, FOLLOW and FROM HERE; words that
+    close one are END, STOP, DONE, FINISH, CLOSE, ABOVE and UNTIL. With a closing word, the
+    comment is taken for the closing marker. An ordinary comment has more words, other words, or
+    another order: ``# Hidden layer starts here``, ``### Gradient check below``.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
         return None
     # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
-    words = [word.rstrip("s") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
-    words = [word.strip(":-") for word in words if word.strip(":-")]
+    words = [_singular(word.strip(":-")) for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
+    words = [word for word in words if word]
+    begin, end = fence
 
-    def like(word, choices, ratio):
-        """Return True if ``word`` is one of ``choices``, with two neighbouring letters swapped or at least ``ratio`` similar."""
-        return any(
-            (sorted(word) == sorted(choice) and _one_edit_apart(word, choice))
-            or difflib.SequenceMatcher(None, word, choice).ratio() >= ratio
-            for choice in choices
-        )
-
-    for marker in MARKERS:
-        marker_words = [word.rstrip("s") for word in marker.lower().lstrip("# ").split()]
-        if words[: len(marker_words)] == marker_words or like("".join(words), ["".join(marker_words)], 0.93):
+    for marker in fence:
+        marker_words = [_singular(word) for word in marker.lower().lstrip("# ").split()]
+        if words[: len(marker_words)] == marker_words or _like("".join(words), ["".join(marker_words)], 0.93):
             return marker
         if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
             return marker
-    # Written like a marker (### or capitals): a word that places a fence and one that names what it fences.
+
     content = [word for word in words if word not in NEAR_MISS_FILLERS]
-    opens = [word for word in content if like(word, ("begin", "beginning"), 0.85) or like(word, ("start", "below"), 1.0)]
-    closes = [word for word in content if like(word, NEAR_MISS_CLOSING_WORDS, 1.0)]
-    names_hidden = any(like(word, ("hidden", "secret", "private"), 0.9) for word in content)
-    names_tests = any(like(word, ("test", "check"), 0.8) for word in content)
-    names_solution = any(like(word, ("solution", "answer"), 0.9) for word in content)
-    styled = stripped.startswith("###") or stripped.isupper()
-    if styled and len(content) <= 5 and (opens or closes) and (names_hidden or names_tests or names_solution):
-        if names_solution and not names_hidden:
-            return END_SOLUTION if closes else BEGIN_SOLUTION
-        return END_HIDDEN_TESTS if closes else BEGIN_HIDDEN_TESTS
-    # A reworded marker: only marker-like words, apart from fillers such as "of the ... here".
-    words = [word for word in words if word not in NEAR_MISS_FILLERS]
-    edges = [
-        word for word in words if like(word, ("begin", "beginning"), 0.85) or like(word, ("start", "end", "stop"), 1.0)
+    if len(content) > 5:  # a sentence, not a marker
+        return None
+    opening = [
+        word for word in content if _like(word, ("begin", "beginning"), 0.85) or _like(word, NEAR_MISS_OPENING_WORDS, 1.0)
     ]
-    hidden = [word for word in words if like(word, ("hidden", "secret"), 0.9)]
-    tests = [word for word in words if like(word, ("test", "check"), 0.8)]
-    solutions = [word for word in words if like(word, ("solution",), 0.9)]
-    if len(words) > 4 or len(edges) != 1 or len(edges) + len(hidden) + len(tests) + len(solutions) != len(words):
-        return None
-    opening = like(edges[0], ("begin", "beginning"), 0.85) or like(edges[0], ("start",), 1.0)
-    if hidden and not tests and not like(hidden[0], ("hidden",), 0.9):  # "secret" alone is too common a word
-        return None
-    if hidden and not solutions:
-        return BEGIN_HIDDEN_TESTS if opening else END_HIDDEN_TESTS
-    if solutions and not hidden and not tests:
-        return BEGIN_SOLUTION if opening else END_SOLUTION
-    return None
+    if re.search(r"\bfrom here\b", stripped.lower()):  # "### Solution from here"
+        opening.append("from")
+    closing = [word for word in content if _like(word, NEAR_MISS_CLOSING_WORDS, 1.0)]
+    meant = end if closing else begin
+    if begin == BEGIN_SOLUTION:
+        names_solution = any(_one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") for word in content)
+        return meant if names_solution and (opening or closing) else None
+
+    hidden = [_like(word, ("hidden", "secret", "private"), 0.9) for word in content]
+    tests = [_like(word, ("test", "check"), 1.0) for word in content]  # not one edit: "text" is common
+    if any(hidden[i] and tests[i + 1] for i in range(len(content) - 1)):  # "hidden tests", "secret checks"
+        return meant
+    if content and content[0] in opening + closing and any(tests):  # "### BEGIN TESTS"
+        return meant
+    places = opening + closing
+    only_marker_words = all(word in places or is_hidden or is_test for word, is_hidden, is_test in zip(content, hidden, tests))
+    return meant if only_marker_words and places and any(hidden) else None
+
+
+def _singular(word: str) -> str:
+    """Drop one plural s from a word of more than three letters: 'tests' and the misspelt 'tess' lose it."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _like(word: str, choices, ratio: float) -> bool:
+    """Return True if ``word`` is one of ``choices``, with two neighbouring letters swapped or at least ``ratio`` similar."""
+    return any(
+        (sorted(word) == sorted(choice) and _one_edit_apart(word, choice))
+        or difflib.SequenceMatcher(None, word, choice).ratio() >= ratio
+        for choice in choices
+    )
 
 
 def _one_edit_apart(word: str, target: str) -> bool:
@@ -270,6 +273,19 @@ def _one_edit_apart(word: str, target: str) -> bool:
     suffix = len(os.path.commonprefix([word[::-1], target[::-1]]))
     word, target = word[: len(word) - suffix], target[: len(target) - suffix]
     return (len(word) <= 1 and len(target) <= 1) or (len(word) == 2 and word == target[::-1])
+
+
+def _fenced_line_numbers(lines: list[str], fence: tuple[str, str], where: str) -> set[int]:
+    """Return the numbers of the lines between the markers of ``fence``, which the build removes anyway.
+
+    Unbalanced markers give no lines, so that a near miss in place of one marker is reported
+    before the marker left without its partner.
+    """
+    try:
+        blocks = fenced_blocks(lines, *fence, where)
+    except CourseFormatError:
+        return set()
+    return {number for begin, end in blocks for number in range(begin + 1, end)}
 
 
 def fenced_blocks(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
@@ -494,12 +510,16 @@ def validate_solution(notebook, path: Path) -> None:
         # Fences are checked for near misses and balance in every cell, and allowed only in the right kind
         # of cell, because a fence elsewhere would be copied into the exercise with its solution inside.
         lines = source.split("\n")
-        for number, line in enumerate(lines if cell.get("cell_type") == "code" else []):  # only code cells are cut
-            meant = _near_miss_marker(line)
+        # Only solution and check cells are cut, so only there can a near miss leave a solution or hidden tests in.
+        fence = (BEGIN_SOLUTION, END_SOLUTION) if solution else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS) if check else None
+        inside = _fenced_line_numbers(lines, fence, where) if fence else set()
+        for number, line in enumerate(lines if fence else []):
+            meant = None if number in inside else _near_miss_marker(line, fence)
             if meant is not None:
                 raise CourseFormatError(
                     f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {meant!r}; "
-                    f"write the marker exactly so, because the build removes only exact markers"
+                    f"write the marker exactly so, because the build removes only exact markers, or reword the "
+                    f"comment if it is not meant as a marker"
                 )
         solution_fences = fenced_blocks(lines, BEGIN_SOLUTION, END_SOLUTION, where)
         hidden_fences = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
