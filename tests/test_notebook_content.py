@@ -167,11 +167,14 @@ MUTATIONS = [
      "check_adam", "the parameter after step 1 (gradient 4.0, see the hand calculation) returned 0.99"),
     # No bias correction at all: step 1 ends at 0.683772 instead of 0.9.
     ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE.replace("m_hat", 'state["m"]').replace("v_hat", 'state["v"]'),
-     "check_adam", "in step 1 with the hand calculation: m = 0.4, v = 0.016, m_hat = 4, v_hat = 16. Keep m and v uncorrected"),
+     "check_adam", "in step 1 with the hand calculation: m = 0.4, v = 0.016, m_hat = 4, v_hat = 16, step"),
     # Corrected m and v kept in state: step 1 is right, step 2 is not, and the hint gives step 2's values.
     ("05_optimizers.ipynb", "my_adam", 'm_hat = state["m"] / (1 - self.beta1**t)',
      'm_hat = state["m"] = state["m"] / (1 - self.beta1**t)',
      "check_adam", "in step 2 with the hand calculation: m = 0.16, v = 0.019984"),
+    # Right m, v, m_hat and v_hat, but the step added: the hint gives the step and its sign.
+    ("05_optimizers.ipynb", "my_adam", ADAM_UPDATE, ADAM_UPDATE.replace("param -=", "param +="),
+     "check_adam", "step lr * m_hat / (sqrt(v_hat) + eps) = 0.1 * 4 / 4 = 0.1, subtracted from the parameter (param -= step)"),
     # State kept in self is shared by all parameters, and a counter of its own counts calls, not steps.
     ("05_optimizers.ipynb", "my_momentum", MOMENTUM_VELOCITY, MOMENTUM_VELOCITY_IN_SELF,
      "check_momentum", "Keep each parameter's velocity in its own state dict"),
