@@ -264,11 +264,24 @@ def test_release_logs_instructor_picture_left_out(tmp_path):
     assert (images / "shared.png").is_file()  # linked from a released page
     assert not (images / "solved.png").exists()
     expected = (
-        "left out docs/images/solved.png (an instructor-only page shows it, and only a glob pattern or folder "
-        "of released code matches it: '../docs/images/*.png' in notebooks/03_gallery.ipynb. "
+        "left out docs/images/solved.png (the instructor-only docs/grading.md shows it, and only a glob pattern or "
+        "folder of released code matches it: '../docs/images/*.png' in notebooks/03_gallery.ipynb. "
         "To ship it, write its full path in a released notebook or page)"
     )
     assert expected in messages
+
+
+def test_other_picture_formats_need_a_link(tmp_path):
+    # A screenshot saved as AVIF or a scan as PDF is no more readable to the scan than a PNG.
+    root = built_course(tmp_path)
+    for name in ("solved.avif", "solved.heic", "scan.pdf"):
+        (root / "docs" / "images" / name).write_bytes(b"\0binary")
+    grading = root / "docs" / "grading.md"
+    grading.write_text(grading.read_text() + "\n![a](images/solved.avif) ![b](images/solved.heic) [scan](images/scan.pdf)\n")
+
+    unshown = course_release.unshown_pictures(root)
+
+    assert {path.name for path in unshown} >= {"solved.avif", "solved.heic", "scan.pdf"}
 
 
 def test_unshown_pictures_long_word_is_fast(tmp_path):

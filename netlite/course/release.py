@@ -73,7 +73,11 @@ MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tag
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 # Pages, and pictures: a picture in docs/ is released only when released material uses it (see unshown_pictures).
 DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
-PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg"}
+# Pictures, and PDF, whose text the scan cannot read either: in docs/ they ship only when released material uses them.
+PICTURE_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg", ".svgz", ".avif", ".jxl", ".heic",
+    ".heif", ".ico", ".eps", ".pdf",
+}
 _PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
 PICTURE_END = re.compile(_PICTURE_END, flags=re.IGNORECASE)
 # A word that may be a link in any syntax (Markdown, srcset, RST). _picture_words cuts it after each picture ending.
@@ -412,11 +416,13 @@ class PictureUse:
 
     ``unshown`` contains every picture left out. ``held_back`` maps the pictures among them that
     released code matches only through a glob pattern or a folder, but that an instructor-only page
-    shows, to those matches, each written as ``"'<pattern>' in <notebook>"``.
+    shows, to those matches, each written as ``"'<pattern>' in <notebook>"``. ``shown_by`` maps
+    the same pictures to the instructor-only pages that show them, relative to the course root.
     """
 
     unshown: set[Path]
     held_back: dict[Path, list[str]]
+    shown_by: dict[Path, list[str]]
 
 
 def unshown_pictures(root: Path) -> set[Path]:
@@ -455,17 +461,18 @@ def find_picture_use(root: Path) -> PictureUse:
             for path, matches in page_matches.items():
                 matched.setdefault(path, []).extend(matches)
 
-    shown_to_instructors = set()
+    shown_to_instructors = {}
     for page in instructor_pages:
-        shown_to_instructors.update(_files_linked_from(page, page.parent, root))
+        for path in _files_linked_from(page, page.parent, root):
+            shown_to_instructors.setdefault(path, []).append(page.relative_to(root).as_posix())
     pictures = _docs_pictures(root)
     held_back = {
         path: matched[path]
-        for path in sorted(pictures & matched.keys() & shown_to_instructors)
+        for path in sorted(pictures & matched.keys() & shown_to_instructors.keys())
         if path not in linked
     }
     shipped = linked | {path for path in matched if path not in held_back}
-    return PictureUse(pictures - shipped, held_back)
+    return PictureUse(pictures - shipped, held_back, {path: shown_to_instructors[path] for path in held_back})
 
 
 def _course_pages(root: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
@@ -819,9 +826,10 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
         return "instructor-only"
     matches = pictures.held_back.get(path.resolve())
     if matches:
+        pages = ", ".join(pictures.shown_by[path.resolve()])
         return (
-            f"an instructor-only page shows it, and only a glob pattern or folder of released code matches it: "
-            f"{', '.join(matches)}. To ship it, write its full path in a released notebook or page"
+            f"the instructor-only {pages} shows it, and only a glob pattern or folder of released code matches "
+            f"it: {', '.join(matches)}. To ship it, write its full path in a released notebook or page"
         )
     return "no released page or notebook uses it"
 
