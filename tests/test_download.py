@@ -324,6 +324,23 @@ def test_failed_download_removes_new_folders(tmp_path):
     assert not (tmp_path / "typo").exists()
 
 
+def test_failed_download_keeps_folder_made_meanwhile(tmp_path, monkeypatch):
+    # Another process makes 'data' between this download's exists() and mkdir().
+    real_mkdir = download_module.Path.mkdir
+
+    def racing_mkdir(path, *args, **kwargs):
+        if path.name == "data" and not path.exists():
+            real_mkdir(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(download_module.Path, "mkdir", racing_mkdir)
+    with pytest.raises(DownloadError):
+        download_module.download_file(NAME, tmp_path / "data" / "mnist", [refused_url()], "0" * 64)
+
+    assert (tmp_path / "data").is_dir()
+    assert not (tmp_path / "data" / "mnist").exists()
+
+
 def test_failed_download_keeps_folders_it_did_not_make(tmp_path):
     # 'typo' is missing, so 'keep' and 'keep/mnist' seem missing too when seen through 'typo/..'.
     (tmp_path / "keep" / "mnist").mkdir(parents=True)

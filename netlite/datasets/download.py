@@ -124,6 +124,8 @@ def _make_folders(folder: Path) -> list[Path]:
         if not path.exists():
             try:
                 path.mkdir()
+            except FileExistsError:  # made by another process since exists(), so not this download's to remove
+                continue
             except OSError:  # for example a file in the way, which _download_from reports for each mirror
                 break
             created.append(path)
