@@ -248,6 +248,15 @@ def test_check_unchanged_dict_value_replaced():
     )
 
 
+def test_check_unchanged_names_list_length():
+    grads = [np.ones(2), np.ones(2)]
+    originals = {"grads": [array.copy() for array in grads]}
+    grads.append(np.zeros(2))
+    with pytest.raises(AssertionError) as raised:
+        check_unchanged("backward", {"grads": grads}, originals)
+    assert str(raised.value).startswith("backward changed the length of its argument grads from 2 to 3; build a new list")
+
+
 def test_check_unchanged_names_added_key():
     z = np.zeros(2)
     with pytest.raises(AssertionError) as raised:

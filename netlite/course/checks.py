@@ -183,6 +183,13 @@ def check_unchanged(name, passed, originals):
             continue
         if change.added_keys or change.removed_keys:
             raise AssertionError(_key_change_message(name, f"{argument}{change.path}", change))
+        if change.lengths is not None:
+            before, after = change.lengths
+            raise AssertionError(
+                f"{name} changed the length of its argument {argument}{change.path} from {before} to {after}; "
+                f"build a new list for the results, such as with [...] or list(...), instead of append, extend or "
+                f"del on the list that the function got"
+            )
         if not change.path:
             raise AssertionError(
                 f"{name} changed its argument {argument} in place; compute with new arrays: "
@@ -307,11 +314,13 @@ def _key_tuple(keys) -> tuple:
 
 @dataclasses.dataclass
 class _Change:
-    """The first difference found in an argument: where it is, and which keys a mapping gained or lost there."""
+    """The first difference found in an argument: where it is, which keys a mapping gained or lost there,
+    and the lengths before and after when a list or tuple there got longer or shorter."""
 
     path: str
     added_keys: list = dataclasses.field(default_factory=list)
     removed_keys: list = dataclasses.field(default_factory=list)
+    lengths: tuple[int, int] | None = None
 
 
 def _find_change(value, original, path="") -> _Change | None:
@@ -325,7 +334,7 @@ def _find_change(value, original, path="") -> _Change | None:
         return _find_mapping_change(value, original, path)
     if isinstance(value, (list, tuple)) and isinstance(original, (list, tuple)):
         if len(value) != len(original):
-            return _Change(path)
+            return _Change(path, lengths=(len(original), len(value)))
         return _find_first_change((value[i], original[i], f"{path}[{i}]") for i in range(len(value)))
     if _is_object_array(value) or _is_object_array(original):
         return _find_object_array_change(value, original, path)
