@@ -243,6 +243,10 @@ NEAR_MISSES = {  # case: (cell, marker, near miss written in its place, line of 
     "hidden marker reworded with one hash": ("cube_check", "### BEGIN HIDDEN TESTS", "# Hidden tests below", 1),
     "hidden marker closed, reworded with one hash": ("cube_check", "### END HIDDEN TESTS", "# Hidden tests done", 3),
     "solution marker reworded with one hash": ("square", "### BEGIN SOLUTION", "# Begin your solution", 3),
+    "hidden marker with a long note": (
+        "cube_check", "### BEGIN HIDDEN TESTS", "### Hidden tests below, not shown to students", 1),
+    "hidden marker with other test words": ("cube_check", "### END HIDDEN TESTS", "### END HIDDEN TESTING", 3),
+    "solution marker with another noun": ("square", "### END SOLUTION", "### END SOLN", 6),
 }
 for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     MALFORMED[case] = (
@@ -251,49 +255,64 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
     )
 
 
-SOLUTION_FENCE = (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION)
-HIDDEN_FENCE = (course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS)
-# Comments that a teacher may write in a solution cell or a check cell.
+# Comments that a teacher may write in any code cell.
 ORDINARY_COMMENTS = [
     "# begin hidden layer", "# Second solution: with loops", "# end resolution", "# Hint: end the solution here",
-    "# Hidden state", "# Send hidden", "# Starter solution", "# Post solution", "# END hidden-layer loop",
+    "# Hidden state", "# Starter solution", "# Post solution", "# END hidden-layer loop",
     "# HIDDEN LAYER SIZE", "# and then the solution", "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",',
     "# AND, OR AND XOR TRUTH TABLES ARE IN NOTEBOOK 01", "# ENDS WITH SOFTMAX", "# SEND THE BATCH",
-    "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes", "### BEGIN LICENSE BLOCK",
-    "### Hidden layer starts here", "### End of the hidden layer", "# HIDDEN LAYER: START", "### Gradient check below",
-    "# END OF LOOP", "### Test the end of the loop", "# Sanity check: hidden sizes",
+    "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes", "### Hidden layer starts here",
+    "# HIDDEN LAYER: START", "### Gradient check below", "### Test the end of the loop", "# Sanity check: hidden sizes",
+    "# Start with a simple test", "# Stop if the first test fails", "# Done with the checks",
+    "# Below, check the gradient", "# Check your answer below", "# The answer is below",
+    "# Start from the solution of exercise 2", "# HIDDEN UNITS: 64", "# end of text",
 ]
 
 
-@pytest.mark.parametrize("fence", [SOLUTION_FENCE, HIDDEN_FENCE], ids=["solution cell", "check cell"])
+@pytest.mark.parametrize("cell_kind", ["solution", "check", None])
 @pytest.mark.parametrize("comment", ORDINARY_COMMENTS)
-def test_ordinary_comment_not_near_miss(comment, fence):
-    assert course_build._near_miss_marker(comment, fence) is None
+def test_ordinary_comment_not_near_miss(comment, cell_kind):
+    assert course_build._near_miss_marker(comment, cell_kind) is None
 
 
-# Each names a solution or hidden tests together with a word that places a fence.
+# Reworded markers that only the rules of solution and check cells catch, where the build cuts.
 @pytest.mark.parametrize(
-    "comment, fence, meant",
+    "comment, cell_kind, meant",
     [
-        ("# Stop: see solution above", SOLUTION_FENCE, course_build.END_SOLUTION),
-        ("# Closed-form solution end", SOLUTION_FENCE, course_build.END_SOLUTION),
-        ("### Solution from here", SOLUTION_FENCE, course_build.BEGIN_SOLUTION),
-        ("# The hidden tests use another seed", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
-        ("# begin test", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
-        ("# Secret starts here", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
-        ("### Hidden tests until here", HIDDEN_FENCE, course_build.END_HIDDEN_TESTS),
-        ("# begin hidden tess", HIDDEN_FENCE, course_build.BEGIN_HIDDEN_TESTS),
+        ("### BEGIN SOLN", "solution", course_build.BEGIN_SOLUTION),
+        ("### END IMPLEMENTATION", "solution", course_build.END_SOLUTION),
+        ("### Solution code below, removed for students", "solution", course_build.BEGIN_SOLUTION),
+        ("### Solution from here", "solution", course_build.BEGIN_SOLUTION),
+        ("# Closed-form solution end", "solution", None),
+        ("### Hidden tests below, not shown to students", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### Hidden unit tests end", "check", course_build.END_HIDDEN_TESTS),
+        ("### BEGIN HIDDEN TESTING", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### BEGIN HIDDEN ASSERTS", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### END LICENSE BLOCK", "check", course_build.END_HIDDEN_TESTS),
+        ("# The hidden tests use another seed", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Private check: shapes", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Secret starts here", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# End of visible tests", "check", course_build.END_HIDDEN_TESTS),
+        ("### Hidden tests below", None, None),
     ],
 )
-def test_comment_in_its_cell_kind_near_miss(comment, fence, meant):
-    assert course_build._near_miss_marker(comment, fence) == meant
+def test_near_miss_by_cell_kind(comment, cell_kind, meant):
+    assert course_build._near_miss_marker(comment, cell_kind) == meant
 
 
-def test_near_miss_in_ordinary_cell_builds(tmp_path):
-    # Only solution and check cells are cut, so a marker-like comment elsewhere cannot leave anything in.
+def test_reworded_marker_in_ordinary_cell_builds(tmp_path):
+    # The build cuts nothing in an ordinary cell, so only the strict rules apply there.
     notebook = tiny_solution_notebook()
     notebook.cells[8]["source"] = "# Hidden tests below\nx = 1\n# Begin your solution"
     course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
+
+
+def test_near_miss_in_ordinary_cell_rejected(tmp_path):
+    # A solution cell without its nbgrader metadata, with the markers almost right, would leak its solution.
+    notebook = tiny_solution_notebook()
+    notebook.cells[8]["source"] = "def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION"
+    with pytest.raises(course_build.CourseFormatError, match="looks like the marker '### BEGIN SOLUTION'"):
+        course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
 def test_near_miss_inside_fence_builds(tmp_path):

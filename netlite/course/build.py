@@ -32,9 +32,14 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 
 # Words that a reworded marker may have besides marker words ("### End of the hidden tests here").
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
-# Words that open or close a fence in a reworded marker ("# Hidden tests below", "### HIDDEN TESTS DONE").
-NEAR_MISS_OPENING_WORDS = ("start", "below", "follow")
+# Words that close a fence in a reworded marker ("### HIDDEN TESTS DONE"), and all that place one.
 NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
+NEAR_MISS_PLACE_WORDS = ("start", "below", "follow") + NEAR_MISS_CLOSING_WORDS
+# Nouns after "hidden" in a network's sense, not a course's: "# hidden layer", "# HIDDEN UNITS", "# hidden state".
+HIDDEN_LAYER_WORDS = {
+    "layer", "unit", "neuron", "size", "state", "dimension", "dim", "feature", "activation", "node", "weight",
+    "representation", "vector", "value", "variable",
+}
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
 USES_EXERCISE_TAG = "uses-exercise"
@@ -184,70 +189,82 @@ def _marker_on_line(line: str) -> str | None:
     return None
 
 
-def _near_miss_marker(line: str, fence: tuple[str, str]) -> str | None:
-    """Return the marker of ``fence`` that a comment line was meant to be, else None.
+def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
+    """Return the marker that a comment line was meant to be, else None.
 
-    ``fence`` is ``(BEGIN_SOLUTION, END_SOLUTION)`` for a solution cell and ``(BEGIN_HIDDEN_TESTS,
-    END_HIDDEN_TESTS)`` for a check cell. The build removes only exact markers, so a near miss would
-    pass the solution or the hidden tests on to the students. A comment counts, in any case and
-    after any number of ``#``, when
+    The build removes only exact markers, so a near miss would pass the solution or the hidden tests
+    on to the students. ``cell_kind`` is ``"solution"``, ``"check"`` or None for another code cell.
+    In every code cell, a comment counts, in any case and after any number of ``#``, when
 
     - its first words are a marker's words, with more words or none after them
       (``### BEGIN HIDDEN TESTS  # note``, ``# Begin solution``), or
     - it has a marker's words, each with at most one letter wrong, added, left out or swapped with
       its neighbour (``### BESIN SOLUTION``, ``### EDN HIDEN TESTS``), or its words written
-      together are nearly a marker's (``### BEGINSOLUTION``), or
-    - in a solution cell, it names a solution (SOLUTION, ANSWER) and has a word that opens or
-      closes a fence (``# Begin your solution``, ``### Solution from here``), or
-    - in a check cell, it names hidden tests, as HIDDEN, SECRET or PRIVATE followed by TEST or
-      CHECK (``# Hidden tests below``). It also counts when it starts with a word that opens or
-      closes a fence and names tests (``### BEGIN TESTS``, ``# end checks``). The third case is a
-      comment of only such words and HIDDEN, SECRET or PRIVATE (``### BEGIN SECRET``).
+      together are nearly a marker's (``### BEGINSOLUTION``).
 
-    These last rules take comments of at most five words apart from fillers (of, the, here).
-    Words that open a fence are BEGIN, BEGINNING, START, BELOW, FOLLOW and FROM HERE; words that
-    close one are END, STOP, DONE, FINISH, CLOSE, ABOVE and UNTIL. With a closing word, the
-    comment is taken for the closing marker. An ordinary comment has more words, other words, or
-    another order: ``# Hidden layer starts here``, ``### Gradient check below``.
+    Where the build cuts, looser rules apply, because there a near miss leaks. In a solution or
+    check cell, a comment written like a marker (after ``###``, or in capitals) whose first word is
+    BEGIN, START, END or STOP counts, whatever follows (``### BEGIN CODE``, ``### END TESTS``). So
+    does, in a solution cell, such a comment that names a solution anywhere
+    (``### Solution code below``), and in a check cell any comment with HIDDEN, SECRET or PRIVATE
+    followed within two words by TEST, CHECK, ASSERT or GRADING (``# Hidden unit tests below``,
+    ``# Private check: shapes``). A comment of at most five words apart from fillers (of, the,
+    here) also counts when it starts with BEGIN or END and names a solution in a solution cell
+    (``# Begin your solution``), or tests in a check cell (``# end tests``), or when in a check
+    cell it has HIDDEN, SECRET or PRIVATE, not as a hidden layer, unit, state and the like, and a
+    word that places a fence: BEGIN, START, BELOW, FOLLOW, or one of the closing words END, STOP,
+    DONE, FINISH, CLOSE, ABOVE and UNTIL (``# Secret starts here``). A comment with a closing word
+    is taken for the closing marker.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
         return None
     # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
-    words = [_singular(word.strip(":-")) for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
-    words = [word for word in words if word]
-    begin, end = fence
+    raw_words = [word.strip(":-") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
+    raw_words = [word for word in raw_words if word]
+    words = [_singular(word) for word in raw_words]
 
-    for marker in fence:
+    for marker in MARKERS:
         marker_words = [_singular(word) for word in marker.lower().lstrip("# ").split()]
         if words[: len(marker_words)] == marker_words or _like("".join(words), ["".join(marker_words)], 0.93):
             return marker
         if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
             return marker
-
-    content = [word for word in words if word not in NEAR_MISS_FILLERS]
-    if len(content) > 5:  # a sentence, not a marker
+    if cell_kind is None or not words:
         return None
-    opening = [
-        word for word in content if _like(word, ("begin", "beginning"), 0.85) or _like(word, NEAR_MISS_OPENING_WORDS, 1.0)
-    ]
-    if re.search(r"\bfrom here\b", stripped.lower()):  # "### Solution from here"
-        opening.append("from")
-    closing = [word for word in content if _like(word, NEAR_MISS_CLOSING_WORDS, 1.0)]
-    meant = end if closing else begin
-    if begin == BEGIN_SOLUTION:
-        names_solution = any(_one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") for word in content)
-        return meant if names_solution and (opening or closing) else None
 
-    hidden = [_like(word, ("hidden", "secret", "private"), 0.9) for word in content]
-    tests = [_like(word, ("test", "check"), 1.0) for word in content]  # not one edit: "text" is common
-    if any(hidden[i] and tests[i + 1] for i in range(len(content) - 1)):  # "hidden tests", "secret checks"
+    begin, end = (BEGIN_SOLUTION, END_SOLUTION) if cell_kind == "solution" else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+    meant = end if any(_like(word, NEAR_MISS_CLOSING_WORDS, 1.0) for word in words) else begin
+    first = raw_words[0]  # unchanged, so that ENDS is not taken for END
+    starts_fence = _like(first, ("begin", "beginning"), 0.85) or _like(first, ("end",), 1.0)
+    styled = stripped.startswith("###") or stripped.isupper()
+    if styled and (starts_fence or _like(first, ("start", "stop"), 1.0)):
         return meant
-    if content and content[0] in opening + closing and any(tests):  # "### BEGIN TESTS"
+    content = [word for word in words if word not in NEAR_MISS_FILLERS]
+    if cell_kind == "solution":
+        names_solution = any(_one_edit_apart(word, "solution") or word == "soln" for word in words)
+        if names_solution and (styled or (starts_fence and len(content) <= 5)):
+            return meant
+        return None
+    places = [
+        word for word in content if _like(word, ("begin", "beginning"), 0.85) or _like(word, NEAR_MISS_PLACE_WORDS, 1.0)
+    ]
+    for index, word in enumerate(words):
+        if _like(word, ("hidden", "secret", "private"), 0.9):
+            after = words[index + 1 : index + 3]
+            if any(map(_is_test_word, after)):  # "hidden tests", "secret unit tests"
+                return meant
+            hidden_layer = bool(after) and after[0] in HIDDEN_LAYER_WORDS
+            if places and len(content) <= 5 and not hidden_layer:  # "# Secret starts here", "### HIDDEN BELOW"
+                return meant
+    if starts_fence and len(content) <= 5 and any(map(_is_test_word, content)):
         return meant
-    places = opening + closing
-    only_marker_words = all(word in places or is_hidden or is_test for word, is_hidden, is_test in zip(content, hidden, tests))
-    return meant if only_marker_words and places and any(hidden) else None
+    return None
+
+
+def _is_test_word(word: str) -> bool:
+    """Return True for a word that names tests: test, testing, testcase, check, assert, grading (not text)."""
+    return word.startswith(("test", "check", "assert")) or word in ("grading", "graded")
 
 
 def _singular(word: str) -> str:
@@ -510,11 +527,16 @@ def validate_solution(notebook, path: Path) -> None:
         # Fences are checked for near misses and balance in every cell, and allowed only in the right kind
         # of cell, because a fence elsewhere would be copied into the exercise with its solution inside.
         lines = source.split("\n")
-        # Only solution and check cells are cut, so only there can a near miss leave a solution or hidden tests in.
-        fence = (BEGIN_SOLUTION, END_SOLUTION) if solution else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS) if check else None
-        inside = _fenced_line_numbers(lines, fence, where) if fence else set()
-        for number, line in enumerate(lines if fence else []):
-            meant = None if number in inside else _near_miss_marker(line, fence)
+        # Lines inside an exact fence are removed anyway, so only the lines outside are looked at.
+        cell_kind = None
+        if solution:
+            cell_kind = "solution"
+        elif check:
+            cell_kind = "check"
+        fence = (BEGIN_SOLUTION, END_SOLUTION) if solution else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+        inside = _fenced_line_numbers(lines, fence, where) if cell_kind else set()
+        for number, line in enumerate(lines if cell.get("cell_type") == "code" else []):
+            meant = None if number in inside else _near_miss_marker(line, cell_kind)
             if meant is not None:
                 raise CourseFormatError(
                     f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {meant!r}; "
