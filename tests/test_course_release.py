@@ -271,17 +271,28 @@ def test_release_logs_instructor_picture_left_out(tmp_path):
     assert expected in messages
 
 
+def test_held_back_reason_names_two_pages(tmp_path):
+    picture = (tmp_path / "docs" / "solved.png").resolve()
+    use = course_release.PictureUse({picture}, {picture: ["'../docs/*.png' in notebooks/a.ipynb"]},
+                                    {picture: ["docs/grading.md", "docs/student-path.md"]})
+
+    reason = course_release._reason_left_out(picture, use)
+
+    assert reason.startswith("the instructor-only docs/grading.md, docs/student-path.md show it, and only a glob")
+
+
 def test_other_picture_formats_need_a_link(tmp_path):
     # A screenshot saved as AVIF or a scan as PDF is no more readable to the scan than a PNG.
     root = built_course(tmp_path)
-    for name in ("solved.avif", "solved.heic", "scan.pdf"):
+    names = ("solved.avif", "solved.heic", "scan.pdf", "solved.jfif", "solved.psd", "run.mp4")
+    for name in names:
         (root / "docs" / "images" / name).write_bytes(b"\0binary")
     grading = root / "docs" / "grading.md"
-    grading.write_text(grading.read_text() + "\n![a](images/solved.avif) ![b](images/solved.heic) [scan](images/scan.pdf)\n")
+    grading.write_text(grading.read_text() + "\n" + " ".join(f"![a](images/{name})" for name in names) + "\n")
 
     unshown = course_release.unshown_pictures(root)
 
-    assert {path.name for path in unshown} >= {"solved.avif", "solved.heic", "scan.pdf"}
+    assert {path.name for path in unshown} >= set(names)
 
 
 def test_unshown_pictures_long_word_is_fast(tmp_path):

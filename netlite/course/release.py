@@ -73,10 +73,12 @@ MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tag
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 # Pages, and pictures: a picture in docs/ is released only when released material uses it (see unshown_pictures).
 DOCUMENT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".ipynb"}
-# Pictures, and PDF, whose text the scan cannot read either: in docs/ they ship only when released material uses them.
+# Pictures, screen recordings and PDF, whose text the scan cannot read: in docs/ they ship only when released
+# material uses them.
 PICTURE_SUFFIXES = {
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg", ".svgz", ".avif", ".jxl", ".heic",
-    ".heif", ".ico", ".eps", ".pdf",
+    ".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".pjpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg",
+    ".svgz", ".avif", ".avifs", ".jxl", ".heic", ".heics", ".heif", ".ico", ".tga", ".psd", ".xcf", ".eps", ".ps",
+    ".emf", ".wmf", ".pdf", ".mp4", ".webm", ".mov", ".mkv", ".avi",
 }
 _PICTURE_END = r"\.(?:" + "|".join(suffix[1:] for suffix in sorted(PICTURE_SUFFIXES)) + r")(?![\w.-])"
 PICTURE_END = re.compile(_PICTURE_END, flags=re.IGNORECASE)
@@ -826,9 +828,11 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
         return "instructor-only"
     matches = pictures.held_back.get(path.resolve())
     if matches:
-        pages = ", ".join(pictures.shown_by[path.resolve()])
+        pages = pictures.shown_by[path.resolve()]
+        verb = "shows" if len(pages) == 1 else "show"
+        shown = f"the instructor-only {', '.join(pages)} {verb}"
         return (
-            f"the instructor-only {pages} shows it, and only a glob pattern or folder of released code matches "
+            f"{shown} it, and only a glob pattern or folder of released code matches "
             f"it: {', '.join(matches)}. To ship it, write its full path in a released notebook or page"
         )
     return "no released page or notebook uses it"
