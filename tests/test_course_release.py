@@ -198,12 +198,18 @@ CODE_CELLS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CODE_CELLS))
-def test_unshown_pictures_follows_code(tmp_path, case):
-    source, expected = CODE_CELLS[case]
+def _course_with_code_cell(tmp_path, source):
+    """Return a course root whose only notebook, notebooks/lab.ipynb, has one code cell with ``source``."""
     root = tmp_path.resolve()
     (root / "notebooks").mkdir()
     (root / "notebooks" / "lab.ipynb").write_text(_notebook_json("code", source))
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(CODE_CELLS))
+def test_unshown_pictures_follows_code(tmp_path, case):
+    source, expected = CODE_CELLS[case]
+    root = _course_with_code_cell(tmp_path, source)
     for relative in CODE_PICTURES:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(b"\x89PNG")
@@ -230,9 +236,7 @@ INSTRUCTOR_PICTURE_CELLS = {
 @pytest.mark.parametrize("case", sorted(INSTRUCTOR_PICTURE_CELLS))
 def test_unshown_pictures_wildcard_skips_instructor_picture(tmp_path, case):
     source, expected = INSTRUCTOR_PICTURE_CELLS[case]
-    root = tmp_path.resolve()
-    (root / "notebooks").mkdir()
-    (root / "notebooks" / "lab.ipynb").write_text(_notebook_json("code", source))
+    root = _course_with_code_cell(tmp_path, source)
     (root / "docs" / "images" / "student-path").mkdir(parents=True)
     (root / "docs" / "student-path.md").write_text(
         "<!-- instructor-only -->\n![solved](images/student-path/03-solution-typed.png)\n"
