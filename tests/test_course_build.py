@@ -316,7 +316,7 @@ def test_near_miss_in_ordinary_cell_rejected(tmp_path):
 
 
 def test_near_miss_inside_fence_builds(tmp_path):
-    # Lines inside an exact fence are removed by the build, whatever they say.
+    # The build removes the lines inside an exact fence, whatever they contain.
     notebook = tiny_solution_notebook()
     cell = cell_by_grade_id(notebook, "cube_check")
     cell["source"] = cell["source"].replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS\n# Hidden tests below")

@@ -830,10 +830,9 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
     if matches:
         pages = pictures.shown_by[path.resolve()]
         verb = "shows" if len(pages) == 1 else "show"
-        shown = f"the instructor-only {', '.join(pages)} {verb}"
         return (
-            f"{shown} it, and only a glob pattern or folder of released code matches "
-            f"it: {', '.join(matches)}. To ship it, write its full path in a released notebook or page"
+            f"the instructor-only {', '.join(pages)} {verb} it, and only a glob pattern or folder of released code "
+            f"matches it: {', '.join(matches)}. To ship it, write its full path in a released notebook or page"
         )
     return "no released page or notebook uses it"
 
