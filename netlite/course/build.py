@@ -202,19 +202,23 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
       its neighbour (``### BESIN SOLUTION``, ``### EDN HIDEN TESTS``), or its words written
       together are nearly a marker's (``### BEGINSOLUTION``).
 
-    Where the build cuts, looser rules apply, because there a near miss leaks. In a solution or
-    check cell, a comment written like a marker (after ``###``, or in capitals) whose first word is
-    BEGIN, START, END or STOP counts, whatever follows (``### BEGIN CODE``, ``### END TESTS``). So
-    does, in a solution cell, such a comment that names a solution anywhere
-    (``### Solution code below``), and in a check cell any comment with HIDDEN, SECRET or PRIVATE
-    followed within two words by TEST, CHECK, ASSERT or GRADING (``# Hidden unit tests below``,
-    ``# Private check: shapes``). A comment of at most five words apart from fillers (of, the,
-    here) also counts when it starts with BEGIN or END and names a solution in a solution cell
-    (``# Begin your solution``), or tests in a check cell (``# end tests``), or when in a check
-    cell it has HIDDEN, SECRET or PRIVATE, not as a hidden layer, unit, state and the like, and a
-    word that places a fence: BEGIN, START, BELOW, FOLLOW, or one of the closing words END, STOP,
-    DONE, FINISH, CLOSE, ABOVE and UNTIL (``# Secret starts here``). A comment with a closing word
-    is taken for the closing marker.
+    Where the build cuts, in solution and check cells, a near miss leaks, so looser rules apply:
+
+    - a comment written like a marker (after ``###``, or in capitals) whose first word is BEGIN,
+      START, END or STOP, whatever follows (``### BEGIN CODE``, ``### END TESTS``);
+    - in a solution cell, such a comment that names a solution anywhere (``### Solution code below``),
+      and a comment of at most five words apart from fillers (of, the, here) that starts with
+      BEGIN or END and names a solution (``# Begin your solution``);
+    - in a check cell, a comment with HIDDEN, SECRET or PRIVATE followed within two words by TEST,
+      CHECK, ASSERT or GRADING (``# Hidden unit tests below``, ``# Private check: shapes``);
+    - in a check cell, a comment of at most five words with HIDDEN, SECRET or PRIVATE, not as a
+      hidden layer, unit, state and the like, and a word that places a fence: BEGIN, START, BELOW,
+      FOLLOW or a closing word (``# Secret starts here``);
+    - in a check cell, a comment of at most five words that starts with BEGIN or END and names
+      tests (``# end tests``).
+
+    A comment with a closing word (END, STOP, DONE, FINISH, CLOSE, ABOVE, UNTIL) is taken for the
+    closing marker.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
