@@ -502,8 +502,9 @@ def write_swapped_labels(folder):
 def test_swapped_label_files_are_named(tmp_path, tiny_mnist_spec):
     write_swapped_labels(tmp_path / "shared")
 
-    with pytest.raises(DatasetError, match=rf"contains MNIST {LABEL_FILES['test']}, but is named as {LABEL_FILES['train']}.*exchange their names"):
+    with pytest.raises(DatasetError, match=rf"contains MNIST {LABEL_FILES['test']}, but is named as {LABEL_FILES['train']}.*exchange their names") as info:
         mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
+    assert type(info.value) is DatasetError  # a traceback names the public class, not a private one
 
 
 def test_swapped_files_good_copy_wins(tmp_path, monkeypatch, tiny_mnist_spec):

@@ -389,8 +389,8 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
                 continue
             try:
                 return _read_verified(spec, file_name, path), folder.path
-            except _MisnamedFileError as error:
-                misplaced = misplaced or error
+            except _MisnamedFileError as error:  # reported as the public DatasetError, the class users catch
+                misplaced = misplaced or DatasetError(str(error))
             except _OtherDatasetError as error:
                 # MNIST and Fashion-MNIST share file names, so a shared base folder may contain the
                 # other one. In a folder meant for this data set only, that is a mistake to report.
