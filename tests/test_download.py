@@ -2,7 +2,9 @@
 
 import gzip
 import hashlib
+import os
 import socket
+import stat
 import threading
 
 import numpy as np
@@ -54,6 +56,19 @@ def test_download_file_success(tmp_path, server):
     assert gzip.decompress(path.read_bytes()) == tiny_files()[NAME]
     assert _leftovers(tmp_path / "dest") == [f"{NAME}.gz"]
     assert server.requests == [f"/mirror/{NAME}.gz"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_downloaded_file_readable_as_umask_allows(tmp_path, server, umask):
+    # An instructor downloads once into a shared folder; the students must be able to read the files.
+    mirror = _serve_tiny(server)
+    previous = os.umask(umask)
+    try:
+        path = download_module.download_file(NAME, tmp_path, [mirror], _expected_sha256(NAME), progress=False)
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_download_file_uncompressed_body(tmp_path, server):

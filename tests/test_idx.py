@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -517,6 +518,45 @@ def test_swapped_files_good_copy_wins(tmp_path, monkeypatch, tiny_mnist_spec):
     np.testing.assert_array_equal(y, tiny_split("train")[1])
 
 
+def _unreadable_in(monkeypatch, folder):
+    """Make reading any file in ``folder`` raise PermissionError, as for another user's private file.
+
+    Tests run as root in CI, and root may read any file, so chmod cannot do this.
+    """
+    read = mnist_module.read_idx_bytes
+
+    def read_unless_in_folder(path):
+        if Path(path).parent == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read(path)
+
+    monkeypatch.setattr(mnist_module, "read_idx_bytes", read_unless_in_folder)
+
+
+def test_unreadable_copy_skipped_for_readable_one(tmp_path, monkeypatch, tiny_mnist_spec):
+    write_tiny_dataset(tmp_path / "shared")
+    write_tiny_dataset(tmp_path / "own")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "own"))
+    _unreadable_in(monkeypatch, tmp_path / "shared")
+
+    X, y = mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
+
+    np.testing.assert_array_equal(y, tiny_split("train")[1])
+
+
+def test_unreadable_copy_named_when_missing(tmp_path, monkeypatch, tiny_mnist_spec):
+    write_tiny_dataset(tmp_path / "shared")
+    _unreadable_in(monkeypatch, tmp_path / "shared")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
+
+    message = str(info.value)
+    assert "\nSkipped:\n" in message
+    for name in (IMAGE_FILES["train"], LABEL_FILES["train"]):
+        assert f"  {tmp_path / 'shared' / name}.gz (not readable by this user; its owner can allow that with chmod a+r)" in message
+
+
 def test_other_dataset_advice_folder(tmp_path, tiny_mnist_spec):
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")
@@ -567,8 +607,8 @@ def test_missing_file_message_lists_other_dataset_files_skipped(tmp_path, tiny_m
     with pytest.raises(DatasetNotFoundError) as info:
         mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path / "shared", download=False)
     message = str(info.value)
-    assert "Skipped, because they contain the other data set:" in message
-    assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']})" in message
+    assert "Skipped:" in message and "the other data set)" in message
+    assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']}, the other data set)" in message
 
 
 def test_missing_message_skips_found_files(tmp_path, monkeypatch, tiny_mnist_spec):
@@ -590,5 +630,5 @@ def test_missing_message_skips_found_files(tmp_path, monkeypatch, tiny_mnist_spe
         mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path / "shared", download=False)
     message = str(info.value)
     assert f"missing {LABEL_FILES['test']}[.gz]" in message
-    assert f"(contains MNIST {LABEL_FILES['test']})" in message
+    assert f"(contains MNIST {LABEL_FILES['test']}, the other data set)" in message
     assert IMAGE_FILES["test"] not in message.split("Skipped")[1]

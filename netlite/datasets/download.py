@@ -143,6 +143,9 @@ def _download_from(
     part_fd, part_name = tempfile.mkstemp(dir=dest_dir, prefix=f"{file_name}.", suffix=".part")
     part_path = Path(part_name)
     try:
+        # mkstemp makes the file readable by its owner only; a data file is for everyone the umask allows,
+        # such as the students who share a folder that their instructor downloaded into.
+        os.fchmod(part_fd, 0o666 & ~_umask())
         with os.fdopen(part_fd, "wb") as part_file:
             _fetch(url, part_file, timeout, progress)
         content = part_path.read_bytes()
@@ -154,6 +157,13 @@ def _download_from(
     finally:
         # Reached with the .part file still present only on failure or interrupt.
         part_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """Return the process's umask, which can only be read by setting it and setting it back."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _fetch(url: str, out_file, timeout: float, progress: bool) -> None:

@@ -341,7 +341,7 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     """Return the verified uint8 images (N, 28, 28) and uint8 labels (N,) of one split."""
     file_names = spec.files[split]
     folders = locations.search_folders(spec.subfolder, data_dir, spec.dedicated_dirs)
-    skipped = {name: [] for name in file_names}  # files of the other data set under these names
+    skipped = {name: [] for name in file_names}  # unreadable files, and files of the other data set, under these names
     found = {name: _find_verified(spec, name, folders, skipped[name]) for name in file_names}
     arrays = {name: None if copy is None else copy[0] for name, copy in found.items()}
 
@@ -379,8 +379,8 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
     A copy that contains another file of the same data set (renamed or swapped by hand), or a
     file of the other data set in this one's own folder, is skipped. If no folder has a good
     copy, the first such copy is reported instead of downloading, so that the user learns why
-    the file did not count. Files of the other data set in a shared folder are appended to
-    ``skipped``, for the message if the file is missing in the end.
+    the file did not count. Files of the other data set in a shared folder, and files that this
+    user may not read, are appended to ``skipped``, for the message if the file is missing in the end.
     """
     misplaced = None
     for folder in folders:
@@ -389,6 +389,8 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
                 continue
             try:
                 return _read_verified(spec, file_name, path), folder.path
+            except PermissionError:  # a shared copy this user may not read: look further, or download one
+                skipped.append(f"{path} (not readable by this user; its owner can allow that with chmod a+r)")
             except _MisnamedFileError as error:  # reported as the public DatasetError, the class users catch
                 misplaced = misplaced or DatasetError(str(error))
             except _OtherDatasetError as error:
@@ -455,7 +457,7 @@ def _read_verified(spec, file_name, path: Path) -> np.ndarray:
         if other_spec is not None:
             raise _OtherDatasetError(
                 f"{path} contains {other_spec.name} {other_name}, but this folder is for {spec.name}.",
-                summary=f"{path} (contains {other_spec.name} {other_name})",
+                summary=f"{path} (contains {other_spec.name} {other_name}, the other data set)",
                 other_spec=other_spec,
             )
         # Parse first, so that a truncated file or a wrong magic number gets its specific message.
@@ -513,7 +515,7 @@ def _missing_message(spec, split, missing, folders, target, found_folder, failur
     searched = "\n".join(f"  {folder.path} ({folder.origin}){_folder_problem(folder.path)}" for folder in folders)
     skipped_lines = [f"  {line}" for name in missing for line in skipped[name]]
     if skipped_lines:
-        searched += "\nSkipped, because they contain the other data set:\n" + "\n".join(skipped_lines)
+        searched += "\nSkipped:\n" + "\n".join(skipped_lines)
     if download:
         reason = "Downloading failed:\n" + "\n".join(failures)
     else:
