@@ -8,6 +8,7 @@ keeps the learning rate independent of the batch size.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -31,6 +32,16 @@ def _counts(n_labels, n_samples):
     labels = "label" if n_labels == 1 else "labels"
     samples = "sample" if n_samples == 1 else "samples"
     return f"got {n_labels} {labels} for {n_samples} {samples}"
+
+
+def _look_like_probabilities(rows):
+    """Return True if the rows of the 2-D float array ``rows`` have 2 or more entries in [0, 1] that sum to 1.
+
+    Logits of a real network almost never do; the output of a Softmax layer always does.
+    """
+    return rows.shape[1] > 1 and bool(
+        rows.min() >= 0 and rows.max() <= 1 and np.allclose(rows.sum(axis=1), 1, rtol=0, atol=1e-3)
+    )
 
 
 def _is_one_hot(rows):
@@ -180,6 +191,14 @@ class CrossEntropyLoss(Loss):
 
     def forward(self, output, target):
         logits, labels = self._check_classification_pair(output, target)
+        if _look_like_probabilities(logits):
+            warnings.warn(
+                f"{self!r}: every row of the input lies in [0, 1] and sums to 1, like the output of a Softmax "
+                f"layer, but the loss expects logits and applies the softmax itself; pass "
+                f"model.forward(X, logits=True), which skips a final Softmax layer",
+                UserWarning,
+                stacklevel=2,
+            )
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_sum_exp = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_probs = shifted - log_sum_exp

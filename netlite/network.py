@@ -83,7 +83,7 @@ class NeuralNetwork:
         if not is_truth_value(logits):
             raise TypeError(
                 f"NeuralNetwork.forward: logits must be True or False, got {describe_value(logits)}; "
-                f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X), y)"
+                f"forward() takes only the inputs X, and the labels go to the loss: loss.forward(model.forward(X, logits=loss.takes_logits), y)"
             )
         if not self.layers:
             raise ValueError("NeuralNetwork: the network has no layers; add some with add_layer()")

@@ -1,6 +1,7 @@
 """Losses: gradients, values computed by hand, numerical stability and bad input."""
 
 import re
+import warnings
 
 from fractions import Fraction
 
@@ -55,6 +56,20 @@ def test_cross_entropy_value_by_hand():
     logits = np.array([[0.0, np.log(3.0)]])  # softmax = (1/4, 3/4)
     assert loss(logits, np.array([1])) == pytest.approx(-np.log(0.75))
     np.testing.assert_allclose(loss.backward(), [[0.25, -0.25]])
+
+
+def test_cross_entropy_warns_about_probabilities():
+    # The slip of a network that ends in Softmax: the loss would apply softmax a second time.
+    probabilities = nl.Softmax().forward(np.array([[2.0, -1.0, 0.5], [0.0, 3.0, 1.0]]))
+    with pytest.warns(UserWarning, match=r"sums to 1, like the output of a Softmax layer.*logits=True"):
+        nl.CrossEntropyLoss()(probabilities, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("logits", [[[0.2, 0.3, 0.1]], [[0.5, 0.5], [1.0, 0.2]], [[1.0]], [[1.5, -0.5]]])
+def test_cross_entropy_quiet_for_logits(logits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nl.CrossEntropyLoss()(np.array(logits), np.zeros(len(logits), dtype=int))
 
 
 @pytest.mark.parametrize("scale", [1e4, -1e4, 1e30])

@@ -84,6 +84,20 @@ def test_forward_with_labels_is_named():
         model.forward(np.zeros((2, 2)), [[1, 2], [3]])
 
 
+def test_forward_with_labels_advice_gives_the_loss_of_training():
+    # The advice must hold for a network that ends in Softmax, which CrossEntropyLoss skips.
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
+    loss = nl.CrossEntropyLoss()
+    X, y = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([2, 0])
+    with pytest.raises(TypeError) as info:
+        model.forward(X, y)
+    advice = str(info.value).rsplit("the labels go to the loss: ", 1)[1]
+
+    followed = eval(advice, {"loss": loss, "model": model, "X": X, "y": y})
+
+    assert followed == loss.forward(model.forward(X, logits=True), y)
+
+
 @pytest.mark.parametrize("logits", [None, 1, 0, True, np.True_])
 def test_forward_accepts_truth_values(logits):
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
