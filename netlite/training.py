@@ -28,7 +28,10 @@ Around that loop it adds what a notebook user wants to see:
   ``netlite.plot.LiveTrainingCurves``).
 - Ctrl-C, or the notebook's stop button, ends training cleanly: ``train``
   returns the history of the epochs completed so far, with
-  ``history.interrupted`` set. The epoch that was running is discarded.
+  ``history.interrupted`` set. The history leaves out the epoch that was
+  running, but the model keeps the updates of its batches that were done.
+  A Ctrl-C in the middle of an update may leave some layers updated and
+  others not, so retrain or reload a saved model for exact results.
 - A loss that becomes NaN or infinite raises ``TrainingDivergedError``, which
   names the epoch and the batch and carries the history so far.
 

@@ -345,14 +345,17 @@ class InterruptingLoss(nl.MseLoss):
         return super().forward(output, target)
 
 
-def test_interrupt_mid_epoch_discards_that_epoch(capsys):
+def test_interrupt_mid_epoch_leaves_that_epoch_out_of_the_history(capsys):
     model, X, y = make_xor()
     # 2 training + 2 validation batches per epoch: call 6 is the second training batch of epoch 2.
     loss = InterruptingLoss(interrupt_on_call=6)
-    history = nl.train(model, nl.OptimizerSGD(loss, 1.0), X, y, X, y, n_epochs=4, batchsize=2, progress=True)
+    optimizer = nl.OptimizerSGD(loss, 1.0)
+    history = nl.train(model, optimizer, X, y, X, y, n_epochs=4, batchsize=2, progress=True)
     assert history.interrupted is True
     assert history.epochs_completed == 1
     assert all(len(values) == 1 for values in history.values())
+    # As the docstring says, the model keeps the update of epoch 2's first batch.
+    assert optimizer.n_steps == 3
     captured = capsys.readouterr()
     assert "Training interrupted after 1 of 4 epochs" in captured.out
 
