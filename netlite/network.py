@@ -246,17 +246,21 @@ class NeuralNetwork:
 
         ``input_shape`` is the shape of one sample, without the batch axis,
         e.g. ``(32, 32, 1)``; without it only the shapes that do not depend on
-        the input size are shown.
+        the input size are shown. With ``input_shape``, a layer that cannot
+        take the shape before it gets "?", and a line under the table says why.
         """
         rows = [("#", "layer", "output shape", "parameters")]
         shape = tuple(input_shape) if input_shape is not None else None
+        problem = None
         for index, layer in enumerate(self.layers):
+            failed = False
             if shape is not None:
                 try:
                     shape = tuple(layer.output_shape(shape))
-                except (ValueError, TypeError, IndexError):
-                    shape = None
-            if shape is None and hasattr(layer, "n_outputs"):
+                except (ValueError, TypeError, IndexError) as error:
+                    problem = problem or f"layer {index}, {layer!r}, cannot take samples of shape {shape}: {error}"
+                    shape, failed = None, True
+            if shape is None and not failed and hasattr(layer, "n_outputs"):
                 shape = (layer.n_outputs,)
             shape_text = str(("batch",) + shape).replace("'", "") if shape is not None else "?"
             rows.append((str(index), repr(layer), shape_text, f"{layer.n_params:,}"))
@@ -265,6 +269,8 @@ class NeuralNetwork:
         rule = "-" * len(max(lines, key=len))
         lines.insert(1, rule)
         lines.extend([rule, f"total parameters: {self.n_params:,}"])
+        if problem is not None:
+            lines.append(problem)
         return Summary("\n".join(lines))
 
     def __repr__(self):

@@ -51,6 +51,25 @@ def test_summary_lists_shapes_and_parameters():
     assert model.n_params == total
 
 
+@pytest.mark.parametrize(
+    "input_shape, problem",
+    [
+        ((28, 28, 1), "layer 7, FullyConnectedLayer(400 -> 120), cannot take samples of shape (256,): expected samples of shape (400,)"),
+        ((1, 32, 32), "layer 0, ConvolutionalLayer(5x5, 1 -> 6), cannot take samples of shape (1, 32, 32): expected samples of shape (height, width, 1)"),
+        ((32, 32, 3), "layer 0, ConvolutionalLayer(5x5, 1 -> 6), cannot take samples of shape (32, 32, 3)"),
+        ((8, 8, 1), "layer 3, ConvolutionalLayer(5x5, 6 -> 16), cannot take samples of shape (2, 2, 6): expected images of at least 5x5 pixels"),
+        ((5, 5, 1), "layer 2, AvgPoolingLayer(), cannot take samples of shape (1, 1, 6): expected samples of shape (height, width, channels), at least 2x2 pixels"),
+    ],
+)
+def test_summary_names_the_first_layer_that_cannot_take_its_input(input_shape, problem):
+    text = nl.models.lenet5().summary(input_shape=input_shape)
+    lines = text.splitlines()
+    assert lines[-1].startswith(problem)
+    failing_row = next(line for line in lines if line.startswith(problem.split(",")[0].removeprefix("layer ") + " "))
+    assert " ? " in failing_row  # no made-up output shape for the layer that failed
+    assert not re.search(r"\(batch,[^)]*-\d", text)  # no negative sizes
+
+
 def test_summary_without_input_shape_uses_known_sizes():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(400, 120), nl.ReLU(), nl.FullyConnectedLayer(120, 10)])
     text = model.summary()

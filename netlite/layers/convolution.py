@@ -125,8 +125,12 @@ class ConvolutionalLayer(Layer):
         return grad_X
 
     def output_shape(self, input_shape):
+        if len(input_shape) != 3 or input_shape[2] != self.in_channels:
+            raise ValueError(f"expected samples of shape (height, width, {self.in_channels})")
         H, W_in, _ = input_shape
         K = self.kernel_size
+        if K > H or K > W_in:
+            raise ValueError(f"expected images of at least {K}x{K} pixels")
         return (H - K + 1, W_in - K + 1, self.out_channels)
 
     def __repr__(self):

@@ -61,6 +61,8 @@ class FullyConnectedLayer(Layer):
         return grad_output @ self.params["W"].T
 
     def output_shape(self, input_shape):
+        if tuple(input_shape) != (self.n_inputs,):
+            raise ValueError(f"expected samples of shape ({self.n_inputs},)")
         return (self.n_outputs,)
 
     def __repr__(self):

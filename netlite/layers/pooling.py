@@ -28,6 +28,8 @@ class _Pooling2x2(Layer):
         return np.ascontiguousarray(grad_output)
 
     def output_shape(self, input_shape):
+        if len(input_shape) != 3 or input_shape[0] < 2 or input_shape[1] < 2:
+            raise ValueError("expected samples of shape (height, width, channels), at least 2x2 pixels")
         H, W, C = input_shape
         return (H // 2, W // 2, C)
 
@@ -120,4 +122,6 @@ class GlobalAvgPoolingLayer(Layer):
         return dX
 
     def output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError("expected samples of shape (height, width, channels)")
         return (input_shape[-1],)
