@@ -52,11 +52,14 @@ class GradientCheckRecord:
     worst_index: tuple
     analytic: float
     numerical: float
+    n_checked: int = 0  # elements compared: all of them, or a random sample of max_checks
+    size: int = 0  # elements in the array
 
     def __str__(self):
+        sampled = f"; {self.n_checked:,} of {self.size:,} elements sampled" if self.n_checked < self.size else ""
         return (
             f"{self.name}: relative error {self.relative_error:.2e}; worst element {self.worst_index}: "
-            f"analytic {self.analytic:.8g}, numerical {self.numerical:.8g}"
+            f"analytic {self.analytic:.8g}, numerical {self.numerical:.8g}{sampled}"
         )
 
 
@@ -475,6 +478,8 @@ def _compare(evaluate, arrays, analytic, step, max_checks, rng):
                 worst_index=tuple(int(i) for i in np.unravel_index(flat_indices[worst], array.shape)),
                 analytic=float(analytic_values[worst]),
                 numerical=float(numerical_values[worst]),
+                n_checked=len(flat_indices),
+                size=array.size,
             )
         )
     return records
