@@ -337,6 +337,7 @@ def _sha256_of(files):
         ({"split": "train", "flatten": "yes"}, TypeError, "flatten must be a bool"),
         ({"split": "train", "data_dir": 5}, TypeError, "data_dir must be a str or path"),
         ({"split": "train", "mirrors": [1, 2]}, TypeError, "mirrors must be a sequence of URL"),
+        ({"split": "train", "mirrors": 5}, TypeError, "mirrors must be a sequence of URL strings, got 5"),
     ],
 )
 def test_load_invalid_argument(tmp_path, tiny_mnist_spec, kwargs, error, pattern):

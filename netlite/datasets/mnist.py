@@ -327,8 +327,8 @@ def _resolve_mirrors(spec: DatasetSpec, mirrors) -> list[str]:
         return _download.mirrors_from_env(spec.mirrors_env) or list(spec.mirrors)
     if isinstance(mirrors, str):
         return [mirrors]
-    mirror_list = list(mirrors)
-    if not all(isinstance(mirror, str) for mirror in mirror_list):
+    mirror_list = list(mirrors) if isinstance(mirrors, Sequence) else None
+    if mirror_list is None or not all(isinstance(mirror, str) for mirror in mirror_list):
         raise TypeError(f"{spec.name}: mirrors must be a sequence of URL strings, got {mirrors!r}")
     return mirror_list
 
