@@ -1,7 +1,8 @@
 """Naive reference versions of the kernels: plain Python loops straight from the definitions.
 
-Each function here has the same signature and result as the fast function
-of the same name in ``convolution.py`` or ``pooling.py``. They are far too
+Each function here has the same signature as the fast function of the same
+name in ``convolution.py`` or ``pooling.py``, and the same result up to
+rounding: the fast kernels add in another order. They are far too
 slow for training. The tests compare the fast kernels against them, and they
 are the place to read what a kernel computes: one loop per index of the
 definition, and nothing else.
