@@ -266,6 +266,8 @@ ORDINARY_COMMENTS = [
     "# Start with a simple test", "# Stop if the first test fails", "# Done with the checks",
     "# Below, check the gradient", "# Check your answer below", "# The answer is below",
     "# Start from the solution of exercise 2", "# HIDDEN UNITS: 64", "# end of text",
+    "# hidden state check: the velocity must persist between steps", "# Hidden units tested: 3",
+    "# hidden size checks", "# Closed-form solution end", "# answer: 42", "# Solution of the quadratic",
 ]
 
 
@@ -283,7 +285,16 @@ def test_ordinary_comment_not_near_miss(comment, cell_kind):
         ("### END IMPLEMENTATION", "solution", course_build.END_SOLUTION),
         ("### Solution code below, removed for students", "solution", course_build.BEGIN_SOLUTION),
         ("### Solution from here", "solution", course_build.BEGIN_SOLUTION),
-        ("# Closed-form solution end", "solution", None),
+        ("# Solution begin", "solution", course_build.BEGIN_SOLUTION),
+        ("# solution ends", "solution", course_build.END_SOLUTION),
+        ("# solution starts here", "solution", course_build.BEGIN_SOLUTION),
+        ("# Solution below", "solution", course_build.BEGIN_SOLUTION),
+        ("# begin answer", "solution", course_build.BEGIN_SOLUTION),
+        ("# Here begins the solution", "solution", course_build.BEGIN_SOLUTION),
+        ("# Hidden from students:", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Tests hidden from students", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# these checks are hidden from students", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# test cases hidden", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("### Hidden tests below, not shown to students", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("### Hidden unit tests end", "check", course_build.END_HIDDEN_TESTS),
         ("### BEGIN HIDDEN TESTING", "check", course_build.BEGIN_HIDDEN_TESTS),

@@ -206,14 +206,16 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
 
     - a comment written like a marker (after ``###``, or in capitals) whose first word is BEGIN,
       START, END or STOP, whatever follows (``### BEGIN CODE``, ``### END TESTS``);
-    - in a solution cell, such a comment that names a solution anywhere (``### Solution code below``),
-      and a comment of at most five words apart from fillers (of, the, here) that starts with
-      BEGIN or END and names a solution (``# Begin your solution``);
-    - in a check cell, a comment with HIDDEN, SECRET or PRIVATE followed within two words by TEST,
-      CHECK, ASSERT or GRADING (``# Hidden unit tests below``, ``# Private check: shapes``);
-    - in a check cell, a comment of at most five words with HIDDEN, SECRET or PRIVATE, not as a
-      hidden layer, unit, state and the like, and a word that places a fence: BEGIN, START, BELOW,
-      FOLLOW or a closing word (``# Secret starts here``);
+    - in a solution cell, such a comment that names a solution or an answer anywhere
+      (``### Solution code below``), and a comment of at most five words apart from fillers (of,
+      the, here) that names one and either starts with BEGIN or END (``# Begin your solution``,
+      ``# Here begins the answer``) or starts with that name and places a fence (``# Solution below``);
+    - in a check cell, HIDDEN, SECRET or PRIVATE within two words of TEST, CHECK, ASSERT or GRADING,
+      before or after it, or anywhere in a comment that names students (``# Hidden unit tests below``,
+      ``# test cases hidden``, ``# Hidden from students``), unless the next word makes it a hidden
+      layer, unit, state and the like (``# hidden state check``, ``# Hidden units tested``);
+    - in a check cell, a comment of at most five words with such a HIDDEN, SECRET or PRIVATE and a
+      word that places a fence: BEGIN, START, BELOW, FOLLOW or a closing word (``# Secret starts here``);
     - in a check cell, a comment of at most five words that starts with BEGIN or END and names
       tests (``# end tests``).
 
@@ -245,25 +247,39 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     if styled and (starts_fence or _like(first, ("start", "stop"), 1.0)):
         return meant
     content = [word for word in words if word not in NEAR_MISS_FILLERS]
-    if cell_kind == "solution":
-        names_solution = any(_one_edit_apart(word, "solution") or word == "soln" for word in words)
-        if names_solution and (styled or (starts_fence and len(content) <= 5)):
-            return meant
-        return None
     places = [
         word for word in content if _like(word, ("begin", "beginning"), 0.85) or _like(word, NEAR_MISS_PLACE_WORDS, 1.0)
     ]
+    if cell_kind == "solution":
+        names_solution = any(_is_solution_word(word) for word in words)
+        if names_solution and styled:
+            return meant
+        if names_solution and len(content) <= 5:
+            # "# Begin your solution", "# Here begins the answer", "# Solution below", "# solution ends"
+            opens_with_place = _like(content[0], ("begin", "beginning"), 0.85) or content[0] == "end"
+            if opens_with_place or (_is_solution_word(words[0]) and len(places) > 0):
+                return meant
+        return None
     for index, word in enumerate(words):
         if _like(word, ("hidden", "secret", "private"), 0.9):
             after = words[index + 1 : index + 3]
-            if any(map(_is_test_word, after)):  # "hidden tests", "secret unit tests"
+            # "hidden units tested" and "hidden state check" are about a network; "hidden unit tests" is not.
+            hidden_layer = bool(after) and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]
+            if hidden_layer:
+                continue
+            near = words[max(index - 2, 0) : index] + after
+            if any(map(_is_test_word, near)) or "student" in words:  # "tests hidden", "hidden from students"
                 return meant
-            hidden_layer = bool(after) and after[0] in HIDDEN_LAYER_WORDS
-            if places and len(content) <= 5 and not hidden_layer:  # "# Secret starts here", "### HIDDEN BELOW"
+            if places and len(content) <= 5:  # "# Secret starts here", "### HIDDEN BELOW"
                 return meant
     if starts_fence and len(content) <= 5 and any(map(_is_test_word, content)):
         return meant
     return None
+
+
+def _is_solution_word(word: str) -> bool:
+    """Return True for a word that names a solution: solution or answer, with one letter wrong, or soln."""
+    return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word == "soln"
 
 
 def _is_test_word(word: str) -> bool:
