@@ -284,7 +284,9 @@ class NeuralNetwork:
         The file contains only arrays and a JSON description, never a pickle,
         so loading a model from someone else cannot run code. It is written
         to a temporary file first and renamed when complete, so an interrupted
-        save never leaves a half-written model behind.
+        save never leaves a half-written model behind. A process killed by a signal
+        (SIGTERM, SIGKILL, a Jupyter kernel restart) cannot remove that temporary file: a
+        hidden ``.netlite-<random>.part`` beside the model, which can be deleted.
         """
         path = os.fsdecode(path)  # also takes a bytes path
         if not path:

@@ -6,7 +6,8 @@ long as the Content-Length header declares, decompresses it, and compares the sh
 decompressed content with the expected value. Only then is the ``.part`` file renamed to its final
 name. The checksum covers the decompressed content because each mirror compresses the files
 differently. Any failure, including KeyboardInterrupt, removes the ``.part`` file, and the next
-mirror is tried.
+mirror is tried. A process killed by a signal (SIGTERM, SIGKILL, a Jupyter kernel restart) cannot clean up, so
+it leaves its ``<name>.<random>.part`` behind, which can be deleted.
 
 A mirror that sends the file uncompressed is accepted too, and the file is then stored without the
 ``.gz`` suffix.
