@@ -1,0 +1,143 @@
+"""Wrong answers to the course exercises fail their visible check cells, with a message that names the mistake.
+
+For each notebook, the solution code goes into the exercise notebook, which runs up to its last
+check cell in a fresh kernel: every check must pass on the right answers. Then each case defines
+the exercise again with one change to the solution code and runs the exercise's check cell once
+more. That check must fail with an AssertionError whose message matches the case's pattern,
+because a check that passes a wrong answer gives points for it, and a message that names another
+cause sends the student to the wrong line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from netlite.course import build as course_build
+from netlite.course import grade as course_grade
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT = 300
+FENCES = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    notebook: str
+    label: str
+    exercise: str  # the grade_id of the solution cell that gets the change
+    old: str  # text that occurs once in the solution code
+    new: str
+    check: str  # the grade_id of the check cell that must catch it
+    pattern: str  # a regular expression that the check's message must match
+
+
+N02 = "02_training_step_by_hand.ipynb"
+SGD_STEP = 'value - learning_rate * grads["d" + name]'
+
+WRONG_ANSWERS = [
+    WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
+                'value - 2.0 * grads["d" + name]', "check_sgd_update",
+                r"sgd_update\(params, grads, 0\.5\).*Use the argument learning_rate"),
+    WrongAnswer(N02, "sgd_update returning float32", "sgd_update", SGD_STEP, f"({SGD_STEP}).astype(np.float32)",
+                "check_sgd_update", r"sgd_update.*dtype float32"),
+    WrongAnswer(N02, "sgd_update returning lists", "sgd_update", SGD_STEP, f"({SGD_STEP}).tolist()",
+                "check_sgd_update", r"sgd_update.*\['W1'\] returned a list, expected a numpy array"),
+    WrongAnswer(N02, "backward_pass returning a list first", "backward_pass", "dL_dy_hat = 2 * (y_hat - y) / y_hat.size",
+                "dL_dy_hat = (2 * (y_hat - y) / y_hat.size).tolist()", "check_backward_pass",
+                r"backward_pass\(\.\.\.\)\['dL_dy_hat'\] returned a list, expected a numpy array"),
+    WrongAnswer(N02, "backward_pass returning a list last", "backward_pass", "db1 = dL_dz1.sum(axis=0)",
+                "db1 = dL_dz1.sum(axis=0).tolist()", "check_backward_pass",
+                r"backward_pass\(\.\.\.\)\['db1'\] returned a list, expected a numpy array"),
+    WrongAnswer(N02, "mse_loss through float32", "mse_loss", "return float(np.mean((y_hat - y) ** 2))",
+                "return float(np.float32(np.mean((y_hat - y) ** 2)))", "check_mse_loss", r"mse_loss.*float32"),
+]
+
+
+def solved_source(source: str) -> str:
+    """Return solution code without its fence lines, as a student who solved the exercise has it."""
+    return "\n".join(line for line in source.split("\n") if line.strip() not in FENCES)
+
+
+@functools.cache
+def run_wrong_answers(notebook_name: str) -> tuple[dict, dict]:
+    """Run the solved exercise notebook and then every wrong answer for it.
+
+    Returns the errors of the first run's check cells, ``{grade_id: (ename, evalue)}``, and the
+    error of each case, ``{label: (ename, evalue)}``, with ``(None, None)`` for a check that passed.
+    """
+    solutions = course_build.read_notebook(REPOSITORY / "solutions" / notebook_name)
+    exercise = course_build.read_notebook(REPOSITORY / "exercises" / notebook_name)
+    solved = {
+        course_build.nbgrader_metadata(cell)["grade_id"]: solved_source(course_build.source_text(cell))
+        for cell in solutions.cells
+        if course_build.is_solution_cell(cell)
+    }
+    cases = [case for case in WRONG_ANSWERS if case.notebook == notebook_name]
+    checks = {case.check for case in cases}
+
+    # The exercise up to its last check cell that a case needs: the cells after it may train on MNIST.
+    cells, check_sources, check_indices = [], {}, {}
+    for cell in exercise.cells:
+        if cell.cell_type != "code":
+            continue
+        grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
+        source = solved.get(grade_id, course_build.source_text(cell))
+        if course_build.is_check_cell(cell):
+            check_sources[grade_id] = source
+            check_indices[grade_id] = len(cells)
+        cells.append(new_code_cell(source))
+        if checks <= set(check_sources):
+            break
+
+    case_indices = {}
+    for case in cases:
+        original = solved[case.exercise]
+        assert original.count(case.old) == 1, f"{case.label}: {case.old!r} occurs {original.count(case.old)} times"
+        cells.append(new_code_cell(original.replace(case.old, case.new)))
+        case_indices[case.label] = len(cells)
+        cells.append(new_code_cell(check_sources[case.check]))
+    cells.append(new_code_cell("print('all cases ran')"))
+
+    notebook = new_notebook(cells=cells, metadata=exercise.metadata)
+    client = course_grade.notebook_client(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(REPOSITORY / "exercises")}},
+    )
+    client.execute()
+
+    def error_of(index):
+        for output in notebook.cells[index].get("outputs", []):
+            if output.get("output_type") == "error":
+                return output["ename"], output["evalue"]
+        return None, None
+
+    right_answers = {grade_id: error_of(index) for grade_id, index in check_indices.items()}
+    wrong_answers = {label: error_of(index) for label, index in case_indices.items()}
+    return right_answers, wrong_answers
+
+
+@pytest.mark.parametrize("notebook_name", sorted({case.notebook for case in WRONG_ANSWERS}))
+def test_right_answers_pass_checks(notebook_name):
+    right_answers, _ = run_wrong_answers(notebook_name)
+    failed = {grade_id: error for grade_id, error in right_answers.items() if error != (None, None)}
+    assert not failed, f"{notebook_name}: the solution code failed these check cells: {failed}"
+
+
+@pytest.mark.parametrize("case", WRONG_ANSWERS, ids=lambda case: case.label.replace(" ", "-"))
+def test_wrong_answer_caught_with_cause(case):
+    _, wrong_answers = run_wrong_answers(case.notebook)
+    ename, evalue = wrong_answers[case.label]
+    assert ename is not None, f"{case.label}: {case.check} passed"
+    assert ename == "AssertionError", f"{case.label}: {case.check} raised {ename}: {evalue}"
+    assert re.search(case.pattern, evalue, flags=re.DOTALL), (
+        f"{case.label}: the message of {case.check} does not match {case.pattern!r}: {evalue}"
+    )
