@@ -38,7 +38,9 @@ class WrongAnswer:
 
 
 N02 = "02_training_step_by_hand.ipynb"
+N03 = "03_own_activation.ipynb"
 SGD_STEP = 'value - learning_rate * grads["d" + name]'
+TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
 
 WRONG_ANSWERS = [
     WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
@@ -56,6 +58,22 @@ WRONG_ANSWERS = [
                 r"backward_pass\(\.\.\.\)\['db1'\] returned a list, expected a numpy array"),
     WrongAnswer(N02, "mse_loss through float32", "mse_loss", "return float(np.mean((y_hat - y) ** 2))",
                 "return float(np.float32(np.mean((y_hat - y) ** 2)))", "check_mse_loss", r"mse_loss.*float32"),
+    WrongAnswer(N03, "MyTanh.forward through float32", "my_tanh", "Y = np.tanh(X)\n",
+                "Y = np.tanh(X.astype(np.float32)).astype(X.dtype)\n", "check_tanh_forward",
+                r"MyTanh\(\)\.forward.*float32"),
+    WrongAnswer(N03, "MyTanh.forward returning float32", "my_tanh", "Y = np.tanh(X)\n",
+                "Y = np.tanh(X).astype(np.float32)\n", "check_tanh_forward", r"MyTanh\(\)\.forward.*dtype float32"),
+    WrongAnswer(N03, "MyTanh.backward returning a list", "my_tanh", TANH_DERIVATIVE,
+                "return (grad_output * (1 - Y * Y)).tolist()", "check_tanh_backward",
+                r"backward.* returned a list, expected a numpy array"),
+    WrongAnswer(N03, "MyTanh.backward changing grad_output", "my_tanh", TANH_DERIVATIVE,
+                "grad_output *= 1 - Y * Y\n        return grad_output", "check_tanh_backward",
+                r"MyTanh\(\)\.backward changed grad_output in place"),
+    WrongAnswer(N03, "MyTanh.backward changing its cache", "my_tanh", TANH_DERIVATIVE,
+                "Y **= 2\n        return grad_output * (1 - Y)", "check_tanh_backward",
+                r"MyTanh\(\)\.backward changed self\.cache, the array that forward returned, in place"),
+    WrongAnswer(N03, "MyTanh.backward returning float32", "my_tanh", TANH_DERIVATIVE,
+                "return (grad_output * (1 - Y * Y)).astype(np.float32)", "check_tanh_backward", r"dtype float32"),
 ]
 
 
