@@ -39,8 +39,10 @@ class WrongAnswer:
 
 N02 = "02_training_step_by_hand.ipynb"
 N03 = "03_own_activation.ipynb"
+N04 = "04_robust_regression.ipynb"
 SGD_STEP = 'value - learning_rate * grads["d" + name]'
 TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
+HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
 WRONG_ANSWERS = [
     WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
@@ -74,6 +76,15 @@ WRONG_ANSWERS = [
                 r"MyTanh\(\)\.backward changed self\.cache, the array that forward returned, in place"),
     WrongAnswer(N03, "MyTanh.backward returning float32", "my_tanh", TANH_DERIVATIVE,
                 "return (grad_output * (1 - Y * Y)).astype(np.float32)", "check_tanh_backward", r"dtype float32"),
+    WrongAnswer(N04, "MyHuberLoss.forward through float32", "my_huber_loss", "error = output - target\n",
+                "error = (output - target).astype(np.float32)\n", "check_huber_forward",
+                r"MyHuberLoss\(1\.0\)\.forward.*float32"),
+    WrongAnswer(N04, "MyHuberLoss.backward returning a list", "my_huber_loss", HUBER_GRADIENT,
+                "return (np.clip(error, -self.delta, self.delta) / error.size).tolist()", "check_huber_backward",
+                r"MyHuberLoss\(1\.0\)\.backward\(\).* returned a list, expected a numpy array"),
+    WrongAnswer(N04, "MyHuberLoss.backward returning float32", "my_huber_loss", HUBER_GRADIENT,
+                "return (np.clip(error, -self.delta, self.delta) / error.size).astype(np.float32)",
+                "check_huber_backward", r"MyHuberLoss\(1\.0\)\.backward\(\).*dtype float32"),
 ]
 
 
