@@ -40,6 +40,7 @@ class WrongAnswer:
 N02 = "02_training_step_by_hand.ipynb"
 N03 = "03_own_activation.ipynb"
 N04 = "04_robust_regression.ipynb"
+N05 = "05_optimizers.ipynb"
 SGD_STEP = 'value - learning_rate * grads["d" + name]'
 TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
 HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
@@ -85,6 +86,14 @@ WRONG_ANSWERS = [
     WrongAnswer(N04, "MyHuberLoss.backward returning float32", "my_huber_loss", HUBER_GRADIENT,
                 "return (np.clip(error, -self.delta, self.delta) / error.size).astype(np.float32)",
                 "check_huber_backward", r"MyHuberLoss\(1\.0\)\.backward\(\).*dtype float32"),
+    WrongAnswer(N05, "MyMomentum with a fixed beta", "my_momentum", "self.beta * state",
+                "0.9 * state", "check_momentum", r"beta = 0\.5.*Use self\.beta"),
+    WrongAnswer(N05, "MyADAM with a fixed beta1", "my_adam", 'state["m"] = self.beta1 * state["m"] + (1 - self.beta1) * grad',
+                'state["m"] = 0.9 * state["m"] + 0.1 * grad', "check_adam",
+                r"beta1 0\.6, beta2 0\.95.*Use self\.beta1 and self\.beta2"),
+    WrongAnswer(N05, "MyADAM with a fixed beta2", "my_adam", "v_hat = state[\"v\"] / (1 - self.beta2**t)",
+                'v_hat = state["v"] / (1 - 0.999**t)', "check_adam",
+                r"beta1 0\.6, beta2 0\.95.*Use self\.beta1 and self\.beta2"),
 ]
 
 
