@@ -10,6 +10,7 @@ import copy
 import csv
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def solved(exercise, square=SQUARE_CORRECT, cube=CUBE_CORRECT):
     return notebook
 
 
-def make_submissions(root, folder):
+def make_submissions(root, folder, out):
     exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
     notebooks = {
         "correct": solved(exercise),
@@ -129,13 +130,15 @@ def make_submissions(root, folder):
 
     # A wrong solution, and a last cell that appends a passing record for its check to the
     # grader's records file, both in the old unsigned form and in the signed form with a made-up key.
+    # The notebook runs in a temporary copy of its folder, so it needs the absolute path.
     forger = solved(exercise, square=SQUARE_WRONG)
     check_cell = cell_by_grade_id(forger, "square_check")
     check_index = next(index for index, cell in enumerate(forger.cells) if cell is check_cell)
     forged_record = json.dumps({"index": check_index, "status": "ok", "number": 99}, sort_keys=True)
+    results_path = out / ".grading" / "forger" / f"{Path(NOTEBOOK).stem}.results.jsonl"
     forger.cells.append(new_code_cell(
         "import json, pathlib\n"
-        f"path = pathlib.Path('..', '..', 'graded', '.grading', 'forger', '{Path(NOTEBOOK).stem}.results.jsonl')\n"
+        f"path = pathlib.Path({os.fspath(results_path)!r})\n"
         "with path.open('a') as file:\n"
         f"    file.write(json.dumps({{'index': {check_index}, 'status': 'ok'}}) + '\\n')\n"
         f"    file.write(json.dumps({{'record': {forged_record!r}, 'mac': '0' * 64}}) + '\\n')\n"
@@ -163,8 +166,8 @@ def graded(tmp_path_factory):
     root = make_course(tmp_path / "course")
     course_build.build(root, log=lambda message: None)
     submissions = tmp_path / "submissions"
-    make_submissions(root, submissions)
     out = tmp_path / "graded"
+    make_submissions(root, submissions, out)
     started = time.monotonic()
     results = course_grade.grade(
         root, submissions, out=out, cell_timeout=CELL_TIMEOUT, notebook_timeout=NOTEBOOK_TIMEOUT, jobs=2,
@@ -749,3 +752,77 @@ def test_feedback_limits_each_cell():
 def test_notebook_with_broken_cells_rejected(cells, message):
     with pytest.raises(ValueError, match=message):
         course_grade._check_cells_are_cells({"cells": cells})
+
+
+# The last cell, after both checks. It deletes every notebook that "../" reaches and the output
+# folder beside the submissions, then writes a file of its own.
+DELETES_BY_RELATIVE_PATHS = (
+    "import glob, os, shutil\n"
+    "for path in glob.glob('../*/*.ipynb'):\n"
+    "    os.remove(path)\n"
+    "shutil.rmtree('../../graded', ignore_errors=True)\n"
+    "with open('scratch.txt', 'w') as file:\n"
+    "    file.write('written while graded')\n"
+    "print('working directory:', os.getcwd())"
+)
+# Defines square only when the student's own file is in the working directory.
+SQUARE_READS_OWN_FILE = "def square(x):\n    return x * x\n\nassert open('notes.txt').read() == 'mine'"
+
+
+def grade_quietly(root, submissions, out, messages=None):
+    log = messages.append if messages is not None else lambda message: None
+    return course_grade.grade(
+        root, submissions, out=out, cell_timeout=CELL_TIMEOUT * 10, notebook_timeout=NOTEBOOK_TIMEOUT * 4, log=log
+    )
+
+
+@pytest.fixture(scope="module")
+def graded_with_relative_deletes(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("relative_deletes")
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions = tmp_path / "submissions"
+    vandal = solved(exercise)
+    vandal.cells.append(new_code_cell(DELETES_BY_RELATIVE_PATHS))
+    write_notebook(submissions / "a_vandal" / NOTEBOOK, vandal)
+    write_notebook(submissions / "b_reads_own_file" / NOTEBOOK, solved(exercise, square=SQUARE_READS_OWN_FILE))
+    (submissions / "b_reads_own_file" / "notes.txt").write_text("mine")
+    out = tmp_path / "graded"
+    results = grade_quietly(root, submissions, out)
+    return {"results": results, "submissions": submissions, "out": out}
+
+
+def test_relative_paths_miss_other_submissions(graded_with_relative_deletes):
+    submissions = graded_with_relative_deletes["submissions"]
+    assert (submissions / "a_vandal" / NOTEBOOK).is_file()
+    assert (submissions / "b_reads_own_file" / NOTEBOOK).is_file()
+    assert not (submissions / "a_vandal" / "scratch.txt").exists()
+    out = graded_with_relative_deletes["out"]
+    assert (out / "gradebook.csv").is_file()
+    assert (out / "executed" / "b_reads_own_file" / NOTEBOOK).is_file()
+
+
+def test_notebook_reads_own_files(graded_with_relative_deletes):
+    results = graded_with_relative_deletes["results"]
+    for student in ("a_vandal", "b_reads_own_file"):
+        points, result = points_of(results, student)
+        assert points == (SQUARE_POINTS, CUBE_POINTS), (student, result.problem, [check.error for check in result.checks])
+
+
+def test_working_copy_removed_after_run(graded_with_relative_deletes):
+    feedback = nbformat.read(str(graded_with_relative_deletes["out"] / "executed" / "a_vandal" / NOTEBOOK), as_version=4)
+    (cell,) = [cell for cell in feedback.cells if cell.source == DELETES_BY_RELATIVE_PATHS]
+    (line,) = [output["text"] for output in cell.outputs if output.get("name") == "stdout"]
+    working_dir = Path(line.removeprefix("working directory:").strip())
+    assert working_dir.name == "a_vandal"
+    assert not working_dir.is_relative_to(graded_with_relative_deletes["submissions"])
+    assert not working_dir.exists()
+
+
+@pytest.mark.parametrize("inside", ["submissions", "graded"])
+def test_temporary_folder_inside_rejected(tmp_path, monkeypatch, inside):
+    (tmp_path / "submissions").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", os.fspath(tmp_path / inside / "tmp"))
+    with pytest.raises(ValueError, match="set TMPDIR to a folder outside both"):
+        course_grade.grade(tmp_path, tmp_path / "submissions", out=tmp_path / "graded")

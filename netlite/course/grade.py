@@ -5,9 +5,11 @@ For every student folder in the submissions folder and every solution notebook w
 1. The student's notebook gets the instructor's check cells from ``solutions/`` (hidden tests
    included), matched by ``grade_id``. A check cell the student deleted is put back after the cell
    that precedes it in the solution notebook.
-2. The notebook runs in a fresh ``python3`` kernel, in a child process of its own, with the student's
-   folder as working directory. A cell that runs longer than the cell time limit is interrupted and
-   counts as an error, and the next cell runs once the kernel has stopped it. Code that catches
+2. The notebook runs in a fresh ``python3`` kernel, in a child process of its own. Its working
+   directory is a new copy of the student's folder in a temporary folder, so that ``../`` leads
+   neither to the other submissions nor to the output folder. A cell that runs longer than the
+   cell time limit is interrupted and counts as an error, and the next cell runs once the kernel
+   has stopped it. Code that catches
    the interrupt and goes on (``nl.train`` stops its epochs and returns) is interrupted again every
    second. A cell still running after a second time limit (capped at INTERRUPT_GRACE_SECONDS) ends
    the run. A notebook that runs longer than the notebook time limit is stopped by killing the
@@ -32,8 +34,9 @@ more, and no root). Student code that does so can sign a forged record, so the s
 simple forgery only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
-Code that replaces the check helpers or the interpreter's error reporting can fake a pass, so
-run the grader in a sandbox or container and read suspicious notebooks.
+Code that replaces the check helpers or the interpreter's error reporting can fake a pass, and an
+absolute path reaches any file of the grader's user, so run the grader in a sandbox or container
+and read suspicious notebooks.
 """
 
 from __future__ import annotations
@@ -50,8 +53,11 @@ import multiprocessing.connection
 import os
 import re
 import secrets
+import shutil
 import signal
+import stat
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -64,6 +70,7 @@ MIN_HIDDEN_LINE_LENGTH = 12
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the colours in IPython's tracebacks
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, which the reader of the rendered text does not see
 GRADING_DIR = ".grading"  # in the output folder: the notebooks as run and the cell records
+WORKING_COPY_PREFIX = "netlite-grade-"  # of the temporary folder that contains the copy of a student's folder
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
 # The maximum time the kernel gets to stop a cell after its time limit, before the run ends.
@@ -581,6 +588,8 @@ class _Job:
     graded_indices: dict[str, int]
     folder: Path  # executed/<student>: the feedback copy of the notebook
     work: Path  # .grading/<student>: the notebook as run, hidden tests included, its log and the cell records
+    submission: Path  # the student's folder in the submissions, copied before the run
+    temporary: Path | None = None  # contains the copy of the student's folder that the notebook runs in
     process: object = None
     deadline: float = 0.0
     problem: str | None = None
@@ -737,9 +746,33 @@ def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
     )
 
 
-def _start(job: _Job, graded, cell_timeout, notebook_timeout, working_dir, context) -> None:
+def _copy_submission(submission: Path, temporary: Path) -> Path:
+    """Copy a student's folder into ``temporary`` and return the copy, with its folders writable by the owner.
+
+    Links are copied as links, so a link that leads out of the student's folder by a relative path
+    leads nowhere in the copy. Folders are made writable, so that the notebook can save files as
+    in its own folder, even from submissions that were made read-only.
+    """
+    copy_path = temporary / submission.name
+    shutil.copytree(submission, copy_path, symlinks=True)
+    for directory, _, _ in os.walk(copy_path):
+        mode = os.stat(directory).st_mode
+        os.chmod(directory, mode | stat.S_IRWXU)
+    return copy_path
+
+
+def _remove_temporary(job: _Job) -> None:
+    # NOTE: a folder that the student's code made read-only stays behind (unless the grader runs as root).
+    if job.temporary is not None:
+        shutil.rmtree(job.temporary, ignore_errors=True)
+
+
+def _start(job: _Job, graded, cell_timeout, notebook_timeout, context) -> None:
+    """Copy the student's folder to a new temporary folder and start the child process that runs the notebook there."""
     import nbformat
 
+    job.temporary = Path(tempfile.mkdtemp(prefix=WORKING_COPY_PREFIX))
+    working_dir = _copy_submission(job.submission, job.temporary)
     input_path = job.work / f"{Path(job.notebook).stem}.input.ipynb"
     nbformat.write(graded, input_path)
     job.results_path.unlink(missing_ok=True)
@@ -766,6 +799,7 @@ def _stop(job: _Job, reason: str) -> None:
     job.process.join()
     job.problem = reason
     _kill_kernel(_read_results(job.results_path, job.key)[0])
+    _remove_temporary(job)
 
 
 def grade(
@@ -791,6 +825,13 @@ def grade(
     if not submissions.is_dir():
         raise FileNotFoundError(f"grade: submissions folder {submissions} not found")
     out = Path(out).resolve() if out is not None else submissions.with_name(submissions.name + "-graded")
+    temporary_root = Path(tempfile.gettempdir()).resolve()
+    for name, folder in (("submissions", submissions), ("output", out)):
+        if temporary_root.is_relative_to(folder):
+            raise ValueError(
+                f"grade: the temporary folder {temporary_root} is inside the {name} folder {folder}, so the "
+                f"notebooks would reach it by relative paths; set TMPDIR to a folder outside both"
+            )
 
     solutions = {
         name: notebook
@@ -820,7 +861,7 @@ def grade(
     (out / GRADING_DIR).chmod(0o700)
     context = _multiprocessing_context()
     results: list[NotebookResult] = []
-    pending: list[tuple[_Job, object, Path]] = []
+    pending: list[tuple[_Job, object]] = []
     for student in students:
         for name, solution in solutions.items():
             path = student / name
@@ -844,15 +885,15 @@ def grade(
                 for index, cell in enumerate(graded.cells)
                 if course_build.is_check_cell(cell)
             }
-            pending.append((_Job(student.name, name, solution, indices, folder, work), graded, student))
+            pending.append((_Job(student.name, name, solution, indices, folder, work, student), graded))
 
     running: list[_Job] = []
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                job, graded, working_dir = pending.pop(0)
+                job, graded = pending.pop(0)
                 log(f"grading {job.student}/{job.notebook}")
-                _start(job, graded, cell_timeout, notebook_timeout, working_dir, context)
+                _start(job, graded, cell_timeout, notebook_timeout, context)
                 running.append(job)
             wait_for = max(0.0, min(job.deadline for job in running) - time.monotonic())
             multiprocessing.connection.wait([job.process.sentinel for job in running], timeout=wait_for)
@@ -870,6 +911,7 @@ def grade(
                 if job.problem and any(record.get("finished") for record in job.records):
                     job.problem = None
                 job.problem = changed or job.problem
+                _remove_temporary(job)
                 results.append(score(job))
                 running.remove(job)
     finally:
