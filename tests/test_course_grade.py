@@ -820,6 +820,59 @@ def test_working_copy_removed_after_run(graded_with_relative_deletes):
     assert not working_dir.exists()
 
 
+def test_deleted_output_folder_zeroes_only_its_student(tmp_path):
+    # An absolute path still reaches the output folder: the student who deletes it scores 0, the
+    # others are graded and reported, and the feedback deleted with the folder is named.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    deleter = solved(exercise)
+    deleter.cells.append(new_code_cell(f"import shutil\nshutil.rmtree({os.fspath(out)!r})"))
+    write_notebook(submissions / "a_correct" / NOTEBOOK, solved(exercise))
+    write_notebook(submissions / "b_deletes_output" / NOTEBOOK, deleter)
+    write_notebook(submissions / "c_correct" / NOTEBOOK, solved(exercise))
+    messages = []
+
+    results = grade_quietly(root, submissions, out, messages)
+
+    points, deleter_result = points_of(results, "b_deletes_output")
+    assert points == (0, 0)
+    assert "b_deletes_output/01_tiny.results.jsonl went missing" in deleter_result.problem
+    assert any(message.startswith("warning: b_deletes_output/01_tiny.ipynb: the cell records") for message in messages)
+    for student in ("a_correct", "c_correct"):
+        assert points_of(results, student)[0] == (SQUARE_POINTS, CUBE_POINTS)
+    with open(out / "gradebook.csv", newline="") as file:
+        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(file)}
+    assert totals == {"a_correct": 5, "b_deletes_output": 0, "c_correct": 5}
+    assert "## b_deletes_output" in (out / "summary.md").read_text()
+    assert (out / "executed" / "c_correct" / NOTEBOOK).is_file()
+    (lost,) = [message for message in messages if "feedback notebooks are missing" in message]
+    assert lost.endswith(": a_correct/01_tiny.ipynb")
+    assert (out / ".grading").stat().st_mode & 0o777 == 0o700
+
+
+def test_uncopyable_folder_zeroes_only_its_student(tmp_path):
+    # A named pipe cannot be copied, so the working copy of that student's folder fails.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions = tmp_path / "submissions"
+    write_notebook(submissions / "a_pipe" / NOTEBOOK, solved(exercise))
+    os.mkfifo(submissions / "a_pipe" / "pipe")
+    write_notebook(submissions / "b_correct" / NOTEBOOK, solved(exercise))
+    messages = []
+
+    results = grade_quietly(root, submissions, tmp_path / "graded", messages)
+
+    points, result = points_of(results, "a_pipe")
+    assert points == (0, 0)
+    assert result.problem.startswith("the grader could not start this run (Error: ")
+    assert "named pipe" in result.problem
+    assert any(message.startswith("error: a_pipe/01_tiny.ipynb: ") for message in messages)
+    assert points_of(results, "b_correct")[0] == (SQUARE_POINTS, CUBE_POINTS)
+
+
 @pytest.mark.parametrize("inside", ["submissions", "graded"])
 def test_temporary_folder_inside_rejected(tmp_path, monkeypatch, inside):
     (tmp_path / "submissions").mkdir()

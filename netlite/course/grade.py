@@ -36,7 +36,8 @@ simple forgery only.
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
 Code that replaces the check helpers or the interpreter's error reporting can fake a pass, and an
 absolute path reaches any file of the grader's user, so run the grader in a sandbox or container
-and read suspicious notebooks.
+and read suspicious notebooks. When a notebook deletes the grader's files of its own run, the
+student scores 0 with the reason, and the other students are graded.
 """
 
 from __future__ import annotations
@@ -495,6 +496,8 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
         else:
             results.record(finished=True)
         make_feedback(notebook, statuses, stopped)
+        # The kernel has ended, so no student code can delete the folder again after this.
+        Path(executed_path).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, executed_path)
     log.close()
 
@@ -535,8 +538,11 @@ def _read_results(path: Path, key: bytes) -> tuple[list[dict], str | None]:
     """
     if not path.exists():
         return [], None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as error:
+        return [], f"the cell records {GRADING_DIR}/{path.parent.name}/{path.name} could not be read ({error})"
     records = []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for line_number, line in enumerate(lines, start=1):
         try:
             entry = json.loads(line)
@@ -746,6 +752,17 @@ def not_submitted_problem(folder: Path, notebook: str, graded_names) -> str:
     )
 
 
+def _make_work_folder(work: Path) -> None:
+    """Create ``.grading/<student>/``, with ``.grading/`` readable by its owner only.
+
+    The notebooks as run keep the hidden tests. A notebook graded earlier may have deleted the
+    output folder, so this runs again before each notebook.
+    """
+    work.parent.mkdir(parents=True, exist_ok=True)
+    work.parent.chmod(0o700)
+    work.mkdir(exist_ok=True)
+
+
 def _copy_submission(submission: Path, temporary: Path) -> Path:
     """Copy a student's folder into ``temporary`` and return the copy, with its folders writable by the owner.
 
@@ -768,14 +785,19 @@ def _remove_temporary(job: _Job) -> None:
 
 
 def _start(job: _Job, graded, cell_timeout, notebook_timeout, context) -> None:
-    """Copy the student's folder to a new temporary folder and start the child process that runs the notebook there."""
+    """Copy the student's folder to a new temporary folder and start the child process that runs the notebook there.
+
+    Raises OSError when the folder cannot be copied or the grader's files cannot be written.
+    """
     import nbformat
 
     job.temporary = Path(tempfile.mkdtemp(prefix=WORKING_COPY_PREFIX))
     working_dir = _copy_submission(job.submission, job.temporary)
+    _make_work_folder(job.work)
+    job.folder.mkdir(parents=True, exist_ok=True)
     input_path = job.work / f"{Path(job.notebook).stem}.input.ipynb"
     nbformat.write(graded, input_path)
-    job.results_path.unlink(missing_ok=True)
+    job.results_path.write_bytes(b"")  # made here, so that a missing file means the run deleted it
     job.key = secrets.token_bytes(32)  # made here, so that the children forked before never had it
     job.process = context.Process(
         target=execute_notebook,
@@ -800,6 +822,23 @@ def _stop(job: _Job, reason: str) -> None:
     job.problem = reason
     _kill_kernel(_read_results(job.results_path, job.key)[0])
     _remove_temporary(job)
+
+
+def _finish(job: _Job, log) -> NotebookResult:
+    """Score a job whose child process has ended, from its cell records, and remove its working copy."""
+    job.records, changed = _read_results(job.results_path, job.key)
+    if not job.results_path.is_file():
+        changed = (
+            f"the cell records {GRADING_DIR}/{job.student}/{job.results_path.name} went missing during the run, "
+            f"so no check counts; the notebook's code may have deleted them or the output folder"
+        )
+    if changed:
+        log(f"warning: {job.student}/{job.notebook}: {changed}")
+    if job.problem and any(record.get("finished") for record in job.records):
+        job.problem = None
+    job.problem = changed or job.problem
+    _remove_temporary(job)
+    return score(job)
 
 
 def grade(
@@ -856,9 +895,6 @@ def grade(
     import nbclient  # noqa: F401
     import nbformat
 
-    # The notebooks as run keep the hidden tests, so only the instructor may open that folder.
-    (out / GRADING_DIR).mkdir(parents=True, exist_ok=True)
-    (out / GRADING_DIR).chmod(0o700)
     context = _multiprocessing_context()
     results: list[NotebookResult] = []
     pending: list[tuple[_Job, object]] = []
@@ -867,7 +903,7 @@ def grade(
             path = student / name
             folder, work = out / "executed" / student.name, out / GRADING_DIR / student.name
             folder.mkdir(parents=True, exist_ok=True)
-            work.mkdir(parents=True, exist_ok=True)
+            _make_work_folder(work)
             if not path.is_file():
                 problem = not_submitted_problem(student, name, solutions)
                 results.append(_zero_result(student.name, name, solution, problem, error="notebook not submitted"))
@@ -888,13 +924,23 @@ def grade(
             pending.append((_Job(student.name, name, solution, indices, folder, work, student), graded))
 
     running: list[_Job] = []
+    finished: list[_Job] = []
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 job, graded = pending.pop(0)
                 log(f"grading {job.student}/{job.notebook}")
-                _start(job, graded, cell_timeout, notebook_timeout, context)
+                try:
+                    _start(job, graded, cell_timeout, notebook_timeout, context)
+                except OSError as error:  # the student's folder or the grader's files, maybe deleted by a notebook
+                    _remove_temporary(job)
+                    problem = f"the grader could not start this run ({type(error).__name__}: {_first_line(error)})"
+                    log(f"error: {job.student}/{job.notebook}: {problem}; the other notebooks are graded")
+                    results.append(_zero_result(job.student, job.notebook, job.solution, problem))
+                    continue
                 running.append(job)
+            if not running:
+                continue
             wait_for = max(0.0, min(job.deadline for job in running) - time.monotonic())
             multiprocessing.connection.wait([job.process.sentinel for job in running], timeout=wait_for)
             for job in list(running):
@@ -907,16 +953,20 @@ def grade(
                     _stop(job, f"stopped after the notebook time limit of {notebook_timeout:g} s")
                 else:
                     continue
-                job.records, changed = _read_results(job.results_path, job.key)
-                if job.problem and any(record.get("finished") for record in job.records):
-                    job.problem = None
-                job.problem = changed or job.problem
-                _remove_temporary(job)
-                results.append(score(job))
+                results.append(_finish(job, log))
                 running.remove(job)
+                finished.append(job)
     finally:
         for job in running:
             _stop(job, "grading was interrupted")
+
+    # A notebook that deletes the output folder by its absolute path also deletes the feedback of the notebooks before it.
+    lost = [f"{job.student}/{job.notebook}" for job in finished if not (job.folder / job.notebook).is_file()]
+    if lost:
+        log(
+            f"warning: these feedback notebooks are missing from {out / 'executed'}, because a run failed or a "
+            f"notebook graded later deleted them; grade these students again to write them: {', '.join(lost)}"
+        )
 
     order = {(student.name, name): number for number, (student, name) in enumerate(
         (student, name) for student in students for name in solutions
