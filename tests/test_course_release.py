@@ -21,6 +21,7 @@ from course_helpers import (
     SQUARE_HIDDEN_LINE,
     SQUARE_SOLUTION_LINE,
     make_course,
+    tiny_solution_notebook,
 )
 
 from netlite.course import build as course_build
@@ -403,8 +404,109 @@ def test_release_rejects_hidden_test_in_markdown_output(tmp_path):
     notebook.cells = [cell]
     nbformat.write(notebook, str(root / "notebooks" / "01_walkthrough.ipynb"))
 
-    with pytest.raises(course_release.ReleaseLeakError, match=r"notebooks/01_walkthrough\.ipynb:\d+: hidden test line"):
+    expected = r"notebooks/01_walkthrough\.ipynb, cell 0 \(starting 'show\(\)'\), output 1 \(text/markdown\), line 1: hidden"
+    with pytest.raises(course_release.ReleaseLeakError, match=expected):
         course_release.release(root, tmp_path / "release", **QUIET)
+
+
+def _colored_source_line(number: str, code: str) -> str:
+    """Return a source line as IPython's traceback shows it: a green line number, then coloured code."""
+    return f"\x1b[32m{number:>7}\x1b[39m {code}"
+
+
+# A traceback through the solution of square, as IPython 9 stores it: ANSI colour codes split the
+# words, and line numbers come before the markers.
+KEYWORD = "\x1b[38;5;28;01m{}\x1b[39;00m"
+COMMENT = "\x1b[38;5;66;03m{}\x1b[39;00m"
+SQUARE_FRAME = "\n".join([
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[3]\x1b[39m\x1b[32m, line 5\x1b[39m, in \x1b[36msquare\x1b[39m\x1b[34m(x)\x1b[39m",
+    _colored_source_line("1", f"{KEYWORD.format('def')} square(x):"),
+    _colored_source_line("2", '    \x1b[33;03m"""Return x squared."""\x1b[39;00m'),
+    _colored_source_line("3", "    " + COMMENT.format("### BEGIN SOLUTION")),
+    _colored_source_line("4", "    " + COMMENT.format("# Hint: multiply x by itself")),
+    _colored_source_line("----> 5", f"    {KEYWORD.format('return')} x * x"),
+    _colored_source_line("6", "    " + COMMENT.format("### END SOLUTION")),
+])
+SQUARE_FAILING_LINE = _colored_source_line("----> 5", f"    {KEYWORD.format('return')} x * x")
+
+
+def _error_output(*frames: str):
+    traceback = ["\x1b[31m" + "-" * 75 + "\x1b[39m", *frames, "\x1b[31mTypeError\x1b[39m: unsupported operand"]
+    return nbformat.v4.new_output("error", ename="TypeError", evalue="unsupported operand", traceback=traceback)
+
+
+# Each case: an output of an ordinary cell of the solution notebook, which the build keeps, and
+# the part of the output and the finding that the release names.
+LEAKING_OUTPUTS = {
+    "traceback with the fence": (_error_output(SQUARE_FRAME), "traceback", "marker '### BEGIN SOLUTION'"),
+    "traceback line without a marker": (
+        _error_output(SQUARE_FAILING_LINE), "traceback", f"solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}'"
+    ),
+    "numbered source printed": (
+        nbformat.v4.new_output("stream", name="stdout", text="  5        return x * x\n  6        ### END SOLUTION\n"),
+        "text",
+        "marker '### END SOLUTION'",
+    ),
+    "highlighted HTML": (
+        nbformat.v4.new_output("display_data", data={"text/html": '<pre><span class="k">return</span> x <span>*</span> x</pre>'}),
+        "text/html",
+        f"solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}'",
+    ),
+    "JSON output": (
+        nbformat.v4.new_output("display_data", data={"application/json": {"code": [f"    {CUBE_SOLUTION_LINE}"]}}),
+        "application/json",
+        f"solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}'",
+    ),
+    "coloured hidden test": (
+        nbformat.v4.new_output("execute_result", data={"text/plain": "\x1b[1m" + SQUARE_HIDDEN_LINE.replace(", ", ",\x1b[0m ")}),
+        "text/plain",
+        "hidden test line of solutions/01_tiny.ipynb",
+    ),
+}
+
+
+def _course_with_output(tmp_path, output, library_line: str | None = None) -> Path:
+    """Return a built course whose solution notebook ends with an ordinary cell that kept ``output``."""
+    notebook = tiny_solution_notebook()
+    cell = nbformat.v4.new_code_cell("show_error()", metadata={"tags": ["raises-exception"]}, execution_count=9)
+    cell.outputs = [output]
+    notebook.cells.append(cell)
+    root = make_course(tmp_path / "course", notebook=notebook)
+    if library_line is not None:
+        (root / "netlite" / "helpers.py").write_text(f"def square(x):\n    {library_line}\n")
+    course_build.build(root, **QUIET)
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(LEAKING_OUTPUTS))
+def test_release_rejects_solution_in_output(tmp_path, case):
+    output, part, finding = LEAKING_OUTPUTS[case]
+    root = _course_with_output(tmp_path, output)
+    destination = tmp_path / "release"
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, destination, **QUIET)
+
+    message = str(raised.value)
+    assert f"exercises/01_tiny.ipynb, cell 9 (starting 'show_error()'), output 1 ({part}), line " in message
+    assert finding in message
+    assert "clear the output, or change the cell so that it does not print solution code" in message
+    assert not destination.exists()
+
+
+def test_release_warns_on_library_line_in_output(tmp_path):
+    # The output shows a solution line that the library contains too, so students can read it anyway.
+    output = nbformat.v4.new_output("stream", name="stdout", text=f"    {SQUARE_SOLUTION_LINE}\n")
+    root = _course_with_output(tmp_path, output, library_line=SQUARE_SOLUTION_LINE)
+    messages = []
+
+    course_release.release(root, tmp_path / "release", log=messages.append)
+
+    (warning,) = [message for message in messages if message.startswith("warning:")]
+    assert "1 solution lines also appear in the library (netlite/helpers.py)" in warning
+    assert "the release also contains them in exercises/01_tiny.ipynb" in warning
+    with pytest.raises(course_release.ReleaseLeakError, match=r"exercises/01_tiny\.ipynb, cell 9 .*output 1 \(text\)"):
+        course_release.release(root, tmp_path / "strict-release", strict=True, **QUIET)
 
 
 def test_release_rejects_solution_in_archive(tmp_path):
@@ -464,6 +566,8 @@ WRAPPED_SECRETS = {
     "split-runs.xml": lambda secret: f"<w:r><w:t>{secret[:10]}</w:t></w:r><w:r><w:t>{secret[10:]}</w:t></w:r>".encode(),
     "notes-utf32.txt": lambda secret: f"{secret}\n".encode("utf-32"),
     "notes.txt.lzma": lambda secret: lzma.compress(f"{secret}\n".encode(), format=lzma.FORMAT_ALONE),
+    # A terminal log: ANSI colour codes around every word.
+    "coloured.log": lambda secret: "".join(f"\x1b[3{i % 7}m{word}\x1b[0m " for i, word in enumerate(secret.split())).encode(),
 }
 
 
@@ -569,7 +673,7 @@ def test_short_and_visible_lines_not_secret(tmp_path):
     assert "y = x" not in secrets
     assert 'print("squaring now")' not in secrets
     assert "return y * y" in secrets
-    assert "value = y * y + 1" not in secrets  # printed by an ordinary cell the students see
+    assert "value = y * y + 1" in secrets  # an output that shows a fenced line leaks it, so it stays secret
     assert not any(secret.startswith("# Hint") for secret in secrets)
 
 

@@ -14,11 +14,16 @@ Before the release is moved to its destination, every file in it is scanned for
 - every line between the markers of a solution notebook (solution code, hints aside, and hidden
   tests), found anywhere in a line of the release after collapsing whitespace. Lines of at least
   ``MIN_SECRET_LENGTH`` characters are compared, except those that also occur in a line outside
-  the fences or in a hint, because the students see those anyway.
+  the fences or in a hint, because the students see those anyway. A line that a stored output
+  shows is still compared, because that output leaks it.
 
-In a notebook every string counts (sources, outputs of any type, metadata, attachments), and zip,
-tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep. A
-file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
+In a notebook every string counts (sources, outputs of any type, metadata, attachments). In the
+stored outputs of cells, ANSI escape codes are removed first and a marker counts anywhere in a
+line, because a traceback shows the source lines of the failing code after line numbers and colour
+codes.
+
+Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep.
+A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
 ``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
 counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
 tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught.
@@ -29,8 +34,9 @@ a zip entry that the zip's table of contents does not list. Do not put exports o
 notebooks into the released folders.
 
 A leak raises ``ReleaseLeakError`` listing the file, the line and the solution notebook, and
-nothing is written to the destination. Solution code found in the library itself is the one
-exception: it is reported as a warning unless ``strict`` is set (see ``is_library_overlap``).
+nothing is written to the destination. Solution lines that the library itself contains are the
+one exception, wherever else the release contains them. They are reported as a warning unless
+``strict`` is set (see ``is_library_overlap``).
 """
 
 from __future__ import annotations
@@ -68,6 +74,11 @@ MIN_SECRET_LENGTH = 12
 # An archive member that unpacks to more than this is rejected rather than read (a zip bomb would fill the memory).
 MAX_UNPACKED_BYTES = 64 * 2**20
 MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deeper nesting is rejected
+# The escape codes of terminals (colours, cursor moves), which IPython writes into tracebacks.
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# Each marker's words, found anywhere in a line of a stored output ("  10   ### BEGIN SOLUTION" in a traceback).
+MARKER_WORDS = {marker: re.compile(r"\b" + re.escape(marker.lstrip("# ")) + r"\b") for marker in course_build.MARKERS}
+OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not print solution code or hidden tests"
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
@@ -122,14 +133,23 @@ class ReleaseLeakError(ReleaseError):
 
 @dataclass(frozen=True)
 class Leak:
-    """One finding of the scan: a file, a line number (0 for a folder) and what was found."""
+    """One finding of the scan: a file, a line number (0 for a folder) and what was found.
+
+    In a notebook's stored output, ``place`` names the cell and the output, and the line
+    number counts from the start of that output's text.
+    """
 
     path: str
     line_number: int
     description: str
     kind: str  # "marker", "solution", "hidden test", "folder" or "unscannable"
+    place: str = ""
+    secret: str = ""  # the normalized solution or hidden-test line that was found
 
     def __str__(self):
+        if self.place:
+            line = f", line {self.line_number}" if self.line_number else ""
+            return f"{self.path}, {self.place}{line}: {self.description}"
         return f"{self.path}:{self.line_number}: {self.description}"
 
 
@@ -153,9 +173,11 @@ def secret_lines(solutions: dict) -> dict[str, Secret]:
     """Map every normalized fenced line of the solution notebooks that students never see to its Secret.
 
     A fenced line is left out when it is shorter than MIN_SECRET_LENGTH. It is also left out when
-    it occurs in text the students see: a line outside the fences, an output that the build keeps,
-    or a hint, which the build copies into the exercise's NotImplementedError message. This is computed
-    from the solution notebooks alone, so a bug in the build cannot hide a leak from the scan.
+    it occurs in a line outside the fences or in a hint, which the build copies into the
+    exercise's NotImplementedError message, because the students see those lines anyway. Outputs
+    do not count, because a stored output that shows a fenced line leaks it, as a traceback does
+    when it prints the solution code around the line that failed. This is computed from the solution
+    notebooks alone, so a bug in the build cannot hide a leak from the scan.
     """
     fenced, visible = {}, []
     fences = (
@@ -175,8 +197,6 @@ def secret_lines(solutions: dict) -> dict[str, Secret]:
                     fenced.setdefault(text, Secret(text, name, kinds[number]))
                 else:
                     visible.append(text)
-            if not course_build.clears_outputs(cell):
-                visible.extend(normalize(line) for line in _string_lines(cell.get("outputs")))
     visible_text = "\n".join(visible)
     return {
         text: secret
@@ -188,11 +208,12 @@ def secret_lines(solutions: dict) -> dict[str, Secret]:
 # -- scanning ----------------------------------------------------------------
 
 
-def _notebook_lines(text: str):
+def _notebook_lines(text: str, outputs: bool = True):
     """Yield the lines of every string in a notebook, or of the raw text if it is not JSON.
 
     Every string counts: cell sources, outputs of any type (text, HTML, Markdown, LaTeX, JSON),
     metadata, attachments and any other key, because a solution line can hide in any of them.
+    With ``outputs`` False the outputs of cells are left out, for ``_notebook_leaks`` to scan.
     """
     try:
         notebook = json.loads(text)
@@ -207,7 +228,8 @@ def _notebook_lines(text: str):
             yield from _string_lines(cell)
             continue
         yield from course_build.source_text(cell).split("\n")
-        yield from _string_lines({key: value for key, value in cell.items() if key != "source"})
+        left_out = {"source"} if outputs else {"source", "outputs"}
+        yield from _string_lines({key: value for key, value in cell.items() if key not in left_out})
     yield from _string_lines({key: value for key, value in notebook.items() if key != "cells"})
 
 
@@ -226,19 +248,25 @@ def _string_lines(value):
             yield from _string_lines(item)
 
 
-def _text_lines(data: bytes, name: str):
-    """Yield the lines of a file's text, and for JSON also the lines of its decoded strings."""
+def _decode(data: bytes) -> str:
+    """Return a file's text: UTF-32 or UTF-16 after their byte-order marks, else UTF-8, else Latin-1."""
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # the byte-order marks of UTF-32
-        text = data.decode("utf-32", errors="replace")
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
-        text = data.decode("utf-16", errors="replace")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
+        return data.decode("utf-32", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _text_lines(text: str, name: str):
+    """Yield the lines of a file's text, and for JSON also the lines of its decoded strings.
+
+    A notebook's stored outputs are left out, because ``_notebook_leaks`` scans them.
+    """
     if name.endswith(".ipynb"):
-        yield from _notebook_lines(text)
+        yield from _notebook_lines(text, outputs=False)
         return
     yield from text.split("\n")
     if text.lstrip()[:1] in ("{", "[", '"'):  # JSON escapes quotes and newlines, so read its strings too
@@ -357,26 +385,97 @@ def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret
     if members and depth >= MAX_ARCHIVE_DEPTH:
         return [Leak(relative, 0, f"cannot be scanned: archives nested more than {MAX_ARCHIVE_DEPTH} deep", "unscannable")]
     for member, member_data in members:
-        leaks.extend(_scan_bytes(member_data, member.rsplit("/", 1)[-1], f"{relative}:{member}", secrets, depth + 1))
+        member_name = member.rsplit("/", 1)[-1]
+        leaks.extend(_scan_bytes(member_data, member_name, f"{relative}:{member}", secrets, depth + 1))
+    text = _decode(data)
     try:
-        lines = list(_text_lines(data, name))
+        lines = list(_text_lines(text, name))
+        if name.endswith(".ipynb"):
+            leaks.extend(_notebook_leaks(text, relative, secrets))
     except RecursionError:
         return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
     for number, line in enumerate(lines, start=1):
-        normalized = normalize(line)
-        if not normalized:
-            continue
-        if "<" in normalized or "&" in normalized:
-            # What a browser or Word shows: markup and entities removed, so split tokens join up.
-            normalized += " \n " + normalize(html.unescape(MARKUP_TAG.sub("", line)))
-        for marker in course_build.MARKERS:
-            if normalized.startswith(marker):
-                leaks.append(Leak(relative, number, f"marker {marker!r}", "marker"))
-        for secret in secrets.values():
-            if secret.text in normalized:
-                where = f"{course_build.SOLUTIONS_DIR}/{secret.notebook}"
-                leaks.append(Leak(relative, number, f"{secret.kind} line of {where}: {secret.text!r}", secret.kind))
+        for kind, description, secret in _line_findings(line, secrets, markers_anywhere=False):
+            leaks.append(Leak(relative, number, description, kind, secret=secret))
     return leaks
+
+
+def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[str, str, str]]:
+    """Return (kind, description, secret line or '') for each marker and secret line in one line of text.
+
+    A marker counts at the start of the line, or anywhere in it when ``markers_anywhere`` is set.
+    """
+    if "\x1b" in line:
+        line = ANSI_ESCAPE.sub("", line)  # IPython colours tracebacks, and the codes split the words
+    normalized = normalize(line)
+    if not normalized:
+        return []
+    if "<" in normalized or "&" in normalized:
+        # What a browser or Word shows: markup and entities removed, so split tokens join up.
+        normalized += " \n " + normalize(html.unescape(MARKUP_TAG.sub("", line)))
+    findings = []
+    for marker in course_build.MARKERS:
+        if normalized.startswith(marker) or (markers_anywhere and MARKER_WORDS[marker].search(normalized)):
+            findings.append(("marker", f"marker {marker!r}", ""))
+    for secret in secrets.values():
+        if secret.text in normalized:
+            where = f"{course_build.SOLUTIONS_DIR}/{secret.notebook}"
+            findings.append((secret.kind, f"{secret.kind} line of {where}: {secret.text!r}", secret.text))
+    return findings
+
+
+def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
+    """Return the leaks in the stored outputs of a notebook's cells.
+
+    Outputs are scanned with ANSI escape codes removed and for markers anywhere in a line, because
+    a traceback shows the source lines of the failing code after line numbers and colour codes.
+    """
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError:
+        return []  # _text_lines has read the file as plain text
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    leaks = []
+    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, dict):
+            continue
+        cell_name = _describe_cell(index, cell)
+        outputs = cell.get("outputs") or []
+        for number, output in enumerate(outputs if isinstance(outputs, list) else [outputs], start=1):
+            for part, part_text in _output_parts(output):
+                place = f"{cell_name}, output {number} ({part})"
+                for line_number, line in enumerate(part_text.split("\n"), start=1):
+                    for kind, description, secret in _line_findings(line, secrets, markers_anywhere=True):
+                        description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
+                        leaks.append(Leak(relative, line_number, description, kind, place, secret))
+    return leaks
+
+
+def _describe_cell(index: int, cell: dict) -> str:
+    try:
+        return course_build.describe_cell(index, cell)
+    except (AttributeError, TypeError):  # metadata or source of another type than nbformat's
+        return f"cell {index}"
+
+
+def _output_parts(output) -> list[tuple[str, str]]:
+    """Return (name, text) for the strings of one stored output: its text, traceback, and each MIME type's data.
+
+    A traceback's frames are separate strings, so they are joined with newlines. Every other
+    string counts too (the error's name and value, metadata), under the name of its key.
+    """
+    if not isinstance(output, dict):
+        return [("value", "\n".join(_string_lines(output)))]
+    parts = []
+    for key, value in output.items():
+        if key == "traceback" and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            parts.append((key, "\n".join(value)))
+        elif key in ("data", "metadata") and isinstance(value, dict):
+            parts.extend((f"{key} {mime}" if key == "metadata" else mime, "\n".join(_string_lines(item)))
+                         for mime, item in value.items())
+        else:
+            parts.append((key, "\n".join(_string_lines(value))))
+    return parts
 
 
 def scan_release(folder: Path, secrets: dict[str, Secret]) -> list[Leak]:
@@ -869,7 +968,9 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
     try:
         skipped = stage_release(root, staging, pictures)
         leaks = scan_release(staging, secrets)
-        overlaps = [] if strict else [leak for leak in leaks if is_library_overlap(leak)]
+        # A solution line that the library contains is no secret, wherever else it appears.
+        library_lines = {leak.secret for leak in leaks if is_library_overlap(leak)}
+        overlaps = [] if strict else [leak for leak in leaks if leak.kind == "solution" and leak.secret in library_lines]
         leaks = [leak for leak in leaks if leak not in overlaps]
         if leaks:
             listed = "\n".join(f"  {leak}" for leak in leaks[:30])
@@ -888,10 +989,12 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
     for name in skipped:
         log(f"left out {name} ({_reason_left_out(root / name, pictures)})")
     if overlaps:
-        files = sorted({leak.path for leak in overlaps})
+        library_files = sorted({leak.path for leak in overlaps if is_library_overlap(leak)})
+        other_files = sorted({leak.path for leak in overlaps if not is_library_overlap(leak)})
+        elsewhere = f", and the release also contains them in {', '.join(other_files)}" if other_files else ""
         log(
-            f"warning: {len(overlaps)} solution lines also appear in the library ({', '.join(files)}), "
-            f"which students can read; pass --strict to reject this"
+            f"warning: {len(library_lines)} solution lines also appear in the library ({', '.join(library_files)}), "
+            f"which students can read{elsewhere}; pass --strict to reject this"
         )
     log(f"wrote the release to {destination} ({len(secrets)} solution lines checked, no leak found)")
     return skipped
