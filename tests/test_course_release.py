@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import io
@@ -22,6 +23,7 @@ from course_helpers import (
     SQUARE_SOLUTION_LINE,
     make_course,
     tiny_solution_notebook,
+    write_notebook,
 )
 
 from netlite.course import build as course_build
@@ -507,6 +509,117 @@ def test_release_warns_on_library_line_in_output(tmp_path):
     assert "the release also contains them in exercises/01_tiny.ipynb" in warning
     with pytest.raises(course_release.ReleaseLeakError, match=r"exercises/01_tiny\.ipynb, cell 9 .*output 1 \(text\)"):
         course_release.release(root, tmp_path / "strict-release", strict=True, **QUIET)
+
+
+SCREENSHOT = b"\x89PNG\r\n\x1a\n a screenshot of the solved exercise"
+SCREENSHOT_SVG = '<svg xmlns="http://www.w3.org/2000/svg"><text>PASS square</text></svg>\n'
+
+
+def _markdown_with_attachment(name: str, content_type: str, content: bytes):
+    cell = nbformat.v4.new_markdown_cell(f"![done](attachment:{name})")
+    cell.attachments = {name: {content_type: base64.b64encode(content).decode()}}
+    return cell
+
+
+def _code_with_picture(content_type: str, stored):
+    cell = nbformat.v4.new_code_cell("show_picture()", execution_count=9)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={content_type: stored, "text/plain": "<Figure>"})]
+    return cell
+
+
+# Each case: a cell with a picture, and where the release names it. The cell goes into the solution
+# notebook, so the exercise has it, unless the case names a walk-through.
+PICTURE_CELLS = {
+    "attachment": (
+        lambda: _markdown_with_attachment("done.png", "image/png", SCREENSHOT),
+        "exercises/01_tiny.ipynb, cell 9 (starting '![done](attachment:done.png)'), attachment 'done.png': image/png",
+    ),
+    "image output": (
+        lambda: _code_with_picture("image/png", base64.b64encode(SCREENSHOT).decode()),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1: image/png",
+    ),
+    "SVG output stored as text": (
+        lambda: _code_with_picture("image/svg+xml", SCREENSHOT_SVG),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1: image/svg+xml",
+    ),
+    "attachment in a walk-through": (
+        lambda: _markdown_with_attachment("done.png", "image/png", SCREENSHOT),
+        "notebooks/01_walkthrough.ipynb, cell 0 (starting '![done](attachment:done.png)'), attachment 'done.png'",
+    ),
+}
+
+
+def _course_with_picture_cell(tmp_path, cell, walkthrough: bool) -> Path:
+    """Return a built course with an instructor-only page of screenshots and ``cell`` in a released notebook."""
+    notebook = tiny_solution_notebook()
+    if not walkthrough:
+        notebook.cells.append(cell)
+    root = make_course(tmp_path / "course", notebook=notebook)
+    if walkthrough:
+        write_notebook(root / "notebooks" / "01_walkthrough.ipynb", nbformat.v4.new_notebook(cells=[cell]))
+    (root / "docs" / "images" / "student-path").mkdir(parents=True)
+    (root / "docs" / "images" / "student-path" / "03-solution-typed.png").write_bytes(SCREENSHOT)
+    (root / "docs" / "images" / "student-path" / "03-solution-typed.svg").write_text(SCREENSHOT_SVG)
+    (root / "docs" / "student-path.md").write_text(
+        "<!-- instructor-only -->\n![solved](images/student-path/03-solution-typed.png)\n"
+        "![solved](images/student-path/03-solution-typed.svg)\n"
+    )
+    course_build.build(root, **QUIET)
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(PICTURE_CELLS))
+def test_release_rejects_left_out_picture_in_notebook(tmp_path, case):
+    make_cell, place = PICTURE_CELLS[case]
+    root = _course_with_picture_cell(tmp_path, make_cell(), walkthrough="walk-through" in case)
+    destination = tmp_path / "release"
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, destination, **QUIET)
+
+    message = str(raised.value)
+    assert place in message
+    suffix = "svg" if "SVG" in case else "png"
+    assert f"with the content of docs/images/student-path/03-solution-typed.{suffix}, which the release leaves out" in message
+    assert "(only the instructor-only docs/student-path.md shows it); remove it from the notebook\n" in message
+    assert not destination.exists()
+
+
+def test_release_rejects_unused_picture_in_notebook(tmp_path):
+    # No page shows the picture, so it may be meant for students, and the message explains how to ship it.
+    root = _course_with_picture_cell(tmp_path, _markdown_with_attachment("logo.png", "image/png", b"\x89PNG a logo"), False)
+    (root / "docs" / "images" / "logo.png").write_bytes(b"\x89PNG a logo")
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+    expected = (
+        "attachment 'logo.png': image/png with the content of docs/images/logo.png, which the release leaves out "
+        "(no released page or notebook uses it); remove it from the notebook, or link docs/images/logo.png from a "
+        "released page if students may see it"
+    )
+    assert expected in str(raised.value)
+
+def test_release_lists_unread_pictures(tmp_path):
+    plot = b"\x89PNG\r\n\x1a\n a loss curve"
+    attachment = _markdown_with_attachment("plot.png", "image/png", plot)
+    root = _course_with_picture_cell(tmp_path, attachment, walkthrough=False)
+    write_notebook(
+        root / "notebooks" / "01_walkthrough.ipynb",
+        nbformat.v4.new_notebook(cells=[_code_with_picture("image/jpeg", base64.b64encode(b"\xff\xd8 a photo").decode())]),
+    )
+    messages = []
+
+    course_release.release(root, tmp_path / "release", log=messages.append)
+
+    start = messages.index(
+        "the scan cannot read text in these 2 pictures of released notebooks; "
+        "look at them for solution code before you hand out the release:"
+    )
+    assert messages[start + 1 : start + 3] == [
+        "  exercises/01_tiny.ipynb, cell 9 (starting '![done](attachment:plot.png)'), attachment 'plot.png': image/png",
+        "  notebooks/01_walkthrough.ipynb, cell 0 (starting 'show_picture()'), output 1: image/jpeg",
+    ]
 
 
 def test_release_rejects_solution_in_archive(tmp_path):

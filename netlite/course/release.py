@@ -20,7 +20,9 @@ Before the release is moved to its destination, every file in it is scanned for
 In a notebook every string counts (sources, outputs of any type, metadata, attachments). In the
 stored outputs of cells, ANSI escape codes are removed first and a marker counts anywhere in a
 line, because a traceback shows the source lines of the failing code after line numbers and colour
-codes.
+codes. A notebook's attachment or image output with the same bytes as a picture that the release
+leaves out of ``docs/`` is a leak, and the release lists the other pictures of released notebooks,
+whose text the scan cannot read.
 
 Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep.
 A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
@@ -42,7 +44,10 @@ one exception, wherever else the release contains them. They are reported as a w
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import bz2
+import hashlib
 import html
 import io
 import itertools
@@ -79,6 +84,8 @@ ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b
 # Each marker's words, found anywhere in a line of a stored output ("  10   ### BEGIN SOLUTION" in a traceback).
 MARKER_WORDS = {marker: re.compile(r"\b" + re.escape(marker.lstrip("# ")) + r"\b") for marker in course_build.MARKERS}
 OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not print solution code or hidden tests"
+# The content types of notebook pictures, attachments and outputs, whose text the scan cannot read.
+PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
@@ -135,14 +142,16 @@ class ReleaseLeakError(ReleaseError):
 class Leak:
     """One finding of the scan: a file, a line number (0 for a folder) and what was found.
 
-    In a notebook's stored output, ``place`` names the cell and the output, and the line
-    number counts from the start of that output's text.
+    In a notebook's stored output or picture, ``place`` names the cell and the output or attachment,
+    and the line number counts from the start of that output's text.
     """
 
     path: str
     line_number: int
     description: str
-    kind: str  # "marker", "solution", "hidden test", "folder" or "unscannable"
+    # "marker", "solution", "hidden test", "folder", "unscannable", "picture" (the same content as
+    # a picture the release leaves out) or "unread picture" (listed in the log, not rejected)
+    kind: str
     place: str = ""
     secret: str = ""  # the normalized solution or hidden-test line that was found
 
@@ -370,12 +379,20 @@ def _archive_members(data: bytes, name: str):
     return []
 
 
-def scan_file(path: Path, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
-    """Return every leak in one file; binary files are scanned as Latin-1 text, archives member by member."""
-    return _scan_bytes(path.read_bytes(), path.name, relative, secrets)
+def scan_file(
+    path: Path, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str] | None = None
+) -> list[Leak]:
+    """Return every leak in one file; binary files are scanned as Latin-1 text, archives member by member.
+
+    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out to
+    its description (see ``scan_release``).
+    """
+    return _scan_bytes(path.read_bytes(), path.name, relative, secrets, left_out_pictures or {})
 
 
-def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret], depth: int = 0) -> list[Leak]:
+def _scan_bytes(
+    data: bytes, name: str, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str], depth: int = 0
+) -> list[Leak]:
     leaks = []
     try:
         members = _archive_members(data, name)
@@ -386,12 +403,12 @@ def _scan_bytes(data: bytes, name: str, relative: str, secrets: dict[str, Secret
         return [Leak(relative, 0, f"cannot be scanned: archives nested more than {MAX_ARCHIVE_DEPTH} deep", "unscannable")]
     for member, member_data in members:
         member_name = member.rsplit("/", 1)[-1]
-        leaks.extend(_scan_bytes(member_data, member_name, f"{relative}:{member}", secrets, depth + 1))
+        leaks.extend(_scan_bytes(member_data, member_name, f"{relative}:{member}", secrets, left_out_pictures, depth + 1))
     text = _decode(data)
     try:
         lines = list(_text_lines(text, name))
         if name.endswith(".ipynb"):
-            leaks.extend(_notebook_leaks(text, relative, secrets))
+            leaks.extend(_notebook_leaks(text, relative, secrets, left_out_pictures))
     except RecursionError:
         return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
     for number, line in enumerate(lines, start=1):
@@ -424,8 +441,8 @@ def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool
     return findings
 
 
-def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret]) -> list[Leak]:
-    """Return the leaks in the stored outputs of a notebook's cells.
+def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str]) -> list[Leak]:
+    """Return the leaks in a notebook's stored outputs and pictures, and each picture the scan cannot read.
 
     Outputs are scanned with ANSI escape codes removed and for markers anywhere in a line, because
     a traceback shows the source lines of the failing code after line numbers and colour codes.
@@ -448,6 +465,8 @@ def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret]) -> lis
                     for kind, description, secret in _line_findings(line, secrets, markers_anywhere=True):
                         description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
                         leaks.append(Leak(relative, line_number, description, kind, place, secret))
+        for place, content_type, value in _cell_pictures(cell, cell_name):
+            leaks.append(_picture_finding(relative, place, content_type, value, left_out_pictures))
     return leaks
 
 
@@ -478,8 +497,46 @@ def _output_parts(output) -> list[tuple[str, str]]:
     return parts
 
 
-def scan_release(folder: Path, secrets: dict[str, Secret]) -> list[Leak]:
-    """Scan every file under ``folder``; a folder named ``solutions`` is a leak by itself."""
+def _cell_pictures(cell: dict, cell_name: str):
+    """Yield (place, content type, stored value) for each picture of a cell: attachments and image outputs."""
+    attachments = cell.get("attachments")
+    for name, bundle in (attachments.items() if isinstance(attachments, dict) else []):
+        for content_type, value in (bundle.items() if isinstance(bundle, dict) else []):
+            if PICTURE_TYPE.match(content_type):
+                yield f"{cell_name}, attachment {name!r}", content_type, value
+    outputs = cell.get("outputs")
+    for number, output in enumerate(outputs if isinstance(outputs, list) else [], start=1):
+        data = output.get("data") if isinstance(output, dict) else None
+        for content_type, value in (data.items() if isinstance(data, dict) else []):
+            if PICTURE_TYPE.match(content_type):
+                yield f"{cell_name}, output {number}", content_type, value
+
+
+def _picture_finding(relative: str, place: str, content_type: str, value, left_out_pictures: dict[str, str]) -> Leak:
+    """Return a leak when a notebook's picture has the content of a picture left out of docs/, else an unread picture."""
+    # NOTE: only identical bytes are found. A cropped, resized or re-saved copy is listed as unread.
+    text = "".join(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else value
+    contents = []
+    if isinstance(text, str):
+        contents.append(text.encode("utf-8"))  # SVG is stored as text
+        try:
+            contents.append(base64.b64decode(text))  # binary pictures are stored in base64
+        except (binascii.Error, ValueError):
+            pass
+    for content in contents:
+        match = left_out_pictures.get(hashlib.sha256(content).hexdigest())
+        if match:
+            return Leak(relative, 0, f"{content_type} with the content of {match}", "picture", place)
+    return Leak(relative, 0, content_type, "unread picture", place)
+
+
+def scan_release(folder: Path, secrets: dict[str, Secret], left_out_pictures: dict[str, str] | None = None) -> list[Leak]:
+    """Scan every file under ``folder``; a folder named ``solutions`` is a leak by itself.
+
+    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out of
+    ``docs/`` to its path, the reason and what to do. A notebook's attachment or image output with
+    the same content is a leak, and every other picture of a notebook is listed as an unread picture.
+    """
     leaks = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
@@ -487,7 +544,7 @@ def scan_release(folder: Path, secrets: dict[str, Secret]) -> list[Leak]:
             if path.name == course_build.SOLUTIONS_DIR:
                 leaks.append(Leak(relative, 0, "solutions folder", "folder"))
             continue
-        leaks.extend(scan_file(path, relative, secrets))
+        leaks.extend(scan_file(path, relative, secrets, left_out_pictures))
     return leaks
 
 
@@ -518,7 +575,8 @@ class PictureUse:
     ``unshown`` contains every picture left out. ``held_back`` maps the pictures among them that
     released code matches only through a glob pattern or a folder, but that an instructor-only page
     shows, to those matches, each written as ``"'<pattern>' in <notebook>"``. ``shown_by`` maps
-    the same pictures to the instructor-only pages that show them, relative to the course root.
+    every picture left out that an instructor-only page shows to those pages, relative to the
+    course root.
     """
 
     unshown: set[Path]
@@ -573,7 +631,9 @@ def find_picture_use(root: Path) -> PictureUse:
         if path not in linked
     }
     shipped = linked | {path for path in matched if path not in held_back}
-    return PictureUse(pictures - shipped, held_back, {path: shown_to_instructors[path] for path in held_back})
+    unshown = pictures - shipped
+    shown_by = {path: shown_to_instructors[path] for path in sorted(unshown & shown_to_instructors.keys())}
+    return PictureUse(unshown, held_back, shown_by)
 
 
 def _course_pages(root: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
@@ -933,7 +993,22 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
             f"the instructor-only {', '.join(pages)} {verb} it, and only a glob pattern or folder of released code "
             f"matches it: {', '.join(matches)}. To ship it, write its full path in a released notebook or page"
         )
+    pages = pictures.shown_by.get(path.resolve())
+    if pages:
+        return f"only the instructor-only {', '.join(pages)} {'shows' if len(pages) == 1 else 'show'} it"
     return "no released page or notebook uses it"
+
+
+def _left_out_pictures(root: Path, pictures: PictureUse) -> dict[str, str]:
+    """Map the SHA-256 digest of each picture left out of ``docs/`` to its path, the reason and what to do."""
+    descriptions = {}
+    for path in sorted(pictures.unshown):
+        relative = path.relative_to(root).as_posix()
+        description = f"{relative}, which the release leaves out ({_reason_left_out(path, pictures)}); remove it from the notebook"
+        if path not in pictures.shown_by:  # no instructor-only page shows it, so it may be meant for students
+            description += f", or link {relative} from a released page if students may see it"
+        descriptions[hashlib.sha256(path.read_bytes()).hexdigest()] = description
+    return descriptions
 
 
 def release(root: Path, destination: Path, strict: bool = False, log=print) -> list[str]:
@@ -967,7 +1042,9 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"))
     try:
         skipped = stage_release(root, staging, pictures)
-        leaks = scan_release(staging, secrets)
+        findings = scan_release(staging, secrets, _left_out_pictures(root, pictures))
+        unread = [finding for finding in findings if finding.kind == "unread picture"]
+        leaks = [finding for finding in findings if finding.kind != "unread picture"]
         # A solution line that the library contains is no secret, wherever else it appears.
         library_lines = {leak.secret for leak in leaks if is_library_overlap(leak)}
         overlaps = [] if strict else [leak for leak in leaks if leak.kind == "solution" and leak.secret in library_lines]
@@ -976,7 +1053,8 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
             listed = "\n".join(f"  {leak}" for leak in leaks[:30])
             more = f"\n  ... and {len(leaks) - 30} more" if len(leaks) > 30 else ""
             raise ReleaseLeakError(
-                f"the release would contain solution code, hidden tests or markers, so nothing was written:\n"
+                f"the release would contain solution code, hidden tests, markers or left-out pictures, so nothing "
+                f"was written:\n"
                 f"{listed}{more}\nremove these lines from the released files, or change the solution if a "
                 f"released file must contain it"
             )
@@ -996,5 +1074,12 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
             f"warning: {len(library_lines)} solution lines also appear in the library ({', '.join(library_files)}), "
             f"which students can read{elsewhere}; pass --strict to reject this"
         )
+    if unread:
+        log(
+            f"the scan cannot read text in these {len(unread)} pictures of released notebooks; "
+            f"look at them for solution code before you hand out the release:"
+        )
+        for finding in unread:
+            log(f"  {finding}")
     log(f"wrote the release to {destination} ({len(secrets)} solution lines checked, no leak found)")
     return skipped
