@@ -9,6 +9,8 @@ import io
 import json
 import lzma
 import re
+import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -732,6 +734,69 @@ def test_release_accepts_harmless_files(tmp_path):
 
     for name in ("data.zip", "bzh.txt", "empty.txt"):
         assert (tmp_path / "release" / "docs" / name).is_file()
+
+
+# The pytest settings of pyproject.toml written another way: an array over several lines, and an
+# option and its value as two words.
+OTHER_PYTEST_SETTINGS = """[project]
+name = "netlite"
+
+[tool.pytest.ini_options]
+testpaths = [
+    "tests",
+    "notebooks",
+]
+addopts = "-ra --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval --nbval-current-env"
+"""
+
+
+def _course_with_project_pyproject(tmp_path, pyproject: str | None = None) -> Path:
+    """Return a built course with this project's pyproject.toml, its nbval settings file and a walk-through."""
+    root = make_course(tmp_path / "course")
+    project = Path(__file__).resolve().parents[1]
+    (root / "pyproject.toml").write_text(pyproject or (project / "pyproject.toml").read_text())
+    (root / "tests").mkdir()
+    (root / "tests" / "nbval_sanitize.cfg").write_text((project / "tests" / "nbval_sanitize.cfg").read_text())
+    walkthrough = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("print(1 + 1)", execution_count=1, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="2\n")
+        ])],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    write_notebook(root / "notebooks" / "01_walkthrough.ipynb", walkthrough)
+    course_build.build(root, **QUIET)
+    return root
+
+
+@pytest.mark.parametrize("pyproject", [None, OTHER_PYTEST_SETTINGS], ids=["project", "other"])
+def test_released_pyproject_names_released_files(tmp_path, pyproject):
+    tomllib = pytest.importorskip("tomllib")  # in the standard library from Python 3.11
+    root = _course_with_project_pyproject(tmp_path, pyproject)
+    destination = tmp_path / "release"
+
+    course_release.release(root, destination, **QUIET)
+
+    settings = tomllib.loads((destination / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert settings["testpaths"] == ["notebooks"]
+    options = settings["addopts"].split()
+    assert "--nbval" in options
+    assert not [option for option in options if "tests/" in option]
+    assert "solutions/" not in (destination / "pyproject.toml").read_text()
+    assert tomllib.loads((destination / "pyproject.toml").read_text())["project"]["name"] == "netlite"
+
+
+def test_pytest_runs_in_release(tmp_path):
+    root = _course_with_project_pyproject(tmp_path)
+    destination = tmp_path / "release"
+    course_release.release(root, destination, **QUIET)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=destination, capture_output=True, text=True, timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
 
 
 def test_release_rejects_stale_exercises(tmp_path):

@@ -4,7 +4,8 @@ The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``,
 ``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
 ``<!-- instructor-only -->`` among their first five lines) and the pictures in ``docs/`` that no
 released page mentions and no released notebook's code loads (see ``find_picture_use``). Caches
-and hidden files are left out.
+and hidden files are left out. pytest's settings in the released ``pyproject.toml`` name only
+released files (see ``_fit_pyproject``).
 When the course has a ``README.student.md``, the release's ``README.md`` is that file, because the
 course's own README speaks to instructors about solutions and grading.
 
@@ -55,6 +56,7 @@ import json
 import lzma
 import posixpath
 import re
+import shlex
 import shutil
 import tarfile
 import tempfile
@@ -126,6 +128,12 @@ FORMAT_FIELD = re.compile(r"\{[^{}]*\}")  # a str.format field, or a placeholder
 PERCENT_FIELD = re.compile(r"%(?:\([^()]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 IPYTHON_MAGIC_LINE = re.compile(r"^[ \t]*[%!].*$", flags=re.MULTILINE)  # %matplotlib inline, !pip install ...
+# pytest's table in pyproject.toml, up to the next table, and the two settings that _fit_pyproject rewrites.
+PYTEST_TABLE = re.compile(r"^\[tool\.pytest\.ini_options\][^\n]*\n(?P<body>.*?)(?=^\[|\Z)", flags=re.MULTILINE | re.DOTALL)
+TESTPATHS = re.compile(r"^testpaths[ \t]*=[ \t]*\[(?P<items>[^\]]*)\][ \t]*$", flags=re.MULTILINE)
+ADDOPTS = re.compile(r'^addopts[ \t]*=[ \t]*"(?P<value>(?:\\.|[^"\\\n])*)"[ \t]*$', flags=re.MULTILINE)
+TOML_STRING = re.compile(r"\"((?:\\.|[^\"\\\n])*)\"|'([^'\n]*)'")
+TOML_COMMENT_BLOCK = re.compile(r"^(?:[ \t]*#[^\n]*\n)+", flags=re.MULTILINE)
 # A quoted Python string without prefix or triple quotes, read when a code cell does not parse.
 PYTHON_STRING = re.compile(r"\"((?:\\.|[^\"\\\n])*)\"|'((?:\\.|[^'\\\n])*)'")
 
@@ -979,7 +987,57 @@ def stage_release(root: Path, staging: Path, pictures: PictureUse | None = None)
             source = root / STUDENT_README
         if source.is_file():
             shutil.copy2(source, staging / name)
+    if (staging / "pyproject.toml").is_file():
+        _fit_pyproject(staging / "pyproject.toml", root, staging)
     return skipped
+
+
+def _fit_pyproject(path: Path, root: Path, staging: Path) -> None:
+    """Rewrite pytest's settings in the released pyproject.toml to name only what the release contains.
+
+    A course's ``testpaths`` and ``addopts`` may name ``tests/`` and ``solutions/``, which are not
+    released, and pytest stops with an error on an option such as
+    ``--nbval-sanitize-with=tests/nbval_sanitize.cfg`` whose file is missing. So ``testpaths``
+    keeps the released folders, ``addopts`` loses each option whose value is a left-out file or
+    folder, and a comment that names one goes too.
+
+    NOTE: only a ``testpaths`` array and an ``addopts`` string in double quotes, each ending its
+    line, are rewritten. Other forms stay as the course wrote them.
+    """
+    text = path.read_text(encoding="utf-8")
+    table = PYTEST_TABLE.search(text)
+    if table is None:
+        return
+
+    def left_out(value: str) -> bool:
+        value = value.rstrip(",.;:")
+        return bool(value) and (root / value).exists() and not (staging / value).exists()
+
+    def fit_testpaths(match: re.Match) -> str:
+        paths = [double or single for double, single in TOML_STRING.findall(match.group("items"))]
+        return f"testpaths = {json.dumps([name for name in paths if (staging / name).exists()])}"
+
+    def fit_addopts(match: re.Match) -> str:
+        options = shlex.split(json.loads(f'"{match.group("value")}"'))
+        kept_options = []
+        for option in options:
+            name, equals, value = option.partition("=")
+            if equals and name.startswith("-") and left_out(value):
+                continue
+            if left_out(option):
+                # A path left out, as the value in "--nbval-sanitize-with tests/nbval_sanitize.cfg" or alone.
+                if kept_options and kept_options[-1].startswith("--") and "=" not in kept_options[-1]:
+                    kept_options.pop()
+                continue
+            kept_options.append(option)
+        return f"addopts = {json.dumps(shlex.join(kept_options))}"
+
+    body = TESTPATHS.sub(fit_testpaths, table.group("body"))
+    body = ADDOPTS.sub(fit_addopts, body)
+    body = TOML_COMMENT_BLOCK.sub(lambda block: "" if any(map(left_out, block.group(0).split())) else block.group(0), body)
+    if body != table.group("body"):
+        body = "# The release rewrote testpaths and addopts to name only what it contains.\n" + body
+    path.write_text(text[: table.start("body")] + body + text[table.end("body") :], encoding="utf-8")
 
 
 def _reason_left_out(path: Path, pictures: PictureUse) -> str:
