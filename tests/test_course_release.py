@@ -886,3 +886,18 @@ def test_project_student_readme_names_real_files():
         assert (project / relative).is_file(), relative
     assert "solutions" not in text
     assert "python -m netlite.course lab" in text
+
+
+def test_project_release_names_no_left_out_page(tmp_path):
+    # A released page that names an instructor-only page points students at a file they do not have.
+    project = Path(__file__).resolve().parents[1]
+    destination = tmp_path / "release"
+
+    skipped = course_release.release(project, destination, **QUIET)
+
+    left_out_pages = [name for name in skipped if name.endswith(".md")]
+    assert "docs/course-format.md" in left_out_pages
+    for page in sorted(destination.rglob("*.md")):
+        text = page.read_text()
+        for name in left_out_pages:
+            assert Path(name).name not in text, f"{page.relative_to(destination)} names {name}"
