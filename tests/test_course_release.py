@@ -30,6 +30,7 @@ from course_helpers import (
 
 from netlite.course import build as course_build
 from netlite.course import release as course_release
+from netlite.course import release_contents, release_scan
 from netlite.course.__main__ import main
 
 SECRET_LINES = (SQUARE_SOLUTION_LINE, CUBE_SOLUTION_LINE, SQUARE_HIDDEN_LINE, CUBE_HIDDEN_LINE)
@@ -165,7 +166,7 @@ def test_unshown_pictures_finds_link(tmp_path, case):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(b"\x89PNG")
 
-    unshown = {path.relative_to(root).as_posix() for path in course_release.unshown_pictures(root)}
+    unshown = {path.relative_to(root).as_posix() for path in release_contents.unshown_pictures(root)}
 
     assert picture not in unshown
     assert unshown == {INSTRUCTOR_PICTURE}
@@ -219,7 +220,7 @@ def test_unshown_pictures_follows_code(tmp_path, case):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(b"\x89PNG")
 
-    unshown = course_release.unshown_pictures(root)
+    unshown = release_contents.unshown_pictures(root)
 
     shipped = {(root / relative).name for relative in CODE_PICTURES if (root / relative) not in unshown}
     assert shipped == expected
@@ -249,7 +250,7 @@ def test_unshown_pictures_wildcard_skips_instructor_picture(tmp_path, case):
     for name in ("03-solution-typed.png", "diagram.png"):
         (root / "docs" / "images" / "student-path" / name).write_bytes(b"\x89PNG")
 
-    use = course_release.find_picture_use(root)
+    use = release_contents.find_picture_use(root)
 
     folder = root / "docs" / "images" / "student-path"
     assert {path.name for path in folder.iterdir() if path not in use.unshown} == expected
@@ -282,7 +283,7 @@ def test_release_logs_instructor_picture_left_out(tmp_path):
 
 def test_held_back_reason_names_two_pages(tmp_path):
     picture = (tmp_path / "docs" / "solved.png").resolve()
-    use = course_release.PictureUse({picture}, {picture: ["'../docs/*.png' in notebooks/a.ipynb"]},
+    use = release_contents.PictureUse({picture}, {picture: ["'../docs/*.png' in notebooks/a.ipynb"]},
                                     {picture: ["docs/grading.md", "docs/student-path.md"]})
 
     reason = course_release._reason_left_out(picture, use)
@@ -299,7 +300,7 @@ def test_other_picture_formats_need_a_link(tmp_path):
     grading = root / "docs" / "grading.md"
     grading.write_text(grading.read_text() + "\n" + " ".join(f"![a](images/{name})" for name in names) + "\n")
 
-    unshown = course_release.unshown_pictures(root)
+    unshown = release_contents.unshown_pictures(root)
 
     assert {path.name for path in unshown} >= set(names)
 
@@ -312,7 +313,7 @@ def test_unshown_pictures_long_word_is_fast(tmp_path):
     (root / "docs" / "page.md").write_text("iVBORw0KGgo" * 4000 + " fit.png,fit.png\n")
 
     started = time.perf_counter()
-    unshown = course_release.unshown_pictures(root)
+    unshown = release_contents.unshown_pictures(root)
     seconds = time.perf_counter() - started
 
     assert unshown == set()
@@ -327,7 +328,7 @@ def test_unshown_pictures_skips_null_character(tmp_path):
     (root / "docs").mkdir()
     (root / "docs" / "fit.png").write_bytes(b"\x89PNG")
 
-    assert course_release.unshown_pictures(root) == {root / "docs" / "fit.png"}
+    assert release_contents.unshown_pictures(root) == {root / "docs" / "fit.png"}
 
 
 def test_release_has_no_solution_or_marker(tmp_path):
@@ -700,8 +701,8 @@ UNSCANNABLE = {
     "truncated.txt.gz": lambda: _cut_in_half(gzip.compress(b"some notes\n" * 2000)),
     "truncated.tar.gz": lambda: _cut_in_half(_tar_gz("notes.txt", b"some notes\n" * 2000)),
     "damaged.zip": lambda: _zip("notes.txt", b"some notes\n" * 100, zipfile.ZIP_STORED).replace(b"some", b"SOME", 1),
-    "bomb.zip": lambda: _zip("zeros.bin", bytes(course_release.MAX_UNPACKED_BYTES + 1)),
-    "many-members.zip": lambda: _zip_many(5, course_release.MAX_UNPACKED_BYTES // 4),
+    "bomb.zip": lambda: _zip("zeros.bin", bytes(release_scan.MAX_UNPACKED_BYTES + 1)),
+    "many-members.zip": lambda: _zip_many(5, release_scan.MAX_UNPACKED_BYTES // 4),
     "notes.txt.zst": lambda: b"\x28\xb5\x2f\xfd" + bytes(32),
     "deep.json": lambda: b"[" * 100_000 + b"]" * 100_000,
 }
@@ -829,7 +830,7 @@ def test_release_into_empty_folder(tmp_path):
 
 def test_secret_lines_selection(tmp_path):
     root = make_course(tmp_path)
-    secrets = course_release.secret_lines(course_build.load_solutions(root))
+    secrets = release_scan.secret_lines(course_build.load_solutions(root))
     assert set(secrets) == {SQUARE_SOLUTION_LINE, CUBE_SOLUTION_LINE, SQUARE_HIDDEN_LINE, CUBE_HIDDEN_LINE}
     assert {secret.notebook for secret in secrets.values()} == {"01_tiny.ipynb"}
     assert secrets[SQUARE_HIDDEN_LINE].kind == "hidden test"
@@ -847,7 +848,7 @@ def test_short_and_visible_lines_not_secret(tmp_path):
     )
     notebook.cells[2]["outputs"][0]["text"] = "value = y * y + 1\n"
     root = make_course(tmp_path, notebook=notebook)
-    secrets = course_release.secret_lines(course_build.load_solutions(root))
+    secrets = release_scan.secret_lines(course_build.load_solutions(root))
     assert "y = x" not in secrets
     assert 'print("squaring now")' not in secrets
     assert "return y * y" in secrets

@@ -1,0 +1,474 @@
+"""The release's leak scan: which lines of the solution notebooks are secret, and where a file shows them.
+
+Before the release is moved to its destination, every file in it is scanned for
+
+- the nbgrader markers (a line starting with ``### BEGIN SOLUTION`` and the like), and
+- every line between the markers of a solution notebook (solution code, hints aside, and hidden
+  tests), found anywhere in a line of the release after collapsing whitespace. Lines of at least
+  ``MIN_SECRET_LENGTH`` characters are compared, except those that also occur in a line outside
+  the fences or in a hint, because the students see those anyway. A line that a stored output
+  shows is still compared, because that output leaks it.
+
+In a notebook every string counts (sources, outputs of any type, metadata, attachments). In the
+stored outputs of cells, ANSI escape codes are removed first and a marker counts anywhere in a
+line, because a traceback shows the source lines of the failing code after line numbers and colour
+codes. A notebook's attachment or image output with the same bytes as a picture that the release
+leaves out of ``docs/`` is a leak, and the release lists the other pictures of released notebooks,
+whose text the scan cannot read.
+
+Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep.
+A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
+``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
+counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
+tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught.
+
+NOTE: the scan reads text, and some formats keep text in a form it cannot see. Examples are a
+PDF's compressed or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and
+a zip entry that the zip's table of contents does not list. Do not put exports of solution
+notebooks into the released folders.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import hashlib
+import html
+import io
+import json
+import lzma
+import re
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import build as course_build
+
+# Shorter fenced lines (``return x``, ``pass``, ``else:``) occur in any code base and reveal nothing.
+MIN_SECRET_LENGTH = 12
+# An archive member that unpacks to more than this is rejected rather than read (a zip bomb would fill the memory).
+MAX_UNPACKED_BYTES = 64 * 2**20
+MAX_ARCHIVE_DEPTH = 3  # an archive in an archive in an archive is scanned; deeper nesting is rejected
+# The escape codes of terminals (colours, cursor moves), which IPython writes into tracebacks.
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# Each marker's words, found anywhere in a line of a stored output ("  10   ### BEGIN SOLUTION" in a traceback).
+MARKER_WORDS = {marker: re.compile(r"\b" + re.escape(marker.lstrip("# ")) + r"\b") for marker in course_build.MARKERS}
+OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not print solution code or hidden tests"
+# The content types of notebook pictures, attachments and outputs, whose text the scan cannot read.
+PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
+MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
+# Compressed formats that the standard library cannot unpack: their contents could not be scanned.
+UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One finding of the scan: a file, a line number (0 for a folder) and what was found.
+
+    In a notebook's stored output or picture, ``place`` names the cell and the output or attachment,
+    and the line number counts from the start of that output's text.
+    """
+
+    path: str
+    line_number: int
+    description: str
+    # "marker", "solution", "hidden test", "folder", "unscannable", "picture" (the same content as
+    # a picture the release leaves out) or "unread picture" (listed in the log, not rejected)
+    kind: str
+    place: str = ""
+    secret: str = ""  # the normalized solution or hidden-test line that was found
+
+    def __str__(self):
+        if self.place:
+            line = f", line {self.line_number}" if self.line_number else ""
+            return f"{self.path}, {self.place}{line}: {self.description}"
+        return f"{self.path}:{self.line_number}: {self.description}"
+
+
+# -- what is secret ----------------------------------------------------------
+
+
+def normalize(line: str) -> str:
+    return " ".join(line.split())
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A fenced line that must not appear in the release: solution code or a hidden test."""
+
+    text: str
+    notebook: str
+    kind: str  # "solution" or "hidden test"
+
+
+def secret_lines(solutions: dict) -> dict[str, Secret]:
+    """Map every normalized fenced line of the solution notebooks that students never see to its Secret.
+
+    A fenced line is left out when it is shorter than MIN_SECRET_LENGTH. It is also left out when
+    it occurs in a line outside the fences or in a hint, which the build copies into the
+    exercise's NotImplementedError message, because the students see those lines anyway. Outputs
+    do not count, because a stored output that shows a fenced line leaks it, as a traceback does
+    when it prints the solution code around the line that failed. This is computed from the solution
+    notebooks alone, so a bug in the build cannot hide a leak from the scan.
+    """
+    fenced, visible = {}, []
+    fences = (
+        (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION, "solution"),
+        (course_build.BEGIN_HIDDEN_TESTS, course_build.END_HIDDEN_TESTS, "hidden test"),
+    )
+    for name, notebook in solutions.items():
+        for cell in notebook.cells:
+            lines = course_build.source_text(cell).split("\n")
+            kinds = {}
+            for begin_marker, end_marker, kind in fences:
+                for begin, end in course_build.fenced_blocks(lines, begin_marker, end_marker, name):
+                    kinds.update((number, kind) for number in range(begin + 1, end))
+            for number, line in enumerate(lines):
+                text = normalize(line)
+                if number in kinds and not text.startswith(course_build.HINT_PREFIX):
+                    fenced.setdefault(text, Secret(text, name, kinds[number]))
+                else:
+                    visible.append(text)
+    visible_text = "\n".join(visible)
+    return {
+        text: secret
+        for text, secret in fenced.items()
+        if len(text) >= MIN_SECRET_LENGTH and text not in visible_text
+    }
+
+
+# -- scanning ----------------------------------------------------------------
+
+
+def notebook_lines(text: str, outputs: bool = True):
+    """Yield the lines of every string in a notebook, or of the raw text if it is not JSON.
+
+    Every string counts: cell sources, outputs of any type (text, HTML, Markdown, LaTeX, JSON),
+    metadata, attachments and any other key, because a solution line can hide in any of them.
+    With ``outputs`` False the outputs of cells are left out, for ``_notebook_leaks`` to scan.
+    """
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError:
+        yield from text.split("\n")
+        return
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        yield from _string_lines(notebook)
+        return
+    for cell in notebook["cells"]:
+        if not isinstance(cell, dict):
+            yield from _string_lines(cell)
+            continue
+        yield from course_build.source_text(cell).split("\n")
+        left_out = {"source"} if outputs else {"source", "outputs"}
+        yield from _string_lines({key: value for key, value in cell.items() if key not in left_out})
+    yield from _string_lines({key: value for key, value in notebook.items() if key != "cells"})
+
+
+def _string_lines(value):
+    """Yield the lines of the strings in decoded JSON, keys included; a list of strings is one text, as in nbformat."""
+    if isinstance(value, str):
+        yield from value.split("\n")
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        yield from "".join(value).split("\n")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _string_lines(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_lines(key)
+            yield from _string_lines(item)
+
+
+def _decode(data: bytes) -> str:
+    """Return a file's text: UTF-32 or UTF-16 after their byte-order marks, else UTF-8, else Latin-1."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # the byte-order marks of UTF-32
+        return data.decode("utf-32", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _text_lines(text: str, name: str):
+    """Yield the lines of a file's text, and for JSON also the lines of its decoded strings.
+
+    A notebook's stored outputs are left out, because ``_notebook_leaks`` scans them.
+    """
+    if name.endswith(".ipynb"):
+        yield from notebook_lines(text, outputs=False)
+        return
+    yield from text.split("\n")
+    if text.lstrip()[:1] in ("{", "[", '"'):  # JSON escapes quotes and newlines, so read its strings too
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if parsed is not None:
+            yield from _string_lines(parsed)
+
+
+class UnscannableFile(Exception):
+    """A compressed file or archive that cannot be read in full, so a leak inside it could go unseen."""
+
+
+# (header test, decompressor, name) of the single-file compression formats; tar and zip are archives.
+# The tests read more than the first magic bytes, so that a text file starting with "BZh" stays text.
+_COMPRESSIONS = (
+    (lambda data: data[:3] == b"\x1f\x8b\x08", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip"),
+    (
+        lambda data: data[:3] == b"BZh" and data[3:4] in b"123456789" and data[4:10] == b"1AY&SY",
+        bz2.BZ2Decompressor,
+        "bzip2",
+    ),
+    (lambda data: data[:6] == b"\xfd7zXZ\x00", lzma.LZMADecompressor, "xz"),
+)
+
+
+def _decompress(data: bytes, make_decompressor, format_name: str) -> bytes:
+    """Unpack every stream of a gzip, bzip2 or xz file (``cat a.gz b.gz`` is one valid file)."""
+    pieces, size = [], 0
+    while data:
+        decompressor = make_decompressor()
+        try:
+            if format_name == "gzip":
+                piece = decompressor.decompress(data, MAX_UNPACKED_BYTES + 1 - size)
+            else:
+                piece = decompressor.decompress(data, max_length=MAX_UNPACKED_BYTES + 1 - size)
+        except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as error:
+            raise UnscannableFile(f"damaged {format_name} data ({error})") from error
+        size += len(piece)
+        pieces.append(piece)
+        if size > MAX_UNPACKED_BYTES:
+            raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+        if not decompressor.eof:
+            raise UnscannableFile(f"truncated {format_name} data")
+        data = decompressor.unused_data.lstrip(b"\0")  # gzip allows zero padding after a stream
+    return b"".join(pieces)
+
+
+def _tar_members(data: bytes):
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            files = [member for member in archive.getmembers() if member.isfile()]
+            if sum(member.size for member in files) > MAX_UNPACKED_BYTES:
+                raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+            for member in files:
+                yield member.name, archive.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise UnscannableFile(f"damaged tar archive ({error})") from error
+
+
+def _is_tar(data: bytes) -> bool:
+    return len(data) > 262 and data[257:262] == b"ustar"
+
+
+def _archive_members(data: bytes, name: str):
+    """Return [(name, bytes)] of the files inside a zip, tar, gzip, bzip2 or xz file, or [] for other data.
+
+    Raises UnscannableFile for a damaged, truncated or encrypted archive, for one that unpacks
+    to more than MAX_UNPACKED_BYTES in all (a zip bomb would otherwise fill the memory), and for
+    a compressed format that the standard library cannot unpack.
+    """
+    if name.lower().endswith(UNREADABLE_SUFFIXES):
+        raise UnscannableFile(f"{name.rsplit('.', 1)[-1]} files cannot be unpacked with Python's standard library")
+    if name.lower().endswith(".lzma"):
+        return [(name[: -len(".lzma")], _decompress(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE), "lzma"))]
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        members = []
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                infos = [info for info in archive.infolist() if not info.is_dir()]
+                if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+                    raise UnscannableFile(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
+                for info in infos:
+                    if info.flag_bits & 0x1:
+                        raise UnscannableFile(f"member {info.filename} is encrypted")
+                    members.append((info.filename, archive.read(info)))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, EOFError, zlib.error) as error:
+            raise UnscannableFile(f"damaged zip archive ({error})") from error
+        return members
+    for has_header, make_decompressor, format_name in _COMPRESSIONS:
+        if has_header(data):
+            inner = _decompress(data, make_decompressor, format_name)
+            if _is_tar(inner):
+                return list(_tar_members(inner))
+            inner_name = name.rsplit(".", 1)[0] if "." in name else name  # notes.ipynb.gz contains notes.ipynb
+            return [(inner_name, inner)]
+    if _is_tar(data):
+        return list(_tar_members(data))
+    return []
+
+
+def scan_file(
+    path: Path, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str] | None = None
+) -> list[Leak]:
+    """Return every leak in one file; binary files are scanned as Latin-1 text, archives member by member.
+
+    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out to
+    its description (see ``scan_release``).
+    """
+    return _scan_bytes(path.read_bytes(), path.name, relative, secrets, left_out_pictures or {})
+
+
+def _scan_bytes(
+    data: bytes, name: str, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str], depth: int = 0
+) -> list[Leak]:
+    leaks = []
+    try:
+        members = _archive_members(data, name)
+    except UnscannableFile as error:
+        hint = "unpack it into the release or leave it out"
+        return [Leak(relative, 0, f"cannot be scanned: {error}; {hint}", "unscannable")]
+    if members and depth >= MAX_ARCHIVE_DEPTH:
+        return [Leak(relative, 0, f"cannot be scanned: archives nested more than {MAX_ARCHIVE_DEPTH} deep", "unscannable")]
+    for member, member_data in members:
+        member_name = member.rsplit("/", 1)[-1]
+        leaks.extend(_scan_bytes(member_data, member_name, f"{relative}:{member}", secrets, left_out_pictures, depth + 1))
+    text = _decode(data)
+    try:
+        lines = list(_text_lines(text, name))
+        if name.endswith(".ipynb"):
+            leaks.extend(_notebook_leaks(text, relative, secrets, left_out_pictures))
+    except RecursionError:
+        return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
+    for number, line in enumerate(lines, start=1):
+        for kind, description, secret in _line_findings(line, secrets, markers_anywhere=False):
+            leaks.append(Leak(relative, number, description, kind, secret=secret))
+    return leaks
+
+
+def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[str, str, str]]:
+    """Return (kind, description, secret line or '') for each marker and secret line in one line of text.
+
+    A marker counts at the start of the line, or anywhere in it when ``markers_anywhere`` is set.
+    """
+    if "\x1b" in line:
+        line = ANSI_ESCAPE.sub("", line)  # IPython colours tracebacks, and the codes split the words
+    normalized = normalize(line)
+    if not normalized:
+        return []
+    if "<" in normalized or "&" in normalized:
+        # What a browser or Word shows: markup and entities removed, so split tokens join up.
+        normalized += " \n " + normalize(html.unescape(MARKUP_TAG.sub("", line)))
+    findings = []
+    for marker in course_build.MARKERS:
+        if normalized.startswith(marker) or (markers_anywhere and MARKER_WORDS[marker].search(normalized)):
+            findings.append(("marker", f"marker {marker!r}", ""))
+    for secret in secrets.values():
+        if secret.text in normalized:
+            where = f"{course_build.SOLUTIONS_DIR}/{secret.notebook}"
+            findings.append((secret.kind, f"{secret.kind} line of {where}: {secret.text!r}", secret.text))
+    return findings
+
+
+def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret], left_out_pictures: dict[str, str]) -> list[Leak]:
+    """Return the leaks in a notebook's stored outputs and pictures, and each picture the scan cannot read.
+
+    Outputs are scanned with ANSI escape codes removed and for markers anywhere in a line, because
+    a traceback shows the source lines of the failing code after line numbers and colour codes.
+    """
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError:
+        return []  # _text_lines has read the file as plain text
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    leaks = []
+    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, dict):
+            continue
+        cell_name = _describe_cell(index, cell)
+        outputs = cell.get("outputs") or []
+        for number, output in enumerate(outputs if isinstance(outputs, list) else [outputs], start=1):
+            for part, part_text in _output_parts(output):
+                place = f"{cell_name}, output {number} ({part})"
+                for line_number, line in enumerate(part_text.split("\n"), start=1):
+                    for kind, description, secret in _line_findings(line, secrets, markers_anywhere=True):
+                        description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
+                        leaks.append(Leak(relative, line_number, description, kind, place, secret))
+        for place, content_type, value in _cell_pictures(cell, cell_name):
+            leaks.append(_picture_finding(relative, place, content_type, value, left_out_pictures))
+    return leaks
+
+
+def _describe_cell(index: int, cell: dict) -> str:
+    try:
+        return course_build.describe_cell(index, cell)
+    except (AttributeError, TypeError):  # metadata or source of another type than nbformat's
+        return f"cell {index}"
+
+
+def _output_parts(output) -> list[tuple[str, str]]:
+    """Return (name, text) for the strings of one stored output: its text, traceback, and each MIME type's data.
+
+    A traceback's frames are separate strings, so they are joined with newlines. Every other
+    string counts too (the error's name and value, metadata), under the name of its key.
+    """
+    if not isinstance(output, dict):
+        return [("value", "\n".join(_string_lines(output)))]
+    parts = []
+    for key, value in output.items():
+        if key == "traceback" and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            parts.append((key, "\n".join(value)))
+        elif key in ("data", "metadata") and isinstance(value, dict):
+            parts.extend((f"{key} {mime}" if key == "metadata" else mime, "\n".join(_string_lines(item)))
+                         for mime, item in value.items())
+        else:
+            parts.append((key, "\n".join(_string_lines(value))))
+    return parts
+
+
+def _cell_pictures(cell: dict, cell_name: str):
+    """Yield (place, content type, stored value) for each picture of a cell: attachments and image outputs."""
+    attachments = cell.get("attachments")
+    for name, bundle in (attachments.items() if isinstance(attachments, dict) else []):
+        for content_type, value in (bundle.items() if isinstance(bundle, dict) else []):
+            if PICTURE_TYPE.match(content_type):
+                yield f"{cell_name}, attachment {name!r}", content_type, value
+    outputs = cell.get("outputs")
+    for number, output in enumerate(outputs if isinstance(outputs, list) else [], start=1):
+        data = output.get("data") if isinstance(output, dict) else None
+        for content_type, value in (data.items() if isinstance(data, dict) else []):
+            if PICTURE_TYPE.match(content_type):
+                yield f"{cell_name}, output {number}", content_type, value
+
+
+def _picture_finding(relative: str, place: str, content_type: str, value, left_out_pictures: dict[str, str]) -> Leak:
+    """Return a leak when a notebook's picture has the content of a picture left out of docs/, else an unread picture."""
+    # NOTE: only identical bytes are found. A cropped, resized or re-saved copy is listed as unread.
+    text = "".join(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else value
+    contents = []
+    if isinstance(text, str):
+        contents.append(text.encode("utf-8"))  # SVG is stored as text
+        try:
+            contents.append(base64.b64decode(text))  # binary pictures are stored in base64
+        except (binascii.Error, ValueError):
+            pass
+    for content in contents:
+        match = left_out_pictures.get(hashlib.sha256(content).hexdigest())
+        if match:
+            return Leak(relative, 0, f"{content_type} with the content of {match}", "picture", place)
+    return Leak(relative, 0, content_type, "unread picture", place)
+
+
+def scan_release(folder: Path, secrets: dict[str, Secret], left_out_pictures: dict[str, str] | None = None) -> list[Leak]:
+    """Scan every file under ``folder``; a folder named ``solutions`` is a leak by itself.
+
+    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out of
+    ``docs/`` to its path, the reason and what to do. A notebook's attachment or image output with
+    the same content is a leak, and every other picture of a notebook is listed as an unread picture.
+    """
+    leaks = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_dir():
+            if path.name == course_build.SOLUTIONS_DIR:
+                leaks.append(Leak(relative, 0, "solutions folder", "folder"))
+            continue
+        leaks.extend(scan_file(path, relative, secrets, left_out_pictures))
+    return leaks
