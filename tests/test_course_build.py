@@ -257,18 +257,36 @@ for case, (grade_id, marker, near_miss, line) in NEAR_MISSES.items():
 
 # Comments that a teacher may write in any code cell.
 ORDINARY_COMMENTS = [
-    "# begin hidden layer", "# Second solution: with loops", "# end resolution", "# Hint: end the solution here",
-    "# Hidden state", "# Starter solution", "# Post solution", "# END hidden-layer loop",
-    "# HIDDEN LAYER SIZE", "# and then the solution", "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",',
+    "# begin hidden layer", "# end resolution", "# Hint: end the solution here",
+    "# Hidden state", "# END hidden-layer loop",
+    "# HIDDEN LAYER SIZE", "# AND ANY EXPRESS OR IMPLIED WARRANTIES", '# "ND",',
     "# AND, OR AND XOR TRUTH TABLES ARE IN NOTEBOOK 01", "# ENDS WITH SOFTMAX", "# SEND THE BATCH",
     "# TEST THE HIDDEN LAYER", "# LATEST HIDDEN STATE", "### Test 1: shapes", "### Hidden layer starts here",
     "# HIDDEN LAYER: START", "### Gradient check below", "### Test the end of the loop", "# Sanity check: hidden sizes",
     "# Start with a simple test", "# Stop if the first test fails", "# Done with the checks",
-    "# Below, check the gradient", "# Check your answer below", "# The answer is below",
-    "# Start from the solution of exercise 2", "# HIDDEN UNITS: 64", "# end of text",
+    "# Below, check the gradient", "# HIDDEN UNITS: 64", "# end of text",
     "# hidden state check: the velocity must persist between steps", "# Hidden units tested: 3",
-    "# hidden size checks", "# Closed-form solution end", "# answer: 42", "# Solution of the quadratic",
+    "# hidden size checks", "# Check hidden W1 and b1 first", "# Test the hidden bias", "# check hidden bias gradient",
+    "# hidden b1 check", "# Begin by checking the shape", "# Private helpers for the checks below",
+    "# Call the student's function",
 ]
+# Comments that name a solution or an answer: ordinary outside solution cells, where a near miss would leak.
+SOLUTION_WORD_COMMENTS = [
+    "# Second solution: with loops", "# Starter solution", "# Post solution", "# and then the solution",
+    "# Check your answer below", "# The answer is below", "# Start from the solution of exercise 2",
+    "# Closed-form solution end", "# answer: 42", "# Solution of the quadratic",
+]
+
+
+@pytest.mark.parametrize("cell_kind", ["check", None])
+@pytest.mark.parametrize("comment", SOLUTION_WORD_COMMENTS)
+def test_solution_word_comment_ordinary_outside_solution_cells(comment, cell_kind):
+    assert course_build._near_miss_marker(comment, cell_kind) is None
+
+
+@pytest.mark.parametrize("comment", SOLUTION_WORD_COMMENTS)
+def test_solution_word_comment_near_miss_in_solution_cell(comment):
+    assert course_build._near_miss_marker(comment, "solution") in (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION)
 
 
 @pytest.mark.parametrize("cell_kind", ["solution", "check", None])
@@ -295,6 +313,29 @@ def test_ordinary_comment_not_near_miss(comment, cell_kind):
         ("# Tests hidden from students", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# these checks are hidden from students", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# test cases hidden", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# hidden-tests", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# hiddentests", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### HIDDEN", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# (hidden)", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### PRIVATE", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# secret", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### INSTRUCTOR TESTS", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### AUTOGRADER TESTS", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Tests for grading only", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Tests with other inputs (hidden)", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Tests the students do not see", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# not shown to students", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Solution", "solution", course_build.BEGIN_SOLUTION),
+        ("# solution:", "solution", course_build.BEGIN_SOLUTION),
+        ("# ---- solution ----", "solution", course_build.BEGIN_SOLUTION),
+        ("# --- answer ---", "solution", course_build.BEGIN_SOLUTION),
+        ("# >>> solution", "solution", course_build.BEGIN_SOLUTION),
+        ("# <solution>", "solution", course_build.BEGIN_SOLUTION),
+        ("# </solution>", "solution", course_build.BEGIN_SOLUTION),
+        ("# Model answer:", "solution", course_build.BEGIN_SOLUTION),
+        ("# Here is the solution", "solution", course_build.BEGIN_SOLUTION),
+        ("# The solution is below", "solution", course_build.BEGIN_SOLUTION),
+        ("# The answer starts here", "solution", course_build.BEGIN_SOLUTION),
         ("### Hidden tests below, not shown to students", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("### Hidden unit tests end", "check", course_build.END_HIDDEN_TESTS),
         ("### BEGIN HIDDEN TESTING", "check", course_build.BEGIN_HIDDEN_TESTS),

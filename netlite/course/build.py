@@ -32,13 +32,13 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 
 # Words that a reworded marker may have besides marker words ("### End of the hidden tests here").
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
-# Words that close a fence in a reworded marker ("### HIDDEN TESTS DONE"), and all that place one.
+# Words that close a fence in a reworded marker ("### HIDDEN TESTS DONE").
 NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
-NEAR_MISS_PLACE_WORDS = ("start", "below", "follow") + NEAR_MISS_CLOSING_WORDS
-# Nouns after "hidden" in a network's sense, not a course's: "# hidden layer", "# HIDDEN UNITS", "# hidden state".
+# Words after "hidden" in a network's sense, not a course's: "# hidden layer", "# HIDDEN UNITS", "# hidden b1".
 HIDDEN_LAYER_WORDS = {
     "layer", "unit", "neuron", "size", "state", "dimension", "dim", "feature", "activation", "node", "weight",
-    "representation", "vector", "value", "variable",
+    "representation", "vector", "value", "variable", "bias", "biase", "w", "b", "z", "h", "gradient", "grad",
+    "output", "input", "shape", "matrix",
 }
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
@@ -206,18 +206,19 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
 
     - a comment written like a marker (after ``###``, or in capitals) whose first word is BEGIN,
       START, END or STOP, whatever follows (``### BEGIN CODE``, ``### END TESTS``);
-    - in a solution cell, such a comment that names a solution or an answer anywhere
-      (``### Solution code below``), and a comment of at most five words apart from fillers (of,
-      the, here) that names one and either starts with BEGIN or END (``# Begin your solution``,
-      ``# Here begins the answer``) or starts with that name and places a fence (``# Solution below``);
-    - in a check cell, HIDDEN, SECRET or PRIVATE within two words of TEST, CHECK, ASSERT or GRADING,
-      before or after it, or anywhere in a comment that names students (``# Hidden unit tests below``,
-      ``# test cases hidden``, ``# Hidden from students``), unless the next word makes it a hidden
-      layer, unit, state and the like (``# hidden state check``, ``# Hidden units tested``);
-    - in a check cell, a comment of at most five words with such a HIDDEN, SECRET or PRIVATE and a
-      word that places a fence: BEGIN, START, BELOW, FOLLOW or a closing word (``# Secret starts here``);
+    - in a solution cell, a comment that names a solution or an answer, when it is written like a
+      marker or has at most five words apart from fillers (of, the, here): ``# Solution``,
+      ``# --- answer ---``, ``# The solution is below``, ``### Solution code below, removed``;
+    - in a check cell, a comment with HIDDEN, SECRET, PRIVATE, INSTRUCTOR, GRADER or GRADING, when
+      it has at most five words apart from fillers (``### HIDDEN``, ``# Tests for grading only``),
+      or such a word within two words of TEST, CHECK, ASSERT or GRADING at any length
+      (``# test cases hidden``). HIDDEN followed by layer, unit, state, bias, W1 and the like is a
+      network's word and does not count (``# hidden state check``). PRIVATE alone counts only when
+      written like a marker, because ``# Private helpers`` is a common comment;
+    - in a check cell, a comment that names students together with NOT, NEVER, WITHOUT, HIDDEN or
+      SECRET (``# Tests the students do not see``);
     - in a check cell, a comment of at most five words that starts with BEGIN or END and names
-      tests (``# end tests``).
+      tests (``# end tests``), unless BEGIN starts a sentence (``# Begin by checking the shape``).
 
     A comment with a closing word (END, STOP, DONE, FINISH, CLOSE, ABOVE, UNTIL) is taken for the
     closing marker.
@@ -226,7 +227,7 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
         return None
     # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
-    raw_words = [word.strip(":-") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").split()]
+    raw_words = [word.strip(":") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").replace("-", " ").split()]
     raw_words = [word for word in raw_words if word]
     words = [_singular(word) for word in raw_words]
 
@@ -247,32 +248,27 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     if styled and (starts_fence or _like(first, ("start", "stop"), 1.0)):
         return meant
     content = [word for word in words if word not in NEAR_MISS_FILLERS]
-    places = [
-        word for word in content if _like(word, ("begin", "beginning"), 0.85) or _like(word, NEAR_MISS_PLACE_WORDS, 1.0)
-    ]
     if cell_kind == "solution":
-        names_solution = any(_is_solution_word(word) for word in words)
-        if names_solution and styled:
+        # "# Solution", "# Here begins the answer", "# --- answer ---", "### Solution code below, removed"
+        if any(map(_is_solution_word, words)) and (styled or len(content) <= 5):
             return meant
-        if names_solution and len(content) <= 5:
-            # "# Begin your solution", "# Here begins the answer", "# Solution below", "# solution ends"
-            opens_with_place = _like(content[0], ("begin", "beginning"), 0.85) or content[0] == "end"
-            if opens_with_place or (_is_solution_word(words[0]) and len(places) > 0):
-                return meant
         return None
     for index, word in enumerate(words):
-        if _like(word, ("hidden", "secret", "private"), 0.9):
-            after = words[index + 1 : index + 3]
-            # "hidden units tested" and "hidden state check" are about a network; "hidden unit tests" is not.
-            hidden_layer = bool(after) and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]
-            if hidden_layer:
-                continue
-            near = words[max(index - 2, 0) : index] + after
-            if any(map(_is_test_word, near)) or "student" in words:  # "tests hidden", "hidden from students"
-                return meant
-            if places and len(content) <= 5:  # "# Secret starts here", "### HIDDEN BELOW"
-                return meant
-    if starts_fence and len(content) <= 5 and any(map(_is_test_word, content)):
+        if not _is_hiding_word(word):
+            continue
+        after = words[index + 1 : index + 3]
+        # "hidden units tested" and "hidden state check" are about a network; "hidden unit tests" is not.
+        if after and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]:
+            continue
+        near = words[max(index - 2, 0) : index] + after
+        # "private" is common in comments about code ("# Private helpers"), so alone it counts only styled.
+        short = len(content) <= 5 and (styled or not _like(word, ("private",), 0.9))
+        if short or any(map(_is_test_word, near)):  # "### PRIVATE", "# secret", "# Tests hidden below the fold"
+            return meant
+    if "student" in words and any(word in ("not", "never", "without", "hidden", "secret") for word in words):
+        return meant  # "# Tests the students do not see"
+    begins_sentence = raw_words[1:2] in (["by"], ["with"])  # "# Begin by checking the shape"
+    if starts_fence and not begins_sentence and len(content) <= 5 and any(map(_is_test_word, content)):
         return meant
     return None
 
@@ -282,14 +278,23 @@ def _is_solution_word(word: str) -> bool:
     return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word == "soln"
 
 
+def _is_hiding_word(word: str) -> bool:
+    """Return True for a word that says who may not see tests: hidden, secret, private, instructor, grader and the like."""
+    return (
+        _like(word, ("hidden", "secret", "private"), 0.9)
+        or word.startswith(("hidden", "secret"))  # "hiddentests"
+        or word in ("instructor", "autograder", "grader", "grading")
+    )
+
+
 def _is_test_word(word: str) -> bool:
     """Return True for a word that names tests: test, testing, testcase, check, assert, grading (not text)."""
     return word.startswith(("test", "check", "assert")) or word in ("grading", "graded")
 
 
 def _singular(word: str) -> str:
-    """Drop one plural s from a word of more than three letters: 'tests' and the misspelt 'tess' lose it."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+    """Drop one plural s from a word of more than three letters: 'tests' loses it, 'bias' and 'class' keep it."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "as", "is", "us")) else word
 
 
 def _like(word: str, choices, ratio: float) -> bool:
