@@ -558,6 +558,27 @@ def test_unreadable_copy_named_when_missing(tmp_path, monkeypatch, tiny_mnist_sp
         assert f"  {tmp_path / 'shared' / name}.gz (not readable by this user; its owner can allow that with chmod a+r)" in message
 
 
+def test_folder_user_may_not_open_skipped(tmp_path, monkeypatch, tiny_mnist_spec):
+    write_tiny_dataset(tmp_path / "shared")
+    write_tiny_dataset(tmp_path / "own")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "own"))
+    is_file = Path.is_file
+
+    def is_file_unless_in_shared(path):  # as for a folder of mode 700 that belongs to another user
+        if path.parent == tmp_path / "shared":
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", is_file_unless_in_shared)
+
+    X, y = mnist_module.load_dataset(tiny_mnist_spec, "train", data_dir=tmp_path / "shared", download=False)
+    np.testing.assert_array_equal(y, tiny_split("train")[1])
+
+    monkeypatch.delenv(DATA_DIR_ENV)
+    with pytest.raises(DatasetNotFoundError, match=r"shared \(this user may not open the folder; its owner can allow that"):
+        mnist_module.load_dataset(tiny_mnist_spec, "test", data_dir=tmp_path / "shared", download=False)
+
+
 def test_other_dataset_advice_folder(tmp_path, tiny_mnist_spec):
     fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, dedicated_dirs=())
     write_tiny_dataset(tmp_path / "fashion-mnist")

@@ -385,8 +385,12 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
     misplaced = None
     for folder in folders:
         for path in (folder.path / file_name, folder.path / f"{file_name}.gz"):
-            if not path.is_file():
-                continue
+            try:
+                if not path.is_file():
+                    continue
+            except PermissionError:  # a folder this user may not open, such as one made under umask 077
+                skipped.append(f"{folder.path} (this user may not open the folder; its owner can allow that with chmod a+rx)")
+                break
             try:
                 return _read_verified(spec, file_name, path), folder.path
             except PermissionError:  # a shared copy this user may not read: look further, or download one
