@@ -70,6 +70,20 @@ def test_summary_names_the_first_layer_that_cannot_take_its_input(input_shape, p
     assert not re.search(r"\(batch,[^)]*-\d", text)  # no negative sizes
 
 
+def test_summary_of_layer_without_output_shape():
+    class Doubling(nl.Layer):
+        def forward(self, X):
+            return 2 * X
+
+        def output_shape(self, input_shape):
+            raise NotImplementedError
+
+    model = nl.NeuralNetwork([Doubling(), nl.FullyConnectedLayer(3, 2)])
+    rows = model.summary(input_shape=(3,)).splitlines()
+    assert rows[2].split()[2] == "?"
+    assert "(batch, 2)" in rows[3]
+
+
 def test_summary_without_input_shape_uses_known_sizes():
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(400, 120), nl.ReLU(), nl.FullyConnectedLayer(120, 10)])
     text = model.summary()
