@@ -144,8 +144,8 @@ def _download_from(
     part_fd, part_name = tempfile.mkstemp(dir=dest_dir, prefix=f"{file_name}.", suffix=".part")
     part_path = Path(part_name)
     try:
-        # mkstemp makes the file readable by its owner only; a data file is for everyone the umask allows,
-        # such as the students who share a folder that their instructor downloaded into.
+        # mkstemp makes the file readable by its owner only. Students may share a folder that their
+        # instructor downloaded into, so the file gets what the umask allows, as any new file does.
         os.fchmod(part_fd, 0o666 & ~_umask())
         with os.fdopen(part_fd, "wb") as part_file:
             _fetch(url, part_file, timeout, progress)
