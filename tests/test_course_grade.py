@@ -816,6 +816,7 @@ def test_working_copy_removed_after_run(graded_with_relative_deletes):
     (line,) = [output["text"] for output in cell.outputs if output.get("name") == "stdout"]
     working_dir = Path(line.removeprefix("working directory:").strip())
     assert working_dir.name == "a_vandal"
+    assert working_dir.parent.name == "submissions"
     assert not working_dir.is_relative_to(graded_with_relative_deletes["submissions"])
     assert not working_dir.exists()
 
@@ -879,3 +880,40 @@ def test_temporary_folder_inside_rejected(tmp_path, monkeypatch, inside):
     monkeypatch.setattr(tempfile, "tempdir", os.fspath(tmp_path / inside / "tmp"))
     with pytest.raises(ValueError, match="set TMPDIR to a folder outside both"):
         course_grade.grade(tmp_path, tmp_path / "submissions", out=tmp_path / "graded")
+
+
+# Damages every other student's notebook and deletes the output folder, when the submissions are
+# unpacked to $TMPDIR/submissions with the output beside them. Whatever "../../" reaches from the
+# working copy must lie inside the grader's temporary folder.
+DAMAGES_SUBMISSIONS_IN_TMPDIR = (
+    "import glob, shutil\n"
+    "for path in glob.glob('../../submissions/*/01_tiny.ipynb') + glob.glob('../*/01_tiny.ipynb'):\n"
+    "    if '/a_attacker/' not in path:\n"
+    "        open(path, 'w').write('garbage')\n"
+    "shutil.rmtree('../../submissions-graded', ignore_errors=True)\n"
+)
+
+
+def test_relative_paths_miss_submissions_in_tmpdir(tmp_path, monkeypatch):
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    temporary_root = tmp_path / "tmp"
+    submissions, out = temporary_root / "submissions", temporary_root / "submissions-graded"
+    attacker = solved(exercise)
+    attacker.cells.append(new_code_cell(DAMAGES_SUBMISSIONS_IN_TMPDIR))
+    write_notebook(submissions / "a_attacker" / NOTEBOOK, attacker)
+    write_notebook(submissions / "b_victim" / NOTEBOOK, solved(exercise))
+    victim_notebook = (submissions / "b_victim" / NOTEBOOK).read_bytes()
+    monkeypatch.setattr(tempfile, "tempdir", os.fspath(temporary_root))
+    messages = []
+
+    results = grade_quietly(root, submissions, out, messages)
+
+    assert (submissions / "b_victim" / NOTEBOOK).read_bytes() == victim_notebook
+    points, result = points_of(results, "a_attacker")
+    assert points == (SQUARE_POINTS, CUBE_POINTS), result.problem
+    assert not [message for message in messages if message.startswith("warning:")]
+    for student in ("a_attacker", "b_victim"):
+        assert (out / "executed" / student / NOTEBOOK).is_file()
+    assert not list(temporary_root.glob(f"{course_grade.WORKING_COPY_PREFIX}*"))

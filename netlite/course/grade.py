@@ -6,10 +6,12 @@ For every student folder in the submissions folder and every solution notebook w
    included), matched by ``grade_id``. A check cell the student deleted is put back after the cell
    that precedes it in the solution notebook.
 2. The notebook runs in a fresh ``python3`` kernel, in a child process of its own. Its working
-   directory is a new copy of the student's folder in a temporary folder, so that ``../`` leads
-   neither to the other submissions nor to the output folder. A cell that runs longer than the
-   cell time limit is interrupted and counts as an error, and the next cell runs once the kernel
-   has stopped it. Code that catches
+   directory is a new copy of the student's folder,
+   ``$TMPDIR/netlite-grade-XXXX/<submissions folder>/<student>/``, so that a relative path that
+   climbs at most two folders (``../<student>``, ``../../<submissions>-graded``) stays inside
+   ``netlite-grade-XXXX`` and reaches neither the other submissions nor the output folder, even
+   when those are in TMPDIR. A cell that runs longer than the cell time limit is interrupted and
+   counts as an error, and the next cell runs once the kernel has stopped it. Code that catches
    the interrupt and goes on (``nl.train`` stops its epochs and returns) is interrupted again every
    second. A cell still running after a second time limit (capped at INTERRUPT_GRACE_SECONDS) ends
    the run. A notebook that runs longer than the notebook time limit is stopped by killing the
@@ -34,10 +36,12 @@ more, and no root). Student code that does so can sign a forged record, so the s
 simple forgery only.
 
 NOTE: the student's code runs with the grader's permissions, in the same kernel as the checks.
-Code that replaces the check helpers or the interpreter's error reporting can fake a pass, and an
-absolute path reaches any file of the grader's user, so run the grader in a sandbox or container
-and read suspicious notebooks. When a notebook deletes the grader's files of its own run, the
-student scores 0 with the reason, and the other students are graded.
+Code that replaces the check helpers or the interpreter's error reporting can fake a pass. An
+absolute path, a link to one in the student's folder, or a relative path that climbs three or more
+folders (to TMPDIR, where the submissions may be) reaches any file of the grader's user. So run the
+grader in a sandbox or container and read suspicious notebooks. When a notebook deletes the
+grader's files of its own run, the student scores 0 with the reason, and the other students are
+graded.
 """
 
 from __future__ import annotations
@@ -764,13 +768,16 @@ def _make_work_folder(work: Path) -> None:
 
 
 def _copy_submission(submission: Path, temporary: Path) -> Path:
-    """Copy a student's folder into ``temporary`` and return the copy, with its folders writable by the owner.
+    """Copy a student's folder to ``temporary/<submissions folder>/<student>`` and return the copy.
 
-    Links are copied as links, so a link that leads out of the student's folder by a relative path
-    leads nowhere in the copy. Folders are made writable, so that the notebook can save files as
-    in its own folder, even from submissions that were made read-only.
+    The copy lies two levels below ``temporary``, as the student's folder lies two levels below the
+    submissions' parent. So ``../`` contains only this copy, and ``../../<name>`` stays inside
+    ``temporary`` even when the submissions and the output folder are in TMPDIR too. Links are
+    copied as links, so a link that leads out of the student's folder by a relative path leads
+    nowhere in the copy. Folders are made writable by the owner, so that the notebook can save files
+    as in its own folder, even from submissions that were made read-only.
     """
-    copy_path = temporary / submission.name
+    copy_path = temporary / submission.parent.name / submission.name
     shutil.copytree(submission, copy_path, symlinks=True)
     for directory, _, _ in os.walk(copy_path):
         mode = os.stat(directory).st_mode
