@@ -10,6 +10,8 @@ import copy
 import csv
 import json
 import os
+import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -853,25 +855,67 @@ def test_deleted_output_folder_zeroes_only_its_student(tmp_path):
     assert (out / ".grading").stat().st_mode & 0o777 == 0o700
 
 
-def test_uncopyable_folder_zeroes_only_its_student(tmp_path):
-    # A named pipe cannot be copied, so the working copy of that student's folder fails.
+def test_special_files_left_out_of_copy(tmp_path, monkeypatch):
+    # A named pipe, a socket and a file that cannot be read make shutil.copytree fail. The copy
+    # leaves them out, the notebook is graded, and the summary and the log name them.
     root = make_course(tmp_path / "course")
     course_build.build(root, log=lambda message: None)
     exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
     submissions = tmp_path / "submissions"
-    write_notebook(submissions / "a_pipe" / NOTEBOOK, solved(exercise))
-    os.mkfifo(submissions / "a_pipe" / "pipe")
-    write_notebook(submissions / "b_correct" / NOTEBOOK, solved(exercise))
+    folder = submissions / "a_special"
+    write_notebook(folder / NOTEBOOK, solved(exercise))
+    os.mkfifo(folder / "pipe")
+    monkeypatch.chdir(folder)  # a socket's path is limited to about 100 characters
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("socket")
+    (folder / "data").mkdir()
+    (folder / "data" / "locked.csv").write_text("1,2\n")
+    copy_file = shutil.copyfile
+
+    # The grader may run as root, which reads any file, so the failed read is simulated.
+    def copy_file_except_locked(source, destination, **options):
+        if Path(source).name == "locked.csv":
+            raise PermissionError(13, "Permission denied", os.fspath(source))
+        return copy_file(source, destination, **options)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_file_except_locked)
     messages = []
 
     results = grade_quietly(root, submissions, tmp_path / "graded", messages)
 
-    points, result = points_of(results, "a_pipe")
+    points, result = points_of(results, "a_special")
+    assert points == (SQUARE_POINTS, CUBE_POINTS), result.problem
+    assert result.problem is None
+    (note,) = result.notes
+    assert "pipe (a named pipe)" in note
+    assert "socket (a socket)" in note
+    assert "data/locked.csv (" in note
+    assert "Permission denied" in note
+    assert f"  - note: {note}" in (tmp_path / "graded" / "summary.md").read_text()
+    assert f"note: a_special/{NOTEBOOK}: {note}" in messages
+
+
+def test_deleted_student_folder_zeroes_only_its_student(tmp_path):
+    # A notebook that deletes another student's folder by its absolute path leaves nothing to copy.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions = tmp_path / "submissions"
+    deleter = solved(exercise)
+    deleter.cells.append(new_code_cell(f"import shutil\nshutil.rmtree({os.fspath(submissions / 'b_deleted')!r})"))
+    write_notebook(submissions / "a_deleter" / NOTEBOOK, deleter)
+    write_notebook(submissions / "b_deleted" / NOTEBOOK, solved(exercise))
+    write_notebook(submissions / "c_correct" / NOTEBOOK, solved(exercise))
+    messages = []
+
+    results = grade_quietly(root, submissions, tmp_path / "graded", messages)
+
+    points, result = points_of(results, "b_deleted")
     assert points == (0, 0)
-    assert result.problem.startswith("the grader could not start this run (Error: ")
-    assert "named pipe" in result.problem
-    assert any(message.startswith("error: a_pipe/01_tiny.ipynb: ") for message in messages)
-    assert points_of(results, "b_correct")[0] == (SQUARE_POINTS, CUBE_POINTS)
+    assert result.problem.startswith("the grader could not start this run (FileNotFoundError: ")
+    assert any(message.startswith("error: b_deleted/01_tiny.ipynb: ") for message in messages)
+    for student in ("a_deleter", "c_correct"):
+        assert points_of(results, student)[0] == (SQUARE_POINTS, CUBE_POINTS)
 
 
 @pytest.mark.parametrize("inside", ["submissions", "graded"])

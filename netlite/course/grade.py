@@ -91,6 +91,8 @@ MAX_ERROR_MESSAGE_CHARS = 2_000  # the maximum length of an error's message, or 
 HIDDEN_TESTS_NOTE = "# The hidden tests of this check ran here; they are not shown."
 # Maximum number of other notebooks listed for a missing one, so that a folder full of files keeps the summary short.
 MAX_LISTED_NOTEBOOKS = 10
+# Maximum number of files named in a note on the working copy, for the same reason.
+MAX_LISTED_FILES = 10
 # Endings that copies of a notebook get. Both patterns match a stem whose runs of spaces, hyphens
 # and underscores are already one underscore.
 COPY_SUFFIX = re.compile(
@@ -125,6 +127,7 @@ class NotebookResult:
     notebook: str
     checks: list[CheckResult]
     problem: str | None = None
+    notes: list[str] = field(default_factory=list)  # about the run, such as files left out of the working copy
 
     @property
     def points(self) -> float:
@@ -603,6 +606,7 @@ class _Job:
     process: object = None
     deadline: float = 0.0
     problem: str | None = None
+    notes: list = field(default_factory=list)  # on the working copy, for the summary
     records: list = field(default_factory=list)
     key: bytes = b""  # signs the child's records; made when the job starts
 
@@ -658,7 +662,7 @@ def score(job: _Job) -> NotebookResult:
                 earlier_error = f"{earlier.get('ename') or 'error'}: {_first_line(earlier.get('evalue'))}".rstrip(": ")
                 result.error += f" (cell {first_failure} failed before it: {earlier_error})"
         checks.append(result)
-    return NotebookResult(job.student, job.notebook, checks, problem)
+    return NotebookResult(job.student, job.notebook, checks, problem, notes=list(job.notes))
 
 
 def _check_cells_are_cells(notebook) -> None:
@@ -767,8 +771,8 @@ def _make_work_folder(work: Path) -> None:
     work.mkdir(exist_ok=True)
 
 
-def _copy_submission(submission: Path, temporary: Path) -> Path:
-    """Copy a student's folder to ``temporary/<submissions folder>/<student>`` and return the copy.
+def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]]:
+    """Copy a student's folder to ``temporary/<submissions folder>/<student>``, returning the copy and notes on it.
 
     The copy lies two levels below ``temporary``, as the student's folder lies two levels below the
     submissions' parent. So ``../`` contains only this copy, and ``../../<name>`` stays inside
@@ -776,13 +780,62 @@ def _copy_submission(submission: Path, temporary: Path) -> Path:
     copied as links, so a link that leads out of the student's folder by a relative path leads
     nowhere in the copy. Folders are made writable by the owner, so that the notebook can save files
     as in its own folder, even from submissions that were made read-only.
+
+    Special files (named pipes, sockets, devices) and files that cannot be read are left out, so
+    that the notebook still runs, and one note names them. Raises OSError when the student's
+    folder itself cannot be read.
     """
     copy_path = temporary / submission.parent.name / submission.name
-    shutil.copytree(submission, copy_path, symlinks=True)
+    left_out = []
+
+    def special_files(directory, names):
+        # Reading a named pipe or a device could block or never end, so these are not opened at all.
+        special = []
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                kind = _special_file_kind(os.lstat(path).st_mode)
+            except OSError:
+                continue  # copytree reports the error when it copies the file
+            if kind is not None:
+                special.append(name)
+                left_out.append(f"{os.path.relpath(path, submission)} (a {kind})")
+        return special
+
+    try:
+        shutil.copytree(submission, copy_path, symlinks=True, ignore=special_files)
+    except shutil.Error as error:  # raised after copying everything else, with one entry per failed file
+        for source, _, reason in error.args[0]:
+            left_out.append(f"{os.path.relpath(source, submission)} ({reason})")
     for directory, _, _ in os.walk(copy_path):
         mode = os.stat(directory).st_mode
         os.chmod(directory, mode | stat.S_IRWXU)
-    return copy_path
+
+    notes = []
+    if left_out:
+        notes.append(f"the working copy leaves out these files of the student's folder: {_listed(left_out)}")
+    return copy_path, notes
+
+
+def _special_file_kind(mode: int) -> str | None:
+    """Return the kind of a special file from its ``st_mode``, or None for a file, folder or link."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    return "special file"
+
+
+def _listed(items: list[str]) -> str:
+    """Return the first MAX_LISTED_FILES items joined by commas, and how many more there are."""
+    listed = ", ".join(items[:MAX_LISTED_FILES])
+    if len(items) > MAX_LISTED_FILES:
+        listed += f" and {len(items) - MAX_LISTED_FILES} more"
+    return listed
 
 
 def _remove_temporary(job: _Job) -> None:
@@ -799,7 +852,7 @@ def _start(job: _Job, graded, cell_timeout, notebook_timeout, context) -> None:
     import nbformat
 
     job.temporary = Path(tempfile.mkdtemp(prefix=WORKING_COPY_PREFIX))
-    working_dir = _copy_submission(job.submission, job.temporary)
+    working_dir, job.notes = _copy_submission(job.submission, job.temporary)
     _make_work_folder(job.work)
     job.folder.mkdir(parents=True, exist_ok=True)
     input_path = job.work / f"{Path(job.notebook).stem}.input.ipynb"
@@ -945,6 +998,8 @@ def grade(
                     log(f"error: {job.student}/{job.notebook}: {problem}; the other notebooks are graded")
                     results.append(_zero_result(job.student, job.notebook, job.solution, problem))
                     continue
+                for note in job.notes:
+                    log(f"note: {job.student}/{job.notebook}: {note}")
                 running.append(job)
             if not running:
                 continue
@@ -1038,6 +1093,7 @@ def summary_markdown(students, solutions, results) -> str:
                 f"- {result.notebook}: {_format_points(result.points)} of {_format_points(result.max_points)} points"
                 + (f" ({result.problem})" if result.problem else "")
             )
+            lines.extend(f"  - note: {_markdown_cell(note)}" for note in result.notes)
             for check in result.checks:
                 if check.error is not None:
                     lines.append(
