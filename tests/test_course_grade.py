@@ -961,3 +961,34 @@ def test_relative_paths_miss_submissions_in_tmpdir(tmp_path, monkeypatch):
     for student in ("a_attacker", "b_victim"):
         assert (out / "executed" / student / NOTEBOOK).is_file()
     assert not list(temporary_root.glob(f"{course_grade.WORKING_COPY_PREFIX}*"))
+
+
+def test_links_leading_nowhere_in_copy_noted(tmp_path):
+    # A relative link out of the student's folder is copied as it is, so it leads nowhere in the
+    # working copy. The note names it, but not the links that still lead to a file.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "x.csv").write_text("1,2\n")
+    folder = tmp_path / "submissions" / "a_links"
+    write_notebook(folder / NOTEBOOK, solved(exercise))
+    (folder / "notes.txt").write_text("mine")
+    (folder / "data").mkdir()
+    os.symlink("../../shared", folder / "shared")
+    os.symlink("../../../shared/x.csv", folder / "data" / "x.csv")
+    os.symlink("notes.txt", folder / "inside.txt")
+    os.symlink(tmp_path / "shared", folder / "absolute")
+    messages = []
+
+    results = grade_quietly(root, tmp_path / "submissions", tmp_path / "graded", messages)
+
+    points, result = points_of(results, "a_links")
+    assert points == (SQUARE_POINTS, CUBE_POINTS), result.problem
+    (note,) = result.notes
+    assert "data/x.csv -> ../../../shared/x.csv" in note
+    assert "shared -> ../../shared" in note
+    assert "inside.txt" not in note
+    assert "absolute" not in note
+    assert f"  - note: {note}" in (tmp_path / "graded" / "summary.md").read_text()
+    assert f"note: a_links/{NOTEBOOK}: {note}" in messages

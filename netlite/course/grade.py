@@ -778,8 +778,9 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
     submissions' parent. So ``../`` contains only this copy, and ``../../<name>`` stays inside
     ``temporary`` even when the submissions and the output folder are in TMPDIR too. Links are
     copied as links, so a link that leads out of the student's folder by a relative path leads
-    nowhere in the copy. Folders are made writable by the owner, so that the notebook can save files
-    as in its own folder, even from submissions that were made read-only.
+    nowhere in the copy, and one note names such links. Folders are made writable by the owner, so
+    that the notebook can save files as in its own folder, even from submissions that were made
+    read-only.
 
     Special files (named pipes, sockets, devices) and files that cannot be read are left out, so
     that the notebook still runs, and one note names them. Raises OSError when the student's
@@ -807,13 +808,24 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
     except shutil.Error as error:  # raised after copying everything else, with one entry per failed file
         for source, _, reason in error.args[0]:
             left_out.append(f"{os.path.relpath(source, submission)} ({reason})")
-    for directory, _, _ in os.walk(copy_path):
+    leading_nowhere = []
+    for directory, folders, files in os.walk(copy_path):
         mode = os.stat(directory).st_mode
         os.chmod(directory, mode | stat.S_IRWXU)
+        # os.walk lists a link to a folder among the folders and a broken link among the files.
+        for name in sorted(folders + files):
+            path = os.path.join(directory, name)
+            if os.path.islink(path) and not os.path.exists(path):
+                leading_nowhere.append(f"{os.path.relpath(path, copy_path)} -> {os.readlink(path)}")
 
     notes = []
     if left_out:
         notes.append(f"the working copy leaves out these files of the student's folder: {_listed(left_out)}")
+    if leading_nowhere:
+        notes.append(
+            f"these links lead nowhere in the working copy, where a relative link cannot leave the "
+            f"student's folder: {_listed(leading_nowhere)}"
+        )
     return copy_path, notes
 
 
