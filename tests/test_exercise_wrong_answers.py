@@ -45,10 +45,15 @@ SGD_STEP = 'value - learning_rate * grads["d" + name]'
 TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
 HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
+FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 and 0\.5.*Use the argument learning_rate"
+
 WRONG_ANSWERS = [
     WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
-                'value - 2.0 * grads["d" + name]', "check_sgd_update",
-                r"sgd_update\(params, grads, 0\.5\).*Use the argument learning_rate"),
+                'value - 2.0 * grads["d" + name]', "check_sgd_update", FIXED_SGD_STEP),
+    WrongAnswer(N02, "sgd_update with a fixed step of 0.5", "sgd_update", SGD_STEP,
+                'value - 0.5 * grads["d" + name]', "check_sgd_update", FIXED_SGD_STEP),
+    WrongAnswer(N02, "sgd_update with a fixed step of 0.1", "sgd_update", SGD_STEP,
+                'value - 0.1 * grads["d" + name]', "check_sgd_update", FIXED_SGD_STEP),
     WrongAnswer(N02, "sgd_update returning float32", "sgd_update", SGD_STEP, f"({SGD_STEP}).astype(np.float32)",
                 "check_sgd_update", r"sgd_update.*dtype float32"),
     WrongAnswer(N02, "sgd_update returning lists", "sgd_update", SGD_STEP, f"({SGD_STEP}).tolist()",
