@@ -46,6 +46,8 @@ TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
 HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
 FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 and 0\.5.*Use the argument learning_rate"
+# (?!.*float32) rejects a message that names float32, which these mistakes have nothing to do with.
+NOT_FLOAT32 = r"^(?!.*float32)"
 
 WRONG_ANSWERS = [
     WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
@@ -91,6 +93,16 @@ WRONG_ANSWERS = [
     WrongAnswer(N04, "MyHuberLoss.backward returning float32", "my_huber_loss", HUBER_GRADIENT,
                 "return (np.clip(error, -self.delta, self.delta) / error.size).astype(np.float32)",
                 "check_huber_backward", r"MyHuberLoss\(1\.0\)\.backward\(\).*dtype float32"),
+    WrongAnswer(N04, "MyHuberLoss.backward with a fixed delta", "my_huber_loss", HUBER_GRADIENT,
+                "return np.clip(error, -1.0, 1.0) / error.size", "check_huber_backward",
+                r"MyHuberLoss\(2\.0\)\.backward\(\).*Use self\.delta"),
+    WrongAnswer(N04, "MyHuberLoss.forward with a fixed delta", "my_huber_loss",
+                "linear = self.delta * (abs_error - 0.5 * self.delta)", "linear = 1.0 * (abs_error - 0.5 * 1.0)",
+                "check_huber_forward", NOT_FLOAT32 + r".*MyHuberLoss\(2\.0\)\.forward.*Use self\.delta"),
+    WrongAnswer(N04, "MyHuberLoss.forward dividing by len", "my_huber_loss",
+                "return float(np.mean(np.where(abs_error <= self.delta, quadratic, linear)))",
+                "return float(np.sum(np.where(abs_error <= self.delta, quadratic, linear)) / len(error))",
+                "check_huber_forward", NOT_FLOAT32 + r".*MyHuberLoss\(1\.0\)\.forward.* returned 2\.205, expected 1\.10"),
     WrongAnswer(N05, "MyMomentum with a fixed beta", "my_momentum", "self.beta * state",
                 "0.9 * state", "check_momentum", r"beta = 0\.5.*Use self\.beta"),
     WrongAnswer(N05, "MyADAM with a fixed beta1", "my_adam", 'state["m"] = self.beta1 * state["m"] + (1 - self.beta1) * grad',
