@@ -46,6 +46,7 @@ TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
 HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
 FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 and 0\.5.*Use the argument learning_rate"
+FIXED_LEARNING_RATE = r"learning rates 0\.1 and 0\.5.*Use self\.learning_rate"
 # (?!.*float32) rejects a message that names float32, which these mistakes have nothing to do with.
 NOT_FLOAT32 = r"^(?!.*float32)"
 
@@ -103,6 +104,16 @@ WRONG_ANSWERS = [
                 "return float(np.mean(np.where(abs_error <= self.delta, quadratic, linear)))",
                 "return float(np.sum(np.where(abs_error <= self.delta, quadratic, linear)) / len(error))",
                 "check_huber_forward", NOT_FLOAT32 + r".*MyHuberLoss\(1\.0\)\.forward.* returned 2\.205, expected 1\.10"),
+    WrongAnswer(N05, "MyMomentum with a fixed learning rate of 0.1", "my_momentum",
+                'param -= self.learning_rate * state["velocity"]', 'param -= 0.1 * state["velocity"]',
+                "check_momentum", FIXED_LEARNING_RATE),
+    WrongAnswer(N05, "MyMomentum with a fixed learning rate of 0.01", "my_momentum",
+                'param -= self.learning_rate * state["velocity"]', 'param -= 0.01 * state["velocity"]',
+                "check_momentum", FIXED_LEARNING_RATE),
+    WrongAnswer(N05, "MyMomentum keeping a float32 velocity", "my_momentum",
+                'state["velocity"] = self.beta * state["velocity"] + grad',
+                'state["velocity"] = (self.beta * state["velocity"] + grad).astype(np.float32)',
+                "check_momentum", r"state\['velocity'\] has dtype float32"),
     WrongAnswer(N05, "MyMomentum with a fixed beta", "my_momentum", "self.beta * state",
                 "0.9 * state", "check_momentum", r"beta = 0\.5.*Use self\.beta"),
     WrongAnswer(N05, "MyADAM with a fixed beta1", "my_adam", 'state["m"] = self.beta1 * state["m"] + (1 - self.beta1) * grad',
@@ -111,6 +122,19 @@ WRONG_ANSWERS = [
     WrongAnswer(N05, "MyADAM with a fixed beta2", "my_adam", "v_hat = state[\"v\"] / (1 - self.beta2**t)",
                 'v_hat = state["v"] / (1 - 0.999**t)', "check_adam",
                 r"beta1 0\.6, beta2 0\.95.*Use self\.beta1 and self\.beta2"),
+    WrongAnswer(N05, "MyADAM with a fixed learning rate", "my_adam",
+                "param -= self.learning_rate * m_hat", "param -= 0.1 * m_hat", "check_adam", FIXED_LEARNING_RATE),
+    WrongAnswer(N05, "MyADAM with a fixed eps", "my_adam", "(np.sqrt(v_hat) + self.eps)", "(np.sqrt(v_hat) + 1e-8)",
+                "check_adam", r"eps 0\.5.*Use self\.eps"),
+    WrongAnswer(N05, "MyADAM keeping a float32 v", "my_adam",
+                'state["v"] = self.beta2 * state["v"] + (1 - self.beta2) * grad**2',
+                'state["v"] = (self.beta2 * state["v"] + (1 - self.beta2) * grad**2).astype(np.float32)',
+                "check_adam", r"state\['v'\] has dtype float32"),
+    WrongAnswer(N05, "MyADAM with a float32 v_hat", "my_adam", 'v_hat = state["v"] / (1 - self.beta2**t)',
+                'v_hat = (state["v"] / (1 - self.beta2**t)).astype(np.float32)', "check_adam",
+                r"^(?!.*eps is added).*first 6 digits, so part of the update was probably computed in float32"),
+    WrongAnswer(N05, "MyADAM with eps inside the square root", "my_adam", "(np.sqrt(v_hat) + self.eps)",
+                "np.sqrt(v_hat + self.eps)", "check_adam", NOT_FLOAT32 + r".*eps is added after the square root"),
 ]
 
 
