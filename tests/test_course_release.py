@@ -515,13 +515,27 @@ def test_release_warns_on_library_line_in_output(tmp_path):
 
 
 SCREENSHOT = b"\x89PNG\r\n\x1a\n a screenshot of the solved exercise"
-SCREENSHOT_SVG = '<svg xmlns="http://www.w3.org/2000/svg"><text>PASS square</text></svg>\n'
+# An SVG file as drawing programs write it: with an XML declaration, a doctype and single quotes.
+SCREENSHOT_SVG = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
+    "<svg xmlns='http://www.w3.org/2000/svg' width='200' height='20'>\n"
+    "  <rect width='200' height='20' fill='#efe'></rect>\n"
+    "  <text x='4' y='15'>PASS square: 2 of 2 points &#x2714;</text>\n"
+    "</svg>\n"
+)
 
 
 def _markdown_with_attachment(name: str, content_type: str, content: bytes):
     cell = nbformat.v4.new_markdown_cell(f"![done](attachment:{name})")
     cell.attachments = {name: {content_type: base64.b64encode(content).decode()}}
     return cell
+
+
+def _ipython_svg(text: str) -> str:
+    """Return what ``display(SVG(...))`` stores for an SVG file's text: only the <svg> element, rewritten."""
+    display = pytest.importorskip("IPython.display")
+    return display.SVG(data=text).data
 
 
 def _code_with_picture(content_type: str, stored):
@@ -543,6 +557,10 @@ PICTURE_CELLS = {
     ),
     "SVG output stored as text": (
         lambda: _code_with_picture("image/svg+xml", SCREENSHOT_SVG),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1: image/svg+xml",
+    ),
+    "SVG output shown with IPython's SVG": (
+        lambda: _code_with_picture("image/svg+xml", _ipython_svg(SCREENSHOT_SVG)),
         "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1: image/svg+xml",
     ),
     "attachment in a walk-through": (
@@ -586,6 +604,19 @@ def test_release_rejects_left_out_picture_in_notebook(tmp_path, case):
     assert f"with the content of docs/images/student-path/03-solution-typed.{suffix}, which the release leaves out" in message
     assert "(only the instructor-only docs/student-path.md shows it); remove it from the notebook\n" in message
     assert not destination.exists()
+
+
+def test_picture_digests_match_svg_element(tmp_path):
+    held_back = release_scan.picture_digests(SCREENSHOT_SVG.encode())
+    element = SCREENSHOT_SVG[SCREENSHOT_SVG.index("<svg") :]
+    # The element alone, on one line, after a byte-order mark, and as IPython's SVG stores it.
+    for stored in (element, " ".join(element.split()), "\ufeff" + element, _ipython_svg(SCREENSHOT_SVG)):
+        assert release_scan.picture_digests(stored.encode()) & held_back, stored
+    # Not well-formed XML (an HTML entity) is still compared by its element text.
+    broken = SCREENSHOT_SVG.replace("&#x2714;", "&nbsp;")
+    assert release_scan.picture_digests(broken[broken.index("<svg") :].encode()) & release_scan.picture_digests(broken.encode())
+    other = SCREENSHOT_SVG.replace("PASS square", "FAIL square")
+    assert not release_scan.picture_digests(other.encode()) & held_back
 
 
 def test_release_rejects_unused_picture_in_notebook(tmp_path):

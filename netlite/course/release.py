@@ -14,7 +14,6 @@ one exception, wherever else the release contains them. They are reported as a w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
@@ -33,7 +32,7 @@ from .release_contents import (
     is_ignored,
     is_instructor_only,
 )
-from .release_scan import Leak, scan_release, secret_lines
+from .release_scan import Leak, picture_digests, scan_release, secret_lines
 
 REQUIRED = (LIBRARY_DIR, course_build.EXERCISES_DIR, "pyproject.toml")
 # pytest's table in pyproject.toml, up to the next table, and the two settings that _fit_pyproject rewrites.
@@ -165,14 +164,15 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
 
 
 def _left_out_pictures(root: Path, pictures: PictureUse) -> dict[str, str]:
-    """Map the SHA-256 digest of each picture left out of ``docs/`` to its path, the reason and what to do."""
+    """Map the digests (see ``picture_digests``) of each picture left out of ``docs/`` to its path, the reason and what to do."""
     descriptions = {}
     for path in sorted(pictures.unshown):
         relative = path.relative_to(root).as_posix()
         description = f"{relative}, which the release leaves out ({_reason_left_out(path, pictures)}); remove it from the notebook"
         if path not in pictures.shown_by:  # no instructor-only page shows it, so it may be meant for students
             description += f", or link {relative} from a released page if students may see it"
-        descriptions[hashlib.sha256(path.read_bytes()).hexdigest()] = description
+        for digest in picture_digests(path.read_bytes()):
+            descriptions[digest] = description
     return descriptions
 
 

@@ -12,9 +12,9 @@ Before the release is moved to its destination, every file in it is scanned for
 In a notebook every string counts (sources, outputs of any type, metadata, attachments). In the
 stored outputs of cells, ANSI escape codes are removed first and a marker counts anywhere in a
 line, because a traceback shows the source lines of the failing code after line numbers and colour
-codes. A notebook's attachment or image output with the same bytes as a picture that the release
-leaves out of ``docs/`` is a leak, and the release lists the other pictures of released notebooks,
-whose text the scan cannot read.
+codes. A notebook's attachment or image output with the same content as a picture that the
+release leaves out of ``docs/`` is a leak, and ``picture_digests`` defines what counts as the same.
+The release lists the other pictures of released notebooks, whose text the scan cannot read.
 
 Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep.
 A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
@@ -44,6 +44,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from xml.dom import minidom
+from xml.parsers.expat import ExpatError
 
 from . import build as course_build
 
@@ -60,6 +62,9 @@ OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not pri
 # The content types of notebook pictures, attachments and outputs, whose text the scan cannot read.
 PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
+# The start and end tags of an SVG element (see picture_digests).
+SVG_START = re.compile(r"<svg[\s/>]", flags=re.IGNORECASE)
+SVG_END = re.compile(r"</svg\s*>", flags=re.IGNORECASE)
 # Compressed formats that the standard library cannot unpack: their contents could not be scanned.
 UNREADABLE_SUFFIXES = (".zst", ".7z", ".rar", ".lz4", ".br")
 
@@ -310,8 +315,8 @@ def scan_file(
 ) -> list[Leak]:
     """Return every leak in one file; binary files are scanned as Latin-1 text, archives member by member.
 
-    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out to
-    its description (see ``scan_release``).
+    ``left_out_pictures`` maps the digests of each picture that the release leaves out to its
+    description (see ``scan_release``).
     """
     return _scan_bytes(path.read_bytes(), path.name, relative, secrets, left_out_pictures or {})
 
@@ -440,7 +445,7 @@ def _cell_pictures(cell: dict, cell_name: str):
 
 def _picture_finding(relative: str, place: str, content_type: str, value, left_out_pictures: dict[str, str]) -> Leak:
     """Return a leak when a notebook's picture has the content of a picture left out of docs/, else an unread picture."""
-    # NOTE: only identical bytes are found. A cropped, resized or re-saved copy is listed as unread.
+    # NOTE: only the same content is found (see picture_digests). A cropped, resized or re-saved copy is listed as unread.
     text = "".join(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else value
     contents = []
     if isinstance(text, str):
@@ -450,18 +455,57 @@ def _picture_finding(relative: str, place: str, content_type: str, value, left_o
         except (binascii.Error, ValueError):
             pass
     for content in contents:
-        match = left_out_pictures.get(hashlib.sha256(content).hexdigest())
-        if match:
-            return Leak(relative, 0, f"{content_type} with the content of {match}", "picture", place)
+        for digest in picture_digests(content):
+            match = left_out_pictures.get(digest)
+            if match:
+                return Leak(relative, 0, f"{content_type} with the content of {match}", "picture", place)
     return Leak(relative, 0, content_type, "unread picture", place)
+
+
+def picture_digests(content: bytes) -> set[str]:
+    """Return the SHA-256 digests under which the scan compares a picture: of its bytes, and for SVG of two texts.
+
+    IPython's ``display(SVG(filename=...))`` stores only the ``<svg>`` element, as
+    ``xml.dom.minidom`` writes it: no XML declaration or doctype, attributes in double quotes,
+    empty elements as ``<rect/>`` and character references resolved (IPython 9). So a UTF-8 text
+    that contains ``<svg`` is also compared in two more forms, each with every run of whitespace
+    collapsed to one space. One is the text from the first ``<svg`` to the end of the last
+    ``</svg>``, and the other is minidom's rewrite of the first ``svg`` element.
+    """
+    digests = {hashlib.sha256(content).hexdigest()}
+    for text in _svg_texts(content):
+        digests.add(hashlib.sha256(normalize(text).encode("utf-8")).hexdigest())
+    return digests
+
+
+def _svg_texts(content: bytes) -> list[str]:
+    """Return an SVG's element text and minidom's rewrite of it (see ``picture_digests``), or [] for other content."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return []
+    start = SVG_START.search(text)
+    if start is None:
+        return []
+    ends = [match.end() for match in SVG_END.finditer(text, start.start())]
+    texts = [text[start.start() : ends[-1] if ends else len(text)]]
+    try:
+        # expat (2.4.1 and newer) limits entity expansion and minidom loads no external entity or DTD.
+        elements = minidom.parseString(content).getElementsByTagName("svg")
+    except (ExpatError, ValueError):
+        return texts  # not well-formed XML, so IPython's SVG could not have shown it either
+    if elements:
+        texts.append(elements[0].toxml())
+    return texts
 
 
 def scan_release(folder: Path, secrets: dict[str, Secret], left_out_pictures: dict[str, str] | None = None) -> list[Leak]:
     """Scan every file under ``folder``; a folder named ``solutions`` is a leak by itself.
 
-    ``left_out_pictures`` maps the SHA-256 digest of each picture that the release leaves out of
-    ``docs/`` to its path, the reason and what to do. A notebook's attachment or image output with
-    the same content is a leak, and every other picture of a notebook is listed as an unread picture.
+    ``left_out_pictures`` maps each digest that ``picture_digests`` returns for a picture that the
+    release leaves out of ``docs/`` to its path, the reason and what to do. A notebook's attachment
+    or image output with one of these digests is a leak, and every other picture of a notebook is
+    listed as an unread picture.
     """
     leaks = []
     for path in sorted(folder.rglob("*")):
