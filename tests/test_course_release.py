@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -538,6 +539,16 @@ def _ipython_svg(text: str) -> str:
     return display.SVG(data=text).data
 
 
+def _screenshot_uri() -> str:
+    return f"data:image/png;base64,{base64.b64encode(SCREENSHOT).decode()}"
+
+
+def _wrapped(uri: str, width: int) -> str:
+    """Return a base64 data URI with its data wrapped into lines of ``width`` letters."""
+    header, data = uri.split(",")
+    return header + ",\n" + "\n".join(data[start : start + width] for start in range(0, len(data), width))
+
+
 def _code_with_picture(content_type: str, stored):
     cell = nbformat.v4.new_code_cell("show_picture()", execution_count=9)
     cell.outputs = [nbformat.v4.new_output("display_data", data={content_type: stored, "text/plain": "<Figure>"})]
@@ -562,6 +573,31 @@ PICTURE_CELLS = {
     "SVG output shown with IPython's SVG": (
         lambda: _code_with_picture("image/svg+xml", _ipython_svg(SCREENSHOT_SVG)),
         "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1: image/svg+xml",
+    ),
+    "data URI in an HTML output": (
+        lambda: _code_with_picture("text/html", f'<p>Done:</p>\n<img alt="done" src="{_screenshot_uri()}">'),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1 (text/html), line 2: image/png data URI",
+    ),
+    "data URI wrapped over lines": (
+        lambda: _code_with_picture("text/html", f"<img src='{_wrapped(_screenshot_uri(), 16)}'>"),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1 (text/html), line 1: image/png data URI",
+    ),
+    "data URI in Markdown": (
+        lambda: nbformat.v4.new_markdown_cell(f"Your notebook should look like this:\n\n![done]({_screenshot_uri()} \"done\")"),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'Your notebook should look like this:'), source, line 3: "
+        "image/png data URI",
+    ),
+    "percent-encoded SVG data URI": (
+        lambda: _code_with_picture("text/html", f'<img src="data:image/svg+xml;charset=utf-8,{urllib.parse.quote(SCREENSHOT_SVG)}">'),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1 (text/html), line 1: image/svg+xml data URI",
+    ),
+    "SVG data URI without encoding": (
+        lambda: _code_with_picture("text/html", f"<img src='data:image/svg+xml;utf8,{_ipython_svg(SCREENSHOT_SVG)}'>"),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'show_picture()'), output 1 (text/html), line 1: image/svg+xml data URI",
+    ),
+    "data URI in cell metadata": (
+        lambda: nbformat.v4.new_markdown_cell("Done.", metadata={"thumbnail": _screenshot_uri()}),
+        "exercises/01_tiny.ipynb, cell 9 (starting 'Done.'), metadata, line 2: image/png data URI",
     ),
     "attachment in a walk-through": (
         lambda: _markdown_with_attachment("done.png", "image/png", SCREENSHOT),
@@ -606,6 +642,32 @@ def test_release_rejects_left_out_picture_in_notebook(tmp_path, case):
     assert not destination.exists()
 
 
+# Each case: a released file with the screenshot in a data URI, and where the release names it.
+DATA_URI_FILES = {
+    "page": ("docs/guide.md", "# Guide\n\n![done]({uri})\n", "docs/guide.md:3: image/png data URI"),
+    "HTML page": ("docs/guide.html", "<p>\n<img src='{uri}'>\n</p>\n", "docs/guide.html:2: image/png data URI"),
+    "JSON with escaped slashes": (
+        "notebooks/plot.vl.json",
+        '{{"image": {{"url": "{escaped}"}}}}\n',
+        "notebooks/plot.vl.json, a JSON string: image/png data URI",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATA_URI_FILES))
+def test_release_rejects_left_out_picture_in_file(tmp_path, case):
+    relative, template, place = DATA_URI_FILES[case]
+    root = _course_with_picture_cell(tmp_path, nbformat.v4.new_markdown_cell("Notes"), walkthrough=False)
+    uri = _screenshot_uri()
+    (root / relative).write_text(template.format(uri=uri, escaped=uri.replace("/", "\\/")))
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+    message = str(raised.value)
+    assert f"{place} with the content of docs/images/student-path/03-solution-typed.png" in message
+
+
 def test_picture_digests_match_svg_element(tmp_path):
     held_back = release_scan.picture_digests(SCREENSHOT_SVG.encode())
     element = SCREENSHOT_SVG[SCREENSHOT_SVG.index("<svg") :]
@@ -638,22 +700,35 @@ def test_release_lists_unread_pictures(tmp_path):
     plot = b"\x89PNG\r\n\x1a\n a loss curve"
     attachment = _markdown_with_attachment("plot.png", "image/png", plot)
     root = _course_with_picture_cell(tmp_path, attachment, walkthrough=False)
+    plot_uri = f"data:image/png;base64,{base64.b64encode(plot).decode()}"
     write_notebook(
         root / "notebooks" / "01_walkthrough.ipynb",
-        nbformat.v4.new_notebook(cells=[_code_with_picture("image/jpeg", base64.b64encode(b"\xff\xd8 a photo").decode())]),
+        nbformat.v4.new_notebook(cells=[
+            _code_with_picture("image/jpeg", base64.b64encode(b"\xff\xd8 a photo").decode()),
+            nbformat.v4.new_markdown_cell(f"The loss:\n![loss]({plot_uri})"),
+        ]),
+    )
+    # Data URIs of other types (a font, a text) are no pictures.
+    (root / "docs" / "guide.html").write_text(
+        f"<style>@font-face {{src: url(data:font/woff2;base64,d09GMgABAAA=)}}</style>\n<a href='data:,hello'>\n"
+        f"<img src='{plot_uri}'>\n<img src='data:image/png;base64,QUJDR'>\n"
     )
     messages = []
 
     course_release.release(root, tmp_path / "release", log=messages.append)
 
     start = messages.index(
-        "the scan cannot read text in these 2 pictures of released notebooks; "
+        "the scan cannot read text in these 5 pictures of released notebooks and files; "
         "look at them for solution code before you hand out the release:"
     )
-    assert messages[start + 1 : start + 3] == [
+    assert messages[start + 1 : start + 6] == [
+        "  docs/guide.html:3: image/png data URI",
+        "  docs/guide.html:4: undecodable image/png data URI",
         "  exercises/01_tiny.ipynb, cell 9 (starting '![done](attachment:plot.png)'), attachment 'plot.png': image/png",
         "  notebooks/01_walkthrough.ipynb, cell 0 (starting 'show_picture()'), output 1: image/jpeg",
+        "  notebooks/01_walkthrough.ipynb, cell 1 (starting 'The loss:'), source, line 2: image/png data URI",
     ]
+    assert messages[start + 6].startswith("wrote the release")
 
 
 def test_release_rejects_solution_in_archive(tmp_path):

@@ -164,7 +164,7 @@ def _reason_left_out(path: Path, pictures: PictureUse) -> str:
 
 
 def _left_out_pictures(root: Path, pictures: PictureUse) -> dict[str, str]:
-    """Map the digests (see ``picture_digests``) of each picture left out of ``docs/`` to its path, the reason and what to do."""
+    """Map the ``picture_digests`` of each picture left out of ``docs/`` to its path, the reason and what to do."""
     descriptions = {}
     for path in sorted(pictures.unshown):
         relative = path.relative_to(root).as_posix()
@@ -241,7 +241,7 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
         )
     if unread:
         log(
-            f"the scan cannot read text in these {len(unread)} pictures of released notebooks; "
+            f"the scan cannot read text in these {len(unread)} pictures of released notebooks and files; "
             f"look at them for solution code before you hand out the release:"
         )
         for finding in unread:

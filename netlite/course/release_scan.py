@@ -14,7 +14,9 @@ stored outputs of cells, ANSI escape codes are removed first and a marker counts
 line, because a traceback shows the source lines of the failing code after line numbers and colour
 codes. A notebook's attachment or image output with the same content as a picture that the
 release leaves out of ``docs/`` is a leak, and ``picture_digests`` defines what counts as the same.
-The release lists the other pictures of released notebooks, whose text the scan cannot read.
+So is a data URI, as in an HTML ``img`` tag or a Markdown image, in any string of a notebook or
+in any released file. The release lists the other pictures of released notebooks and
+the picture data URIs of released files, whose text the scan cannot read.
 
 Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to three archives deep.
 A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
@@ -33,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bz2
+import dataclasses
 import hashlib
 import html
 import io
@@ -40,6 +43,7 @@ import json
 import lzma
 import re
 import tarfile
+import urllib.parse
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -62,6 +66,10 @@ OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not pri
 # The content types of notebook pictures, attachments and outputs, whose text the scan cannot read.
 PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
 MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
+# A data URI (RFC 2397) up to its comma: the content type, then parameters such as ";charset=utf-8" and ";base64".
+DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<parameters>(?:;[\w.+-]+(?:=[\w.+-]*)?)*),", flags=re.IGNORECASE)
+# The characters that end a data URI outside quotes: whitespace, a quote, a bracket or a tag.
+UNQUOTED_URI_END = re.compile(r"[\s\"'()<>]")
 # The start and end tags of an SVG element (see picture_digests).
 SVG_START = re.compile(r"<svg[\s/>]", flags=re.IGNORECASE)
 SVG_END = re.compile(r"</svg\s*>", flags=re.IGNORECASE)
@@ -340,6 +348,8 @@ def _scan_bytes(
         lines = list(_text_lines(text, name))
         if name.endswith(".ipynb"):
             leaks.extend(_notebook_leaks(text, relative, secrets, left_out_pictures))
+        else:
+            leaks.extend(_file_data_uri_findings(text, relative, left_out_pictures))
     except RecursionError:
         return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
     for number, line in enumerate(lines, start=1):
@@ -381,10 +391,11 @@ def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret], left_o
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError:
-        return []  # _text_lines has read the file as plain text
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+        notebook = None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        return _file_data_uri_findings(text, relative, left_out_pictures)  # _text_lines has read its text
     leaks = []
-    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+    for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict):
             continue
         cell_name = _describe_cell(index, cell)
@@ -396,9 +407,32 @@ def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret], left_o
                     for kind, description, secret in _line_findings(line, secrets, markers_anywhere=True):
                         description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
                         leaks.append(Leak(relative, line_number, description, kind, place, secret))
+                leaks.extend(_data_uri_findings(part_text, relative, place, left_out_pictures))
         for place, content_type, value in _cell_pictures(cell, cell_name):
             leaks.append(_picture_finding(relative, place, content_type, value, left_out_pictures))
-    return leaks
+    return leaks + _notebook_data_uri_findings(notebook, relative, left_out_pictures)
+
+
+def _notebook_data_uri_findings(notebook: dict, relative: str, left_out_pictures: dict[str, str]) -> list[Leak]:
+    """Return the data URI findings in a notebook's strings outside the outputs: sources, metadata, attachments."""
+    texts = []  # (place, text)
+    for index, cell in enumerate(notebook["cells"]):
+        if not isinstance(cell, dict):
+            texts.append((f"cell {index}", "\n".join(_string_lines(cell))))
+            continue
+        cell_name = _describe_cell(index, cell)
+        texts.append((f"{cell_name}, source", course_build.source_text(cell)))
+        texts.extend(
+            (f"{cell_name}, {key}", "\n".join(_string_lines(value)))
+            for key, value in cell.items()
+            if key not in ("source", "outputs")
+        )
+    texts.extend((f"notebook {key}", "\n".join(_string_lines(value))) for key, value in notebook.items() if key != "cells")
+
+    findings = []
+    for place, text in texts:
+        findings.extend(_data_uri_findings(text, relative, place, left_out_pictures))
+    return findings
 
 
 def _describe_cell(index: int, cell: dict) -> str:
@@ -460,6 +494,77 @@ def _picture_finding(relative: str, place: str, content_type: str, value, left_o
             if match:
                 return Leak(relative, 0, f"{content_type} with the content of {match}", "picture", place)
     return Leak(relative, 0, content_type, "unread picture", place)
+
+
+def _data_uris(text: str):
+    """Yield (offset, content type, decoded bytes or None) for each data URI in a text.
+
+    A data URI in quotes (an HTML attribute, a JSON string) ends at the closing quote, so it may
+    hold whitespace, tags and the other quote. Without quotes (Markdown, CSS) it ends at whitespace,
+    a quote, a bracket or a tag.
+    """
+    for match in DATA_URI.finditer(text):
+        start, quote = match.end(), text[match.start() - 1 : match.start()]
+        if quote in ("'", '"'):
+            end = text.find(quote, start)
+            end = len(text) if end == -1 else end
+        else:
+            unquoted_end = UNQUOTED_URI_END.search(text, start)
+            end = unquoted_end.start() if unquoted_end else len(text)
+        content = urllib.parse.unquote_to_bytes(text[start:end])
+        if any(parameter.lower() == "base64" for parameter in match["parameters"].split(";")):
+            # Browsers skip whitespace inside base64, as in a data URI wrapped over several lines.
+            letters = re.sub(rb"[^A-Za-z0-9+/]", b"", content)
+            try:
+                content = base64.b64decode(letters + b"=" * (-len(letters) % 4))
+            except binascii.Error:
+                content = None  # one letter too many or too few: the data is damaged
+        yield match.start(), (match["type"] or "text/plain").lower(), content
+
+
+def _data_uri_findings(
+    text: str, relative: str, place: str, left_out_pictures: dict[str, str], seen: set | None = None
+) -> list[Leak]:
+    """Return a leak for each data URI in ``text`` with a left-out picture's content, and each other picture's data URI.
+
+    The line number counts from the start of ``text``. ``seen`` collects (content type, content)
+    of the data URIs found, and a data URI already in it is skipped.
+    """
+    seen = set() if seen is None else seen
+    findings = []
+    for offset, content_type, content in _data_uris(text):
+        if content == b"" or (content_type, content) in seen:
+            continue  # an empty data URI shows nothing, like one whose data a comment shortens to "..."
+        seen.add((content_type, content))
+        line_number = text.count("\n", 0, offset) + 1
+        digests = picture_digests(content) if content is not None else set()
+        match = next((left_out_pictures[digest] for digest in digests if digest in left_out_pictures), None)
+        if match:
+            description = f"{content_type} data URI with the content of {match}"
+            findings.append(Leak(relative, line_number, description, "picture", place))
+        elif PICTURE_TYPE.match(content_type):
+            unread = "undecodable " if content is None else ""
+            findings.append(Leak(relative, line_number, f"{unread}{content_type} data URI", "unread picture", place))
+    return findings
+
+
+def _file_data_uri_findings(text: str, relative: str, left_out_pictures: dict[str, str]) -> list[Leak]:
+    """Return the data URI findings of a file that is not a notebook, in its text and its decoded JSON strings.
+
+    JSON may escape a data URI (``data:image\\/png``), so its decoded strings are read too, and a
+    data URI that the text already showed is not listed again.
+    """
+    seen = set()
+    findings = _data_uri_findings(text, relative, "", left_out_pictures, seen)
+    if text.lstrip()[:1] in ("{", "[", '"'):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            return findings
+        strings = "\n".join(_string_lines(parsed))
+        for finding in _data_uri_findings(strings, relative, "a JSON string", left_out_pictures, seen):
+            findings.append(dataclasses.replace(finding, line_number=0))  # no line of the file
+    return findings
 
 
 def picture_digests(content: bytes) -> set[str]:
