@@ -463,6 +463,23 @@ LEAKING_OUTPUTS = {
         "application/json",
         f"solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}'",
     ),
+    "LaTeX with escapes": (
+        nbformat.v4.new_output("display_data", data={"text/latex": "\\texttt{" + SQUARE_HIDDEN_LINE.replace("_", "\\_") + "}"}),
+        "text/latex",
+        "hidden test line of solutions/01_tiny.ipynb",
+    ),
+    "Markdown with escapes": (
+        nbformat.v4.new_output("display_data", data={"text/markdown": "Write " + CUBE_SOLUTION_LINE.replace("*", "\\*")}),
+        "text/markdown",
+        f"solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}'",
+    ),
+    "HTML table with a token per cell": (
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<table><tr>" + "".join(f"<td>{token}</td>" for token in SQUARE_SOLUTION_LINE.split()) + "</tr></table>"}
+        ),
+        "text/html",
+        f"solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}'",
+    ),
     "coloured hidden test": (
         nbformat.v4.new_output("execute_result", data={"text/plain": "\x1b[1m" + SQUARE_HIDDEN_LINE.replace(", ", ",\x1b[0m ")}),
         "text/plain",
@@ -498,6 +515,54 @@ def test_release_rejects_solution_in_output(tmp_path, case):
     assert finding in message
     assert "clear the output, or change the cell so that it does not print solution code" in message
     assert not destination.exists()
+
+
+# Each case: an output that splits a solution line over several lines, and the part of the output.
+SPLIT_OUTPUTS = {
+    "HTML with a token per line": (
+        {"text/html": "<pre>\n" + "\n".join(f'<span class="n">{token}</span>' for token in SQUARE_SOLUTION_LINE.split()) + "\n</pre>"},
+        "text/html",
+    ),
+    "JSON list of tokens": ({"application/json": {"tokens": SQUARE_SOLUTION_LINE.split()}}, "application/json"),
+    "JSON list of lines": ({"application/json": {"lines": ["def square(x):", "    return x", "        * x"]}}, "application/json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_OUTPUTS))
+def test_release_rejects_solution_split_in_output(tmp_path, case):
+    data, part = SPLIT_OUTPUTS[case]
+    root = _course_with_output(tmp_path, nbformat.v4.new_output("display_data", data=data))
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+    expected = (
+        f"exercises/01_tiny.ipynb, cell 9 (starting 'show_error()'), output 1 ({part}): solution line of "
+        f"solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}' (split over several lines) in the cell's stored output"
+    )
+    assert expected in str(raised.value)
+
+
+# Each case: a released page that shows a solution line, and where the release names it.
+ESCAPED_OR_SPLIT_PAGES = {
+    "notes.tex": ("Try this:\n\n\\texttt{" + SQUARE_HIDDEN_LINE.replace("_", "\\_") + "}\n", "docs/notes.tex:3: hidden test"),
+    "notes.html": (
+        "<pre>\n" + "\n".join(f"<span>{token}</span>" for token in CUBE_SOLUTION_LINE.split()) + "\n</pre>\n",
+        f"docs/notes.html:0: solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}' (split over several lines)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPED_OR_SPLIT_PAGES))
+def test_release_rejects_escaped_or_split_line_in_page(tmp_path, name):
+    text, expected = ESCAPED_OR_SPLIT_PAGES[name]
+    root = built_course(tmp_path)
+    (root / "docs" / name).write_text(text)
+
+    with pytest.raises(course_release.ReleaseLeakError) as raised:
+        course_release.release(root, tmp_path / "release", **QUIET)
+
+    assert expected in str(raised.value)
 
 
 def test_release_warns_on_library_line_in_output(tmp_path):

@@ -22,12 +22,16 @@ Zip, tar, gzip, bzip2, xz and lzma files are scanned member by member, up to thr
 A file that cannot be read in full (damaged, truncated, encrypted, unpacking to more than
 ``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
 counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
-tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught.
+tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught, and
+with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* x``). Each file
+and each stored output is also compared as a whole with whitespace collapsed, which finds a line
+split over several lines, as in HTML with one token per line or a JSON list of tokens.
 
 NOTE: the scan reads text, and some formats keep text in a form it cannot see. Examples are a
-PDF's compressed or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and
-a zip entry that the zip's table of contents does not list. Do not put exports of solution
-notebooks into the released folders.
+PDF's compressed or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark,
+base64-encoded text (a data URI's data is only compared with pictures), and a zip entry that the
+zip's table of contents does not list. Do not put exports of solution notebooks into the released
+folders.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ MARKER_WORDS = {marker: re.compile(r"\b" + re.escape(marker.lstrip("# ")) + r"\b
 OUTPUT_LEAK_HINT = "clear the output, or change the cell so that it does not print solution code or hidden tests"
 # The content types of notebook pictures, attachments and outputs, whose text the scan cannot read.
 PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
-MARKUP_TAG = re.compile(r"<[^<>]*>")  # an HTML or XML tag, including Word's tags around each run of text
+# An HTML or XML tag, including Word's tags around each run of text. A tag starts with a letter, "/", "!" or
+# "?", so that "a < b" and "c > d" in code are no tag, even with lines between them.
+MARKUP_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+# A backslash escape of LaTeX (\_, \&, \%) or Markdown (\_, \*, \#): a backslash before ASCII punctuation or a space.
+BACKSLASH_ESCAPE = re.compile(r"\\([ !-/:-@\[-`{-~])")
 # A data URI (RFC 2397) up to its comma: the content type, then parameters such as ";charset=utf-8" and ";base64".
 DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<parameters>(?:;[\w.+-]+(?:=[\w.+-]*)?)*),", flags=re.IGNORECASE)
 # The characters that end a data URI outside quotes: whitespace, a quote, a bracket or a tag.
@@ -182,11 +190,20 @@ def notebook_lines(text: str, outputs: bool = True):
 
 
 def _string_lines(value):
-    """Yield the lines of the strings in decoded JSON, keys included; a list of strings is one text, as in nbformat."""
+    """Yield the lines of the strings in decoded JSON, keys included.
+
+    A list of strings whose items all end with a newline, except maybe the last, is one text, as
+    nbformat stores a multiline string. The items of any other list of strings (the tokens or lines
+    of a JSON output) are separate lines, so that words stay apart.
+    """
     if isinstance(value, str):
         yield from value.split("\n")
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-        yield from "".join(value).split("\n")
+        if all(item.endswith("\n") for item in value[:-1]):
+            yield from "".join(value).split("\n")
+        else:
+            for item in value:
+                yield from item.split("\n")
     elif isinstance(value, list):
         for item in value:
             yield from _string_lines(item)
@@ -352,10 +369,28 @@ def _scan_bytes(
             leaks.extend(_file_data_uri_findings(text, relative, left_out_pictures))
     except RecursionError:
         return leaks + [Leak(relative, 0, "cannot be scanned: JSON nested too deeply to read; leave it out", "unscannable")]
-    for number, line in enumerate(lines, start=1):
-        for kind, description, secret in _line_findings(line, secrets, markers_anywhere=False):
-            leaks.append(Leak(relative, number, description, kind, secret=secret))
+    for number, kind, description, secret in _text_findings(lines, secrets, markers_anywhere=False):
+        leaks.append(Leak(relative, number, description, kind, secret=secret))
     return leaks
+
+
+def _text_findings(lines: list[str], secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[int, str, str, str]]:
+    """Return (line number, kind, description, secret line or '') for each finding in a text's lines.
+
+    Each line is scanned, and then the whole text with whitespace collapsed, which finds a secret
+    line split over several lines (HTML with one token per line, a JSON list of tokens). Such a
+    finding has line number 0 and is listed only when no single line contains it.
+    """
+    findings, found = [], set()
+    for number, line in enumerate(lines, start=1):
+        for finding in _line_findings(line, secrets, markers_anywhere):
+            findings.append((number, *finding))
+            found.add(finding)
+    if len(lines) > 1:
+        for kind, description, secret in _line_findings("\n".join(lines), secrets, markers_anywhere):
+            if (kind, description, secret) not in found:
+                findings.append((0, kind, f"{description} (split over several lines)", secret))
+    return findings
 
 
 def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[str, str, str]]:
@@ -365,12 +400,19 @@ def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool
     """
     if "\x1b" in line:
         line = ANSI_ESCAPE.sub("", line)  # IPython colours tracebacks, and the codes split the words
-    normalized = normalize(line)
-    if not normalized:
+    readings = [normalize(line)]
+    if not readings[0]:
         return []
-    if "<" in normalized or "&" in normalized:
-        # What a browser or Word shows: markup and entities removed, so split tokens join up.
-        normalized += " \n " + normalize(html.unescape(MARKUP_TAG.sub("", line)))
+    if "<" in line or "&" in line:
+        # What a browser or Word shows: markup and entities removed. Removing a tag joins the
+        # split runs of a word, and a space in its place keeps apart the words of table cells.
+        readings.append(normalize(html.unescape(MARKUP_TAG.sub("", line))))
+        readings.append(normalize(html.unescape(MARKUP_TAG.sub(" ", line))))
+    if "\\" in line:
+        # What LaTeX or Markdown shows: "dL\_dz2" is "dL_dz2". The escapes are removed from every
+        # reading, and the readings with them stay, because a solution line may contain a backslash.
+        readings.extend([BACKSLASH_ESCAPE.sub(r"\1", reading) for reading in readings])
+    normalized = " \n ".join(dict.fromkeys(readings))  # a secret line cannot span two readings
     findings = []
     for marker in course_build.MARKERS:
         if normalized.startswith(marker) or (markers_anywhere and MARKER_WORDS[marker].search(normalized)):
@@ -403,10 +445,10 @@ def _notebook_leaks(text: str, relative: str, secrets: dict[str, Secret], left_o
         for number, output in enumerate(outputs if isinstance(outputs, list) else [outputs], start=1):
             for part, part_text in _output_parts(output):
                 place = f"{cell_name}, output {number} ({part})"
-                for line_number, line in enumerate(part_text.split("\n"), start=1):
-                    for kind, description, secret in _line_findings(line, secrets, markers_anywhere=True):
-                        description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
-                        leaks.append(Leak(relative, line_number, description, kind, place, secret))
+                findings = _text_findings(part_text.split("\n"), secrets, markers_anywhere=True)
+                for line_number, kind, description, secret in findings:
+                    description += f" in the cell's stored output; {OUTPUT_LEAK_HINT}"
+                    leaks.append(Leak(relative, line_number, description, kind, place, secret))
                 leaks.extend(_data_uri_findings(part_text, relative, place, left_out_pictures))
         for place, content_type, value in _cell_pictures(cell, cell_name):
             leaks.append(_picture_finding(relative, place, content_type, value, left_out_pictures))
