@@ -1073,3 +1073,20 @@ def test_project_release_names_no_left_out_page(tmp_path):
         text = page.read_text()
         for name in left_out_pages:
             assert Path(name).name not in text, f"{page.relative_to(destination)} names {name}"
+
+
+def _picture_uri(index):
+    return "data:image/png;base64," + base64.b64encode(b"\x89PNG picture %d" % index).decode()
+
+
+def test_data_uri_line_numbers_counted_from_text_start():
+    text = f"a\n{_picture_uri(1)}\nb\nc\n<img src='{_picture_uri(2)}'>\n"
+    findings = release_scan._data_uri_findings(text, "page.md", "", {})
+    assert [(leak.line_number, leak.kind) for leak in findings] == [(2, "unread picture"), (5, "unread picture")]
+
+
+def test_many_unread_data_uris_listed_as_one():
+    # A grid of digits embeds a picture per digit; the release log gets one line for them, not thousands.
+    text = "title\n" + "\n".join(f"<img src='{_picture_uri(index)}'>" for index in range(50))
+    findings = release_scan._data_uri_findings(text, "grid.html", "output 1", {})
+    assert [(leak.line_number, leak.description) for leak in findings] == [(2, "50 picture data URIs")]

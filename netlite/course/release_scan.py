@@ -573,20 +573,26 @@ def _data_uri_findings(
     of the data URIs found, and a data URI already in it is skipped.
     """
     seen = set() if seen is None else seen
-    findings = []
+    findings, unread = [], []  # unread: (line number, description) of the pictures the scan cannot read
+    line_number, counted_to = 1, 0  # lines counted as the offsets grow, so that many data URIs cost one pass
     for offset, content_type, content in _data_uris(text):
         if content == b"" or (content_type, content) in seen:
             continue  # an empty data URI shows nothing, like one whose data a comment shortens to "..."
         seen.add((content_type, content))
-        line_number = text.count("\n", 0, offset) + 1
+        line_number += text.count("\n", counted_to, offset)
+        counted_to = offset
         digests = picture_digests(content) if content is not None else set()
         match = next((left_out_pictures[digest] for digest in digests if digest in left_out_pictures), None)
         if match:
             description = f"{content_type} data URI with the content of {match}"
             findings.append(Leak(relative, line_number, description, "picture", place))
         elif PICTURE_TYPE.match(content_type):
-            unread = "undecodable " if content is None else ""
-            findings.append(Leak(relative, line_number, f"{unread}{content_type} data URI", "unread picture", place))
+            unread.append((line_number, f"{'undecodable ' if content is None else ''}{content_type} data URI"))
+    if len(unread) > 3:  # a grid of digits embeds hundreds: one line for all of them
+        first_line = unread[0][0]
+        findings.append(Leak(relative, first_line, f"{len(unread)} picture data URIs", "unread picture", place))
+    else:
+        findings.extend(Leak(relative, number, description, "unread picture", place) for number, description in unread)
     return findings
 
 
