@@ -34,11 +34,19 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
 # Words that close a fence in a reworded marker ("### HIDDEN TESTS DONE").
 NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
+# Who sees the hidden tests: with a test word they mark a fence ("### INSTRUCTOR TESTS", "# Tests for grading only").
+AUDIENCE_WORDS = ("instructor", "autograder", "grader", "grading", "marking")
+# Words that say tests are out of sight, after a negation: "# More tests (not visible)".
+VISIBILITY_WORDS = ("visible", "shown", "show", "see", "seen")
+# A model solution by another name: "# Reference implementation", "# Instructor's version".
+MODEL_WORDS = ("reference", "sample", "official", "complete", "correct", "instructor", "model", "solved")
+MODEL_NOUNS = ("implementation", "version", "code", "answer", "solution")
 # Words after "hidden" in a network's sense, not a course's: "# hidden layer", "# HIDDEN UNITS", "# hidden b1".
 HIDDEN_LAYER_WORDS = {
     "layer", "unit", "neuron", "size", "state", "dimension", "dim", "feature", "activation", "node", "weight",
     "representation", "vector", "value", "variable", "bias", "biase", "w", "b", "z", "h", "gradient", "grad",
-    "output", "input", "shape", "matrix",
+    "output", "input", "shape", "matrix", "delta", "error", "logit", "tanh", "relu", "sigmoid", "pre",
+    "preactivation", "derivative", "term", "outputs",
 }
 HINT_PREFIX = "# Hint:"
 DEFAULT_HINT = "not implemented yet; write your solution in place of this line"
@@ -209,16 +217,22 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     - in a solution cell, a comment that names a solution or an answer, when it is written like a
       marker or has at most five words apart from fillers (of, the, here): ``# Solution``,
       ``# --- answer ---``, ``# The solution is below``, ``### Solution code below, removed``;
-    - in a check cell, a comment with HIDDEN, SECRET, PRIVATE, INSTRUCTOR, GRADER or GRADING, when
-      it has at most five words apart from fillers (``### HIDDEN``, ``# Tests for grading only``),
-      or such a word within two words of TEST, CHECK, ASSERT or GRADING at any length
-      (``# test cases hidden``). HIDDEN followed by layer, unit, state, bias, W1 and the like is a
-      network's word and does not count (``# hidden state check``). PRIVATE alone counts only when
-      written like a marker, because ``# Private helpers`` is a common comment;
-    - in a check cell, a comment that names students together with NOT, NEVER, WITHOUT, HIDDEN or
-      SECRET (``# Tests the students do not see``);
+      and a short comment that names a model solution otherwise (``# Reference implementation``,
+      ``# Instructor's version``);
+    - in a check cell, a comment with HIDDEN, SECRET, PRIVATE, WITHHELD and the like, when it has
+      at most five words apart from fillers (``### HIDDEN``, ``# withheld tests``), or such a word
+      within two words of TEST, CHECK, ASSERT or GRADING at any length (``# test cases hidden``).
+      HIDDEN followed by layer, unit, state, bias, W1, tanh and the like, or after a one-letter
+      name (``W_hidden``), is a network's word and does not count (``# hidden state check``).
+      PRIVATE alone counts only when written like a marker, because ``# Private helpers`` is a
+      common comment;
+    - in a check cell, INSTRUCTOR, GRADER, GRADING or MARKING together with a test word
+      (``### INSTRUCTOR TESTS``, ``# Tests for grading only``), students or learners together with
+      NOT, NEVER or WITHOUT (``# Tests the students do not see``), and a test word with such a
+      negation and VISIBLE, SHOWN or SEE (``# More tests (not visible)``);
     - in a check cell, a comment of at most five words that starts with BEGIN or END and names
-      tests (``# end tests``), unless BEGIN starts a sentence (``# Begin by checking the shape``).
+      tests (``# end tests``), unless BEGIN or END starts a sentence (``# Begin by checking the
+      shape``, ``# End to end test``).
 
     A comment with a closing word (END, STOP, DONE, FINISH, CLOSE, ABOVE, UNTIL) is taken for the
     closing marker.
@@ -252,30 +266,42 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
         # "# Solution", "# Here begins the answer", "# --- answer ---", "### Solution code below, removed"
         if any(map(_is_solution_word, words)) and (styled or len(content) <= 5):
             return meant
+        # "# Reference implementation", "# Instructor's version", "# Complete implementation, removed for students"
+        pairs = zip(words, words[1:])
+        if any(first in MODEL_WORDS and second in MODEL_NOUNS for first, second in pairs) and len(content) <= 6:
+            return meant
         return None
     for index, word in enumerate(words):
         if not _is_hiding_word(word):
             continue
         after = words[index + 1 : index + 3]
-        # "hidden units tested" and "hidden state check" are about a network; "hidden unit tests" is not.
-        if after and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]:
+        # "hidden units tested", "hidden state check" and "W_hidden" are about a network; "hidden unit tests" is not.
+        network_word = bool(after) and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]
+        if network_word or (index > 0 and len(words[index - 1]) == 1):
             continue
         near = words[max(index - 2, 0) : index] + after
+        if word in AUDIENCE_WORDS:  # "### INSTRUCTOR TESTS" hides tests; "# Grading: 2 points" does not
+            if any(_is_test_word(other) for other in content if other != word):
+                return meant
+            continue
         # "private" is common in comments about code ("# Private helpers"), so alone it counts only styled.
         short = len(content) <= 5 and (styled or not _like(word, ("private",), 0.9))
         if short or any(map(_is_test_word, near)):  # "### PRIVATE", "# secret", "# Tests hidden below the fold"
             return meant
-    if "student" in words and any(word in ("not", "never", "without", "hidden", "secret") for word in words):
+    negated = any(word in ("not", "never", "without") for word in words)
+    if negated and any(word in ("student", "learner") for word in words):
         return meant  # "# Tests the students do not see"
-    begins_sentence = raw_words[1:2] in (["by"], ["with"])  # "# Begin by checking the shape"
+    if negated and any(map(_is_test_word, words)) and any(word in VISIBILITY_WORDS for word in words):
+        return meant  # "# More tests (not visible)", "# Tests not shown in the exercise"
+    begins_sentence = raw_words[1:2] in (["by"], ["with"], ["to"])  # "# Begin by checking the shape", "# End to end test"
     if starts_fence and not begins_sentence and len(content) <= 5 and any(map(_is_test_word, content)):
         return meant
     return None
 
 
 def _is_solution_word(word: str) -> bool:
-    """Return True for a word that names a solution: solution or answer, with one letter wrong, or soln."""
-    return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word == "soln"
+    """Return True for a word that names a solution: solution or answer, with one letter wrong, soln, sol or solved."""
+    return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word in ("soln", "sol", "solved")
 
 
 def _is_hiding_word(word: str) -> bool:
@@ -283,7 +309,8 @@ def _is_hiding_word(word: str) -> bool:
     return (
         _like(word, ("hidden", "secret", "private"), 0.9)
         or word.startswith(("hidden", "secret"))  # "hiddentests"
-        or word in ("instructor", "autograder", "grader", "grading")
+        or word in ("withheld", "concealed", "invisible", "undisclosed")
+        or word in AUDIENCE_WORDS
     )
 
 
