@@ -114,6 +114,8 @@ WRONG_ANSWERS = [
                 'state["velocity"] = self.beta * state["velocity"] + grad',
                 'state["velocity"] = (self.beta * state["velocity"] + grad).astype(np.float32)',
                 "check_momentum", r"state\['velocity'\] has dtype float32"),
+    WrongAnswer(N04, "MyHuberLoss.forward with a fixed threshold", "my_huber_loss", "abs_error <= self.delta",
+                "abs_error <= 1.0", "check_huber_forward", r"MyHuberLoss\(2\.0\)\.forward.*Use self\.delta"),
     WrongAnswer(N05, "MyMomentum with a fixed beta", "my_momentum", "self.beta * state",
                 "0.9 * state", "check_momentum", r"beta = 0\.5.*Use self\.beta"),
     WrongAnswer(N05, "MyADAM with a fixed beta1", "my_adam", 'state["m"] = self.beta1 * state["m"] + (1 - self.beta1) * grad',
