@@ -381,6 +381,14 @@ def test_near_miss_in_ordinary_cell_rejected(tmp_path):
         course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
+def test_near_miss_message_names_the_words_to_reword(tmp_path):
+    notebook = tiny_solution_notebook()
+    cell = cell_by_grade_id(notebook, "cube_check")
+    cell["source"] = "# Tests the students do not see\n" + cell["source"]
+    with pytest.raises(course_build.CourseFormatError, match="reword the comment without 'Tests', 'students', 'not', 'see' if"):
+        course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
+
+
 def test_near_miss_inside_fence_builds(tmp_path):
     # The build removes the lines inside an exact fence, whatever they contain.
     notebook = tiny_solution_notebook()

@@ -299,6 +299,23 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     return None
 
 
+def _marker_like_words(line: str) -> list[str]:
+    """Return the words of a comment line that the near-miss rules look for, as written, for the build's message."""
+    marker_words = {"begin", "end", "start", "stop", "solution", "hidden", "test"}
+    found = []
+    for word in re.findall(r"[A-Za-z']+", line):
+        lowered = _singular(word.lower().replace("'", ""))
+        if (
+            lowered in marker_words
+            or _is_solution_word(lowered)
+            or _is_hiding_word(lowered)
+            or _is_test_word(lowered)
+            or lowered in MODEL_WORDS + VISIBILITY_WORDS + ("student", "learner", "not", "never", "without")
+        ) and word not in found:
+            found.append(word)
+    return found
+
+
 def _is_solution_word(word: str) -> bool:
     """Return True for a word that names a solution: solution or answer, with one letter wrong, soln, sol or solved."""
     return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word in ("soln", "sol", "solved")
@@ -590,10 +607,12 @@ def validate_solution(notebook, path: Path) -> None:
         for number, line in enumerate(lines if cell.get("cell_type") == "code" else []):
             meant = None if number in inside else _near_miss_marker(line, cell_kind)
             if meant is not None:
+                words = ", ".join(repr(word) for word in _marker_like_words(line))
+                reword = f"reword the comment without {words}" if words else "reword the comment"
                 raise CourseFormatError(
                     f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {meant!r}; "
-                    f"write the marker exactly so, because the build removes only exact markers, or reword the "
-                    f"comment if it is not meant as a marker"
+                    f"write the marker exactly so, because the build removes only exact markers, or {reword} "
+                    f"if it is not meant as a marker (docs/course-format.md lists the rules)"
                 )
         solution_fences = fenced_blocks(lines, BEGIN_SOLUTION, END_SOLUTION, where)
         hidden_fences = fenced_blocks(lines, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, where)
