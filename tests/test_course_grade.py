@@ -963,6 +963,20 @@ def test_relative_paths_miss_submissions_in_tmpdir(tmp_path, monkeypatch):
     assert not list(temporary_root.glob(f"{course_grade.WORKING_COPY_PREFIX}*"))
 
 
+def test_pipe_named_like_notebook_not_called_unsubmitted(tmp_path):
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    folder = tmp_path / "submissions" / "a_pipe"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / NOTEBOOK)
+
+    results = grade_quietly(root, tmp_path / "submissions", tmp_path / "graded", [])
+
+    points, result = points_of(results, "a_pipe")
+    assert points == (0, 0)
+    assert result.problem == f"{NOTEBOOK} in the student's folder is not a notebook file; submit the .ipynb file itself"
+
+
 def test_links_leading_nowhere_in_copy_noted(tmp_path):
     # A relative link out of the student's folder is copied as it is, so it leads nowhere in the
     # working copy. The note names it, but not the links that still lead to a file.
@@ -979,13 +993,15 @@ def test_links_leading_nowhere_in_copy_noted(tmp_path):
     os.symlink("../../../shared/x.csv", folder / "data" / "x.csv")
     os.symlink("notes.txt", folder / "inside.txt")
     os.symlink(tmp_path / "shared", folder / "absolute")
+    os.symlink(tmp_path / "missing", folder / "gone")  # broken in the submission already
     messages = []
 
     results = grade_quietly(root, tmp_path / "submissions", tmp_path / "graded", messages)
 
     points, result = points_of(results, "a_links")
     assert points == (SQUARE_POINTS, CUBE_POINTS), result.problem
-    (note,) = result.notes
+    note, broken_note = result.notes
+    assert broken_note == f"these links lead nowhere in the student's folder: gone -> {tmp_path / 'missing'}"
     assert "data/x.csv -> ../../../shared/x.csv" in note
     assert "shared -> ../../shared" in note
     assert "inside.txt" not in note

@@ -808,7 +808,7 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
     except shutil.Error as error:  # raised after copying everything else, with one entry per failed file
         for source, _, reason in error.args[0]:
             left_out.append(f"{os.path.relpath(source, submission)} ({reason})")
-    leading_nowhere = []
+    leading_nowhere, broken = [], []  # links that only the copy breaks, and links broken in the submission too
     for directory, folders, files in os.walk(copy_path):
         mode = os.stat(directory).st_mode
         os.chmod(directory, mode | stat.S_IRWXU)
@@ -816,7 +816,9 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
         for name in sorted(folders + files):
             path = os.path.join(directory, name)
             if os.path.islink(path) and not os.path.exists(path):
-                leading_nowhere.append(f"{os.path.relpath(path, copy_path)} -> {os.readlink(path)}")
+                relative = os.path.relpath(path, copy_path)
+                in_submission = os.path.exists(os.path.join(submission, relative))
+                (leading_nowhere if in_submission else broken).append(f"{relative} -> {os.readlink(path)}")
 
     notes = []
     if left_out:
@@ -826,6 +828,8 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
             f"these links lead nowhere in the working copy, where a relative link cannot leave the "
             f"student's folder: {_listed(leading_nowhere)}"
         )
+    if broken:
+        notes.append(f"these links lead nowhere in the student's folder: {_listed(broken)}")
     return copy_path, notes
 
 
@@ -976,6 +980,11 @@ def grade(
             folder, work = out / "executed" / student.name, out / GRADING_DIR / student.name
             folder.mkdir(parents=True, exist_ok=True)
             _make_work_folder(work)
+            if (path.exists() or path.is_symlink()) and not path.is_file():
+                # A folder, a named pipe or a broken link under the notebook's name: submitted, but not as a file.
+                problem = f"{name} in the student's folder is not a notebook file; submit the .ipynb file itself"
+                results.append(_zero_result(student.name, name, solution, problem))
+                continue
             if not path.is_file():
                 problem = not_submitted_problem(student, name, solutions)
                 results.append(_zero_result(student.name, name, solution, problem, error="notebook not submitted"))
