@@ -160,6 +160,12 @@ def test_layer_settings_of_wrong_type(make, message):
         make()
 
 
+@pytest.mark.parametrize("dtype", [np.dtypes.Float32DType, np.dtypes.Float64DType])
+def test_dtype_classes_accepted(dtype):
+    layer = nl.FullyConnectedLayer(3, 2, dtype=dtype)
+    assert layer.params["W"].dtype == dtype()
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

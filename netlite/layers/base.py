@@ -153,6 +153,8 @@ def parameter_dtype(owner, dtype):
 
     The error shows the value as given: a class by its name, anything else by its repr.
     """
+    if isinstance(dtype, type) and issubclass(dtype, np.dtype):
+        dtype = dtype()  # a dtype class such as np.dtypes.Float32DType, which np.dtype() reads as object
     try:
         resolved = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) would be float64
     except Exception:  # numpy raises TypeError or ValueError for what it cannot read as a dtype
