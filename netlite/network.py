@@ -247,7 +247,7 @@ class NeuralNetwork:
         ``input_shape`` is the shape of one sample, without the batch axis,
         e.g. ``(32, 32, 1)``; without it only the shapes that do not depend on
         the input size are shown. With ``input_shape``, a layer that cannot
-        take the shape before it gets "?", and a line under the table says why.
+        take the shape before it gets "?", and a line under the table gives the reason.
         """
         rows = [("#", "layer", "output shape", "parameters")]
         shape = tuple(input_shape) if input_shape is not None else None

@@ -283,12 +283,12 @@ SOLUTION_WORD_COMMENTS = [
 
 @pytest.mark.parametrize("cell_kind", ["check", None])
 @pytest.mark.parametrize("comment", SOLUTION_WORD_COMMENTS)
-def test_solution_word_comment_ordinary_outside_solution_cells(comment, cell_kind):
+def test_solution_comment_ordinary_elsewhere(comment, cell_kind):
     assert course_build._near_miss_marker(comment, cell_kind) is None
 
 
 @pytest.mark.parametrize("comment", SOLUTION_WORD_COMMENTS)
-def test_solution_word_comment_near_miss_in_solution_cell(comment):
+def test_solution_comment_rejected_in_solution_cell(comment):
     assert course_build._near_miss_marker(comment, "solution") in (course_build.BEGIN_SOLUTION, course_build.END_SOLUTION)
 
 
@@ -381,7 +381,7 @@ def test_near_miss_in_ordinary_cell_rejected(tmp_path):
         course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
-def test_near_miss_message_names_the_words_to_reword(tmp_path):
+def test_near_miss_message_names_words(tmp_path):
     notebook = tiny_solution_notebook()
     cell = cell_by_grade_id(notebook, "cube_check")
     cell["source"] = "# Tests the students do not see\n" + cell["source"]

@@ -629,7 +629,8 @@ def test_missing_file_message_lists_other_dataset_files_skipped(tmp_path, tiny_m
     with pytest.raises(DatasetNotFoundError) as info:
         mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path / "shared", download=False)
     message = str(info.value)
-    assert "Skipped:" in message and "the other data set)" in message
+    assert "Skipped:" in message
+    assert "the other data set)" in message
     assert f"{tmp_path / 'shared' / LABEL_FILES['test']}.gz (contains MNIST {LABEL_FILES['test']}, the other data set)" in message
 
 

@@ -61,7 +61,7 @@ def test_summary_lists_shapes_and_parameters():
         ((5, 5, 1), "layer 2, AvgPoolingLayer(), cannot take samples of shape (1, 1, 6): expected samples of shape (height, width, channels), at least 2x2 pixels"),
     ],
 )
-def test_summary_names_the_first_layer_that_cannot_take_its_input(input_shape, problem):
+def test_summary_names_failing_layer(input_shape, problem):
     text = nl.models.lenet5().summary(input_shape=input_shape)
     lines = text.splitlines()
     assert lines[-1].startswith(problem)
@@ -117,7 +117,7 @@ def test_forward_with_labels_is_named():
         model.forward(np.zeros((2, 2)), [[1, 2], [3]])
 
 
-def test_forward_with_labels_advice_gives_the_loss_of_training():
+def test_forward_labels_advice_gives_loss():
     # The advice must hold for a network that ends in Softmax, which CrossEntropyLoss skips.
     model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 3), nl.Softmax()])
     loss = nl.CrossEntropyLoss()

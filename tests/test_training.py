@@ -345,7 +345,7 @@ class InterruptingLoss(nl.MseLoss):
         return super().forward(output, target)
 
 
-def test_interrupt_mid_epoch_leaves_that_epoch_out_of_the_history(capsys):
+def test_interrupt_mid_epoch_drops_epoch(capsys):
     model, X, y = make_xor()
     # 2 training + 2 validation batches per epoch: call 6 is the second training batch of epoch 2.
     loss = InterruptingLoss(interrupt_on_call=6)
@@ -354,7 +354,7 @@ def test_interrupt_mid_epoch_leaves_that_epoch_out_of_the_history(capsys):
     assert history.interrupted is True
     assert history.epochs_completed == 1
     assert all(len(values) == 1 for values in history.values())
-    # As the docstring says, the model keeps the update of epoch 2's first batch.
+    # The model keeps the update of epoch 2's first batch, as the module docstring states.
     assert optimizer.n_steps == 3
     captured = capsys.readouterr()
     assert "Training interrupted after 1 of 4 epochs" in captured.out

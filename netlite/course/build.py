@@ -34,9 +34,9 @@ MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
 NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
 # Words that close a fence in a reworded marker ("### HIDDEN TESTS DONE").
 NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
-# Who sees the hidden tests: with a test word they mark a fence ("### INSTRUCTOR TESTS", "# Tests for grading only").
+# The readers of hidden tests. With a test word they mark a fence ("### INSTRUCTOR TESTS", "# Tests for grading only").
 AUDIENCE_WORDS = ("instructor", "autograder", "grader", "grading", "marking")
-# Words that say tests are out of sight, after a negation: "# More tests (not visible)".
+# Words for being seen. After a negation they mark tests as hidden: "# More tests (not visible)".
 VISIBILITY_WORDS = ("visible", "shown", "show", "see", "seen")
 # A model solution by another name: "# Reference implementation", "# Instructor's version".
 MODEL_WORDS = ("reference", "sample", "official", "complete", "correct", "instructor", "model", "solved")
@@ -317,12 +317,12 @@ def _marker_like_words(line: str) -> list[str]:
 
 
 def _is_solution_word(word: str) -> bool:
-    """Return True for a word that names a solution: solution or answer, with one letter wrong, soln, sol or solved."""
+    """Return True for a word that names a solution: solution or answer with one letter wrong, soln, sol or solved."""
     return _one_edit_apart(word, "solution") or _one_edit_apart(word, "answer") or word in ("soln", "sol", "solved")
 
 
 def _is_hiding_word(word: str) -> bool:
-    """Return True for a word that says who may not see tests: hidden, secret, private, instructor, grader and the like."""
+    """Return True for a word that marks tests as hidden: hidden, secret, private, withheld, instructor, grader and the like."""
     return (
         _like(word, ("hidden", "secret", "private"), 0.9)
         or word.startswith(("hidden", "secret"))  # "hiddentests"

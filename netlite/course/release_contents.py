@@ -1,10 +1,10 @@
 """What the students' release of the course contains.
 
 The release contains the library (``netlite/``), ``notebooks/``, ``exercises/``, ``README.md``,
-``pyproject.toml`` and ``docs/`` without the documents marked instructor-only (a line
-``<!-- instructor-only -->`` among their first five lines) and the pictures in ``docs/`` that no
+``pyproject.toml`` and ``docs/``. It leaves out the documents marked instructor-only (a line
+``<!-- instructor-only -->`` among their first five lines), and the pictures in ``docs/`` that no
 released page mentions and no released notebook's code loads (see ``find_picture_use``). Caches
-and hidden files are left out. When the course has a ``README.student.md``, the release's
+and hidden files are left out too. When the course has a ``README.student.md``, the release's
 ``README.md`` is that file, because the course's own README speaks to instructors about solutions
 and grading.
 """

@@ -27,11 +27,11 @@ with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* 
 and each stored output is also compared as a whole with whitespace collapsed, which finds a line
 split over several lines, as in HTML with one token per line or a JSON list of tokens.
 
-NOTE: the scan reads text, and some formats keep text in a form it cannot see. Examples are a
-PDF's compressed or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark,
-base64-encoded text (a data URI's data is only compared with pictures), and a zip entry that the
-zip's table of contents does not list. Do not put exports of solution notebooks into the released
-folders.
+NOTE: the scan reads text, and some formats keep text in a form it cannot see: a PDF's compressed
+or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and a zip entry that
+the zip's table of contents does not list. Base64-encoded text is not read either, because the
+data of a data URI is only compared with pictures. Do not put exports of solution notebooks into
+the released folders.
 """
 
 from __future__ import annotations
