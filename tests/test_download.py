@@ -2,10 +2,12 @@
 
 import gzip
 import hashlib
+import logging
 import os
 import socket
 import stat
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +27,7 @@ from datasets_helpers import (  # noqa: F401  (fixtures are used by name)
 
 from netlite.datasets import DATA_DIR_ENV, DatasetNotFoundError, DownloadError, load_mnist
 from netlite.datasets import download as download_module
+from netlite.datasets import locations
 
 NAME = IMAGE_FILES["test"]
 
@@ -391,3 +394,94 @@ def test_mirrors_from_env_parsing(monkeypatch):
 
     monkeypatch.setenv("NETLITE_TEST_MIRRORS", " , ")
     assert download_module.mirrors_from_env("NETLITE_TEST_MIRRORS") is None
+
+
+def _deny_writing_under(monkeypatch, *folders):
+    """Make os.access report that this user cannot write in ``folders`` or below them.
+
+    Tests run as root, and root may write anywhere, so chmod cannot make a folder read-only for them.
+    """
+    access = os.access
+
+    def access_unless_denied(path, mode, *args, **kwargs):
+        path = Path(path)
+        if mode & os.W_OK and any(path == folder or folder in path.parents for folder in folders):
+            return False
+        return access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(locations.os, "access", access_unless_denied)
+
+
+@pytest.mark.parametrize("setting", ["NETLITE_DATA_DIR", "data_dir"])
+def test_download_falls_back_to_user_cache(tmp_path, monkeypatch, caplog, server, tiny_mnist_spec, isolated_search_path, setting):
+    # A class folder that students may read but not write, and that lacks the requested files.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    _deny_writing_under(monkeypatch, shared)
+    mirror = _serve_tiny(server)
+    data_dir = shared if setting == "data_dir" else None
+    if setting == "NETLITE_DATA_DIR":
+        monkeypatch.setenv(DATA_DIR_ENV, str(shared))
+    origin = "data_dir argument" if setting == "data_dir" else DATA_DIR_ENV
+
+    with caplog.at_level(logging.WARNING, logger="netlite.datasets"):
+        X, _ = load_mnist("test", data_dir=data_dir, mirrors=[mirror])
+
+    cache = isolated_search_path / ".cache" / "netlite" / "mnist"
+    assert len(X) == TINY_COUNTS["test"]
+    assert _leftovers(cache) == [f"{IMAGE_FILES['test']}.gz", f"{LABEL_FILES['test']}.gz"]
+    assert _leftovers(shared) == []
+    logged = [record.getMessage() for record in caplog.records if record.name == "netlite.datasets.mnist"]
+    assert logged == [
+        f"MNIST: this user cannot write to {shared / 'mnist'} ({origin}), so the missing files are downloaded "
+        f"into {cache} (user cache) instead."
+    ]
+
+    server.requests.clear()
+    load_mnist("test", data_dir=data_dir, mirrors=[mirror])
+    assert server.requests == []  # the user cache is searched, so the files are found there
+
+
+def test_download_neither_folder_writable(tmp_path, monkeypatch, server, tiny_mnist_spec, isolated_search_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv(DATA_DIR_ENV, str(shared))
+    _deny_writing_under(monkeypatch, shared, isolated_search_path)
+    mirror = _serve_tiny(server)
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("test", mirrors=[mirror])
+
+    message = str(info.value)
+    cache = isolated_search_path / ".cache" / "netlite" / "mnist"
+    assert (
+        f"Downloading is not possible: this user cannot write to {shared / 'mnist'} ({DATA_DIR_ENV}) or to "
+        f"{cache} (user cache). To download, set data_dir or {DATA_DIR_ENV} to a folder this user can write to."
+    ) in message
+    assert server.requests == []
+    assert _leftovers(shared) == []
+
+
+def test_download_user_cache_not_writable(monkeypatch, server, tiny_mnist_spec, isolated_search_path):
+    _deny_writing_under(monkeypatch, isolated_search_path)
+    mirror = _serve_tiny(server)
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("test", mirrors=[mirror])
+
+    cache = isolated_search_path / ".cache" / "netlite" / "mnist"
+    assert f"this user cannot write to {cache} (user cache). To download" in str(info.value)
+    assert server.requests == []
+
+
+def test_write_denied(tmp_path, monkeypatch):
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "a-file").write_bytes(b"")
+    _deny_writing_under(monkeypatch, tmp_path / "closed")
+
+    assert not locations.write_denied(tmp_path / "open")
+    assert not locations.write_denied(tmp_path / "open" / "missing" / "mnist")
+    assert locations.write_denied(tmp_path / "closed")
+    assert locations.write_denied(tmp_path / "closed" / "missing" / "mnist")
+    assert not locations.write_denied(tmp_path / "a-file" / "mnist")  # the download names the file in its error

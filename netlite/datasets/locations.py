@@ -16,6 +16,9 @@ as ``/usr/share/datasets/fashion-mnist`` from Debian's ``dataset-fashion-mnist``
 Downloads go to the data set's subfolder of the first base folder: ``data_dir``, else
 ``NETLITE_DATA_DIR``, else ``data/`` of a checkout, else the user cache. They never go directly into
 a base folder, because MNIST and Fashion-MNIST use the same file names and must not share a folder.
+When permissions or a read-only mount deny writing to that subfolder (``write_denied``), as in a
+class folder that only the instructor may change, the loader downloads into the data set's subfolder
+of the user cache instead, which is searched too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "base_folders",
     "search_folders",
     "download_folder",
+    "write_denied",
 ]
 
 DATA_DIR_ENV = "NETLITE_DATA_DIR"
@@ -122,6 +126,26 @@ def search_folders(
 
 
 def download_folder(subfolder: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the folder that downloads of one data set are written to (see the module docstring)."""
+    """Return the folder that the search order picks for downloads of one data set.
+
+    The loader downloads into the user cache instead when ``write_denied`` is true for this folder.
+    """
     first_base, _ = base_folders(data_dir)[0]
     return first_base / subfolder
+
+
+def write_denied(folder: Path) -> bool:
+    """Return True when permissions or a read-only mount stop this user from writing into ``folder``.
+
+    A missing folder is judged by its nearest existing parent, where it would be created. A file in
+    the way returns False, because writing then fails with an error that names the file.
+    """
+    for candidate in (folder, *folder.parents):
+        try:
+            exists = candidate.exists()
+        except PermissionError:  # a parent folder that this user may not open
+            return True
+        if exists:
+            # os.access checks the permission bits and reports a read-only mount as not writable.
+            return candidate.is_dir() and not os.access(candidate, os.W_OK | os.X_OK)
+    return False

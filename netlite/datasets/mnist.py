@@ -21,6 +21,7 @@ again. Every call still returns new float32 arrays, so changing them cannot corr
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import numbers
 import os
@@ -44,6 +45,8 @@ __all__ = [
     "load_fashion_mnist",
     "clear_cache",
 ]
+
+logger = logging.getLogger(__name__)
 
 MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 FASHION_MNIST_CLASSES = (
@@ -351,9 +354,17 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
         # The folder of the files of this split that were found, for the advice in the message.
         found_folder = next((copy[1] for copy in found.values() if copy is not None), None)
         if not download:
+            reason = "Downloading is switched off (download=False)."
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, missing, folders, target, found_folder, [], skipped, download)
+                _missing_message(spec, split, missing, folders, target, found_folder, skipped, reason)
             )
+        writable_target = _writable_download_folder(spec, data_dir)
+        if writable_target is None:
+            reason = _write_denied_reason(spec, data_dir)
+            raise locations.DatasetNotFoundError(
+                _missing_message(spec, split, missing, folders, target, found_folder, skipped, reason)
+            )
+        target = writable_target
         failures = []
         for name in missing:
             try:
@@ -364,13 +375,51 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
                 arrays[name] = _read_verified(spec, name, path)
         still_missing = [name for name in missing if arrays[name] is None]
         if still_missing:
+            reason = "Downloading failed:\n" + "\n".join(failures)
             raise locations.DatasetNotFoundError(
-                _missing_message(spec, split, still_missing, folders, target, found_folder, failures, skipped, download)
+                _missing_message(spec, split, still_missing, folders, target, found_folder, skipped, reason)
             )
 
     images, labels = (arrays[name] for name in file_names)
     _check_split_structure(spec, split, images, labels)
     return images, labels
+
+
+def _writable_download_folder(spec, data_dir) -> Path | None:
+    """Return the folder to download into, or None when this user may write to no candidate folder.
+
+    The first candidate is ``locations.download_folder``. When permissions deny writing there, as in
+    a class folder that only the instructor may change, the user cache is used, and a warning names
+    both folders.
+    """
+    base, origin = locations.base_folders(data_dir)[0]
+    implied = base / spec.subfolder
+    if not locations.write_denied(implied):
+        return implied
+    cache = locations.user_cache_dir() / spec.subfolder
+    if cache == implied or locations.write_denied(cache):
+        return None
+    logger.warning(
+        "%s: this user cannot write to %s (%s), so the missing files are downloaded into %s (user cache) "
+        "instead.",
+        spec.name, implied, origin, cache,
+    )  # fmt: skip
+    return cache
+
+
+def _write_denied_reason(spec, data_dir) -> str:
+    """Return the reason for the error when this user may write to neither the download folder nor the user cache."""
+    base, origin = locations.base_folders(data_dir)[0]
+    implied = base / spec.subfolder
+    cache = locations.user_cache_dir() / spec.subfolder
+    if cache == implied:
+        denied = f"{cache} (user cache)"
+    else:
+        denied = f"{implied} ({origin}) or to {cache} (user cache)"
+    return (
+        f"Downloading is not possible: this user cannot write to {denied}. To download, set data_dir or "
+        f"{locations.DATA_DIR_ENV} to a folder this user can write to."
+    )
 
 
 def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path] | None:
@@ -510,8 +559,8 @@ def _check_split_structure(spec, split, images, labels) -> None:
         )
 
 
-def _missing_message(spec, split, missing, folders, target, found_folder, failures, skipped, download) -> str:
-    """Return the message for missing files: what failed, the folders searched, and where to put the files.
+def _missing_message(spec, split, missing, folders, target, found_folder, skipped, reason) -> str:
+    """Return the message for missing files: why they were not downloaded, the folders searched, and where to put the files.
 
     ``found_folder`` is the folder where the other files of the split were found, or None.
     """
@@ -520,10 +569,6 @@ def _missing_message(spec, split, missing, folders, target, found_folder, failur
     skipped_lines = [f"  {line}" for name in missing for line in skipped[name]]
     if skipped_lines:
         searched += "\nSkipped:\n" + "\n".join(skipped_lines)
-    if download:
-        reason = "Downloading failed:\n" + "\n".join(failures)
-    else:
-        reason = "Downloading is switched off (download=False)."
     # A data_dir or NETLITE_DATA_DIR that is a file, or lies inside one, cannot hold the files, nor a download.
     advice = []
     for folder in folders:
