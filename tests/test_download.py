@@ -1,5 +1,6 @@
 """Downloads from a real HTTP server on 127.0.0.1: success, mirror fallback, cut transfers, checksums."""
 
+import dataclasses
 import gzip
 import hashlib
 import logging
@@ -28,6 +29,7 @@ from datasets_helpers import (  # noqa: F401  (fixtures are used by name)
 from netlite.datasets import DATA_DIR_ENV, DatasetNotFoundError, DownloadError, load_mnist
 from netlite.datasets import download as download_module
 from netlite.datasets import locations
+from netlite.datasets import mnist as mnist_module
 
 NAME = IMAGE_FILES["test"]
 
@@ -200,6 +202,50 @@ def test_wrong_checksum(tmp_path, server):
     assert _expected_sha256(NAME) in message
     assert hashlib.sha256(other).hexdigest() in message
     assert _leftovers(tmp_path) == []
+
+
+def test_wrong_checksum_names_known_file(tmp_path, server):
+    other = tiny_files()[IMAGE_FILES["train"]]
+    server.routes[f"/swapped/{NAME}.gz"] = Route(gzip.compress(other))
+    known_files = {hashlib.sha256(other).hexdigest(): f"MNIST {IMAGE_FILES['train']}"}
+
+    with pytest.raises(DownloadError) as info:
+        download_module.download_file(
+            NAME, tmp_path, [f"{server.url}/swapped"], _expected_sha256(NAME), progress=False, known_files=known_files
+        )
+
+    message = str(info.value)
+    assert f"the mirror sent MNIST {IMAGE_FILES['train']} in place of {NAME}, so its files are swapped" in message
+    assert _expected_sha256(NAME) in message
+    assert _leftovers(tmp_path) == []
+
+
+def test_load_names_swapped_mirror_file(tmp_path, server, tiny_mnist_spec):
+    # The mirror serves the test labels under the name of the training labels.
+    mirror = _serve_tiny(server)
+    test_labels = server.routes[f"/mirror/{LABEL_FILES['test']}.gz"]
+    server.routes[f"/mirror/{LABEL_FILES['train']}.gz"] = test_labels
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, mirrors=[mirror])
+
+    message = str(info.value)
+    assert f"missing {LABEL_FILES['train']}[.gz]." in message
+    assert f"the mirror sent MNIST {LABEL_FILES['test']} in place of {LABEL_FILES['train']}" in message
+
+
+def test_load_names_other_dataset_from_mirror(tmp_path, server, tiny_mnist_spec):
+    # A Fashion-MNIST load from a mirror that serves (tiny) MNIST.
+    mirror = _serve_tiny(server)
+    fashion_spec = dataclasses.replace(mnist_module.FASHION_MNIST, num_examples=dict(TINY_COUNTS), mirrors=(), dedicated_dirs=())
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist_module.load_dataset(fashion_spec, "test", data_dir=tmp_path, mirrors=[mirror])
+
+    message = str(info.value)
+    for name in (IMAGE_FILES["test"], LABEL_FILES["test"]):
+        assert f"the mirror sent MNIST {name} in place of {name}, so its files are swapped or it is a mirror of another data set" in message
+    assert _leftovers(tmp_path / "fashion-mnist") == []
 
 
 def test_corrupt_gzip_body(tmp_path, server):

@@ -21,7 +21,7 @@ import logging
 import os
 import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .idx import GZIP_SIGNATURE
@@ -55,6 +55,7 @@ def download_file(
     *,
     timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
     progress: bool = True,
+    known_files: Mapping[str, str] | None = None,
 ) -> Path:
     """Download one file from the first mirror that delivers it with the right content.
 
@@ -74,6 +75,10 @@ def download_file(
         Socket timeout in seconds for connecting and for each read.
     progress : bool
         Show a tqdm progress bar.
+    known_files : mapping of str to str, optional
+        Names of other files by the sha256 of their decompressed content, such as
+        ``"MNIST t10k-labels-idx1-ubyte"``. A mirror that sends one of them in place of ``file_name``
+        fails with a message that names the file it sent.
 
     Returns
     -------
@@ -97,7 +102,7 @@ def download_file(
         for mirror in mirrors:
             url = f"{mirror.rstrip('/')}/{file_name}.gz"
             try:
-                return _download_from(url, file_name, dest_dir, sha256, timeout, progress)
+                return _download_from(url, file_name, dest_dir, sha256, timeout, progress, known_files or {})
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 # urllib's URLError, HTTPError and socket timeouts are OSErrors, a checksum mismatch is
                 # a ValueError, and a malformed HTTP response is an HTTPException.
@@ -134,7 +139,13 @@ def _make_folders(folder: Path) -> list[Path]:
 
 
 def _download_from(
-    url: str, file_name: str, dest_dir: Path, sha256: str, timeout: float, progress: bool
+    url: str,
+    file_name: str,
+    dest_dir: Path,
+    sha256: str,
+    timeout: float,
+    progress: bool,
+    known_files: Mapping[str, str],
 ) -> Path:
     """Fetch one URL into a ``.part`` file, verify it, and rename it; remove the ``.part`` on failure."""
     if not url.startswith(("https://", "http://")):
@@ -151,7 +162,7 @@ def _download_from(
             _fetch(url, part_file, timeout, progress)
         content = part_path.read_bytes()
         compressed = content.startswith(GZIP_SIGNATURE)
-        _check_sha256(_decompress(content) if compressed else content, sha256)
+        _check_sha256(_decompress(content) if compressed else content, file_name, sha256, known_files)
         final_path = dest_dir / (f"{file_name}.gz" if compressed else file_name)
         os.replace(part_path, final_path)
         return final_path
@@ -207,10 +218,17 @@ def _decompress(content: bytes) -> bytes:
         raise OSError(f"downloaded file is not a valid gzip stream ({exc})") from exc
 
 
-def _check_sha256(content: bytes, expected: str) -> None:
+def _check_sha256(content: bytes, file_name: str, expected: str, known_files: Mapping[str, str]) -> None:
     actual = hashlib.sha256(content).hexdigest()
-    if actual != expected:
+    if actual == expected:
+        return
+    sent_file = known_files.get(actual)
+    if sent_file is not None:
         raise ValueError(
-            f"sha256 of the decompressed content is {actual}, expected {expected}; "
-            f"the mirror serves a different or damaged file"
+            f"the mirror sent {sent_file} in place of {file_name}, so its files are swapped or it is a mirror "
+            f"of another data set (sha256 of the decompressed content is {actual}, expected {expected})"
         )
+    raise ValueError(
+        f"sha256 of the decompressed content is {actual}, expected {expected}, so the mirror serves a "
+        f"different or damaged file"
+    )

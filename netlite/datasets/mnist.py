@@ -368,7 +368,9 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
         failures = []
         for name in missing:
             try:
-                path = _download.download_file(name, target, mirrors, spec.sha256[name])
+                path = _download.download_file(
+                    name, target, mirrors, spec.sha256[name], known_files=_known_file_names()
+                )
             except _download.DownloadError as exc:
                 failures.append(str(exc))
             else:
@@ -485,6 +487,11 @@ def _known_files() -> dict[str, tuple[DatasetSpec, str]]:
         for spec in (MNIST, FASHION_MNIST)
         for name, digest in spec.sha256.items()
     }
+
+
+def _known_file_names() -> dict[str, str]:
+    """Map the sha256 of every known file to its data set and file name in one string, such as 'MNIST train-images-idx3-ubyte'."""
+    return {digest: f"{spec.name} {name}" for digest, (spec, name) in _known_files().items()}
 
 
 def _read_verified(spec, file_name, path: Path) -> np.ndarray:
