@@ -342,6 +342,60 @@ def test_missing_message_names_file_as_folder(tmp_path, tiny_mnist_spec):
     )
 
 
+def test_missing_message_names_folder_as_file(tmp_path, tiny_mnist_spec):
+    folder = tmp_path / "mnist" / f"{IMAGE_FILES['train']}.gz"
+    folder.mkdir(parents=True)
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, download=False)
+
+    message = str(info.value)
+    assert (
+        f"\nSkipped:\n  {folder} (a folder, not a file. If it contains the data file, rename the folder, move "
+        f"the file into {tmp_path / 'mnist'} and delete the folder. Otherwise delete or rename the folder.)\n"
+    ) in message
+
+
+def test_load_reports_folder_in_download_folder(tmp_path, server, tiny_mnist_spec):
+    folder = tmp_path / "mnist" / f"{IMAGE_FILES['test']}.gz"
+    folder.mkdir(parents=True)
+    mirror = _serve_tiny(server)
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("test", data_dir=tmp_path, mirrors=[mirror])
+
+    message = str(info.value)
+    assert f"missing {IMAGE_FILES['test']}[.gz]." in message
+    assert f"Downloading failed:\n{folder} is a folder, not a file, so the download cannot be stored" in message
+    assert f"  {folder} (a folder, not a file." in message
+    assert server.requests == [f"/mirror/{LABEL_FILES['test']}.gz"]  # nothing transferred for the blocked name
+
+
+def test_download_rejects_folder_as_file(tmp_path, server):
+    folder = tmp_path / f"{NAME}.gz"
+    folder.mkdir()
+    mirror = _serve_tiny(server)
+
+    with pytest.raises(DownloadError) as info:
+        download_module.download_file(NAME, tmp_path, [mirror], _expected_sha256(NAME), progress=False)
+
+    assert str(info.value).startswith(f"{folder} is a folder, not a file, so the download cannot be stored under that name.")
+    assert server.requests == []
+    assert _leftovers(tmp_path) == [folder.name]
+
+
+def test_uncompressed_download_rejects_folder_as_file(tmp_path, server):
+    folder = tmp_path / NAME
+    folder.mkdir()
+    mirror = _serve_tiny(server, compress=False)
+
+    with pytest.raises(DownloadError) as info:
+        download_module.download_file(NAME, tmp_path, [mirror], _expected_sha256(NAME), progress=False)
+
+    assert f"{mirror}{NAME}.gz: {folder} is a folder, not a file" in str(info.value)
+    assert _leftovers(tmp_path) == [NAME]  # no .part file is left
+
+
 def test_no_mirrors(tmp_path):
     with pytest.raises(DownloadError, match="No mirrors"):
         download_module.download_file(NAME, tmp_path, [], "0" * 64)

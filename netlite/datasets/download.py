@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .idx import GZIP_SIGNATURE
+from .locations import folder_named_like_file_advice
 
 __all__ = ["DOWNLOAD_TIMEOUT_SECONDS", "DownloadError", "download_file", "mirrors_from_env"]
 
@@ -88,11 +89,17 @@ def download_file(
     Raises
     ------
     DownloadError
-        If every mirror failed; the message lists the URL and the failure of each.
+        If every mirror failed; the message lists the URL and the failure of each. Also raised
+        without contacting any mirror when ``<dest_dir>/<file_name>.gz`` is a folder.
     """
     if not mirrors:
         raise DownloadError(f"No mirrors to download {file_name} from.")
     dest_dir = Path(dest_dir)
+    # The URL names a .gz file, and a compressed reply is stored under that name. A folder with that
+    # name would make every mirror's transfer fail at the end, so it is reported before any transfer.
+    compressed_path = dest_dir / f"{file_name}.gz"
+    if os.path.isdir(compressed_path):
+        raise DownloadError(_folder_in_the_way_message(compressed_path))
     # Imported here so that importing netlite does not pay for it.
     import http.client
 
@@ -164,11 +171,20 @@ def _download_from(
         compressed = content.startswith(GZIP_SIGNATURE)
         _check_sha256(_decompress(content) if compressed else content, file_name, sha256, known_files)
         final_path = dest_dir / (f"{file_name}.gz" if compressed else file_name)
+        if os.path.isdir(final_path):
+            raise IsADirectoryError(_folder_in_the_way_message(final_path))
         os.replace(part_path, final_path)
         return final_path
     finally:
         # Reached with the .part file still present only on failure or interrupt.
         part_path.unlink(missing_ok=True)
+
+
+def _folder_in_the_way_message(path: Path) -> str:
+    return (
+        f"{path} is a folder, not a file, so the download cannot be stored under that name. "
+        f"{folder_named_like_file_advice(path)}"
+    )
 
 
 def _umask() -> int:

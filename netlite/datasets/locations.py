@@ -37,6 +37,7 @@ __all__ = [
     "search_folders",
     "download_folder",
     "write_denied",
+    "folder_named_like_file_advice",
 ]
 
 DATA_DIR_ENV = "NETLITE_DATA_DIR"
@@ -149,3 +150,11 @@ def write_denied(folder: Path) -> bool:
             # os.access checks the permission bits and reports a read-only mount as not writable.
             return candidate.is_dir() and not os.access(candidate, os.W_OK | os.X_OK)
     return False
+
+
+def folder_named_like_file_advice(folder: Path) -> str:
+    """Return what to do about ``folder``, which has the name of a data file, so that the file can take its place."""
+    return (
+        f"If it contains the data file, rename the folder, move the file into {folder.parent} and delete "
+        f"the folder. Otherwise delete or rename the folder."
+    )

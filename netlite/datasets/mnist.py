@@ -430,14 +430,18 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
     A copy that contains another file of the same data set (renamed or swapped by hand), or a
     file of the other data set in this one's own folder, is skipped. If no folder has a good
     copy, the first such copy is reported instead of downloading, so that the user learns why
-    the file did not count. Files of the other data set in a shared folder, and files that this
-    user may not read, are appended to ``skipped``, for the message if the file is missing in the end.
+    the file did not count. Files of the other data set in a shared folder, files that this
+    user may not read, and folders with the file's name are appended to ``skipped``, for the message
+    if the file is missing in the end.
     """
     misplaced = None
     for folder in folders:
         for path in (folder.path / file_name, folder.path / f"{file_name}.gz"):
             try:
                 if not path.is_file():
+                    if path.is_dir():
+                        advice = locations.folder_named_like_file_advice(path)
+                        skipped.append(f"{path} (a folder, not a file. {advice})")
                     continue
             except PermissionError:  # a folder this user may not open, such as one made under umask 077
                 skipped.append(f"{folder.path} (this user may not open the folder; its owner can allow that with chmod a+rx)")
