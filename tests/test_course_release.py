@@ -480,6 +480,19 @@ LEAKING_OUTPUTS = {
         "text/html",
         f"solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}'",
     ),
+    "traceback with a continued line": (
+        _error_output("\n".join([
+            _colored_source_line("----> 5", f"    {KEYWORD.format('return')} x * \\"),
+            _colored_source_line("6", "        x"),
+        ])),
+        "traceback",
+        f"line 2: solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}' (continued with a backslash up to line 3)",
+    ),
+    "printed source with a continued line": (
+        nbformat.v4.new_output("stream", name="stdout", text="def square(x):\n    return x *\\\n        x\n"),
+        "text",
+        f"line 2: solution line of solutions/01_tiny.ipynb: '{SQUARE_SOLUTION_LINE}' (continued with a backslash up to line 3)",
+    ),
     "coloured hidden test": (
         nbformat.v4.new_output("execute_result", data={"text/plain": "\x1b[1m" + SQUARE_HIDDEN_LINE.replace(", ", ",\x1b[0m ")}),
         "text/plain",
@@ -546,6 +559,10 @@ def test_release_rejects_solution_split_in_output(tmp_path, case):
 # Each case: a released page that shows a solution line, and where the release names it.
 ESCAPED_OR_SPLIT_PAGES = {
     "notes.tex": ("Try this:\n\n\\texttt{" + SQUARE_HIDDEN_LINE.replace("_", "\\_") + "}\n", "docs/notes.tex:3: hidden test"),
+    "example.py": (
+        "def cube(x):\n    return x \\\n        ** \\\n        3\n",
+        f"docs/example.py:2: solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}' (continued with a backslash up to line 4)",
+    ),
     "notes.html": (
         "<pre>\n" + "\n".join(f"<span>{token}</span>" for token in CUBE_SOLUTION_LINE.split()) + "\n</pre>\n",
         f"docs/notes.html:0: solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}' (split over several lines)",

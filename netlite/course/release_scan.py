@@ -23,9 +23,11 @@ A file that cannot be read in full (damaged, truncated, encrypted, unpacking to 
 ``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
 counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
 tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught, and
-with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* x``). Each file
-and each stored output is also compared as a whole with whitespace collapsed, which finds a line
-split over several lines, as in HTML with one token per line or a JSON list of tokens.
+with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* x``). Lines joined
+by backslash line continuations (``x = a + \\`` and ``b`` on the next line) are compared as one
+line, which the finding names by its first line. Each file and each stored output is also
+compared as a whole with whitespace collapsed, which finds a line split over several lines, as in
+HTML with one token per line or a JSON list of tokens.
 
 NOTE: the scan reads text, and some formats keep text in a form it cannot see: a PDF's compressed
 or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and a zip entry that
@@ -74,6 +76,8 @@ PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
 MARKUP_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
 # A backslash escape of LaTeX (\_, \&, \%) or Markdown (\_, \*, \#): a backslash before ASCII punctuation or a space.
 BACKSLASH_ESCAPE = re.compile(r"\\([ !-/:-@\[-`{-~])")
+# The line number before each source line in an IPython traceback ("      4 ", "----> 5 ") or a numbered listing.
+LINE_NUMBER_GUTTER = re.compile(r"\s*(?:-*>\s*)?\d+ ")
 # A data URI (RFC 2397) up to its comma: the content type, then parameters such as ";charset=utf-8" and ";base64".
 DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<parameters>(?:;[\w.+-]+(?:=[\w.+-]*)?)*),", flags=re.IGNORECASE)
 # The characters that end a data URI outside quotes: whitespace, a quote, a bracket or a tag.
@@ -377,20 +381,61 @@ def _scan_bytes(
 def _text_findings(lines: list[str], secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[int, str, str, str]]:
     """Return (line number, kind, description, secret line or '') for each finding in a text's lines.
 
-    Each line is scanned, and then the whole text with whitespace collapsed, which finds a secret
-    line split over several lines (HTML with one token per line, a JSON list of tokens). Such a
-    finding has line number 0 and is listed only when no single line contains it.
+    Each line is scanned first. Then each group of lines joined by backslash line continuations
+    is scanned as one line, and its findings that no single line of the group has get the number
+    of its first line. Last, the whole text is scanned with whitespace collapsed, which finds a
+    secret line split over several lines (HTML with one token per line, a JSON list of tokens).
+    Such a finding has line number 0 and is listed only when no line or group contains it.
     """
     findings, found = [], set()
+    found_by_line = []
     for number, line in enumerate(lines, start=1):
-        for finding in _line_findings(line, secrets, markers_anywhere):
+        on_this_line = _line_findings(line, secrets, markers_anywhere)
+        for finding in on_this_line:
             findings.append((number, *finding))
             found.add(finding)
+        found_by_line.append(set(on_this_line))
+    for first, last, readings in _continued_lines(lines):
+        found_in_group = set().union(*found_by_line[first - 1 : last])
+        for reading in readings:
+            for kind, description, secret in _line_findings(reading, secrets, markers_anywhere):
+                if (kind, description, secret) not in found_in_group:
+                    findings.append((first, kind, f"{description} (continued with a backslash up to line {last})", secret))
+                    found_in_group.add((kind, description, secret))
+                    found.add((kind, description, secret))
     if len(lines) > 1:
         for kind, description, secret in _line_findings("\n".join(lines), secrets, markers_anywhere):
             if (kind, description, secret) not in found:
                 findings.append((0, kind, f"{description} (split over several lines)", secret))
     return findings
+
+
+def _continued_lines(lines: list[str]):
+    """Yield (first line number, last line number, readings) for each group of lines joined by backslash continuations.
+
+    A line that ends with a backslash, as in ``x = a + \\``, continues on the next line. The first
+    reading is the group joined into one line. A traceback (``      4``, ``----> 5``) or a numbered
+    listing starts every line with its number, so when all lines of the group start with one, the
+    second reading is the group joined with the numbers removed from the lines after the first.
+    """
+    plain = [ANSI_ESCAPE.sub("", line).rstrip() if "\x1b" in line else line.rstrip() for line in lines]
+    index = 0
+    while index < len(plain):
+        last = index
+        while plain[last].endswith("\\") and last + 1 < len(plain):
+            last += 1
+        if last > index:
+            group = plain[index : last + 1]
+            readings = [_join_continued(group)]
+            if all(LINE_NUMBER_GUTTER.match(line) for line in group):
+                readings.append(_join_continued(group[:1] + [LINE_NUMBER_GUTTER.sub("", line, count=1) for line in group[1:]]))
+            yield index + 1, last + 1, readings
+        index = last + 1
+
+
+def _join_continued(group: list[str]) -> str:
+    # Each backslash becomes a space, as Python reads it, so "x *\" and "x" join to "x * x".
+    return " ".join(line[:-1] for line in group[:-1]) + " " + group[-1]
 
 
 def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool) -> list[tuple[str, str, str]]:
