@@ -468,6 +468,11 @@ LEAKING_OUTPUTS = {
         "text/latex",
         "hidden test line of solutions/01_tiny.ipynb",
     ),
+    "LaTeX with ties": (
+        nbformat.v4.new_output("display_data", data={"text/latex": "$\\mathtt{" + SQUARE_HIDDEN_LINE.replace("_", "\\_").replace(" ", "~") + "}$"}),
+        "text/latex",
+        "line 1: hidden test line of solutions/01_tiny.ipynb",
+    ),
     "Markdown with escapes": (
         nbformat.v4.new_output("display_data", data={"text/markdown": "Write " + CUBE_SOLUTION_LINE.replace("*", "\\*")}),
         "text/markdown",
@@ -559,6 +564,7 @@ def test_release_rejects_solution_split_in_output(tmp_path, case):
 # Each case: a released page that shows a solution line, and where the release names it.
 ESCAPED_OR_SPLIT_PAGES = {
     "notes.tex": ("Try this:\n\n\\texttt{" + SQUARE_HIDDEN_LINE.replace("_", "\\_") + "}\n", "docs/notes.tex:3: hidden test"),
+    "ties.tex": ("\\texttt{" + CUBE_SOLUTION_LINE.replace(" ", "~") + "}\n", "docs/ties.tex:1: solution line"),
     "example.py": (
         "def cube(x):\n    return x \\\n        ** \\\n        3\n",
         f"docs/example.py:2: solution line of solutions/01_tiny.ipynb: '{CUBE_SOLUTION_LINE}' (continued with a backslash up to line 4)",
@@ -918,10 +924,12 @@ def test_release_accepts_harmless_files(tmp_path):
     (root / "docs" / "data.zip").write_bytes(_zip("table.csv", b"x,y\n1,2\n"))
     (root / "docs" / "bzh.txt").write_text("BZh is how a bzip2 file starts, and this is text\n")
     (root / "docs" / "empty.txt").write_bytes(b"")
+    # Python's "~" operator is no LaTeX tie: this differs from the solution line "return x * x".
+    (root / "docs" / "invert.py").write_text("def invert(x):\n    return ~x * x\n")
 
     course_release.release(root, tmp_path / "release", **QUIET)
 
-    for name in ("data.zip", "bzh.txt", "empty.txt"):
+    for name in ("data.zip", "bzh.txt", "empty.txt", "invert.py"):
         assert (tmp_path / "release" / "docs" / name).is_file()
 
 

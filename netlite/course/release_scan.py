@@ -23,11 +23,12 @@ A file that cannot be read in full (damaged, truncated, encrypted, unpacking to 
 ``MAX_UNPACKED_BYTES``, or in a format such as zstd that the standard library cannot unpack)
 counts as a leak, because the scan cannot see inside it. Lines are also compared with markup
 tags and HTML entities removed, so highlighted HTML and Word's split runs of text are caught, and
-with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* x``). Lines joined
-by backslash line continuations (``x = a + \\`` and ``b`` on the next line) are compared as one
-line, which the finding names by its first line. Each file and each stored output is also
-compared as a whole with whitespace collapsed, which finds a line split over several lines, as in
-HTML with one token per line or a JSON list of tokens.
+with the backslash escapes of LaTeX and Markdown removed (``dL\\_dz2``, ``x \\* x``). They are
+also compared with LaTeX's ties read as spaces (``return~x~*~x``). Lines joined by backslash line
+continuations (``x = a + \\`` and ``b`` on the next line) are compared as one line, which the
+finding names by its first line. Each file and each stored output is also compared as a whole
+with whitespace collapsed, which finds a line split over several lines, as in HTML with one token
+per line or a JSON list of tokens.
 
 NOTE: the scan reads text, and some formats keep text in a form it cannot see: a PDF's compressed
 or font-encoded text, a bare zlib stream, UTF-16 without a byte-order mark, and a zip entry that
@@ -76,6 +77,9 @@ PICTURE_TYPE = re.compile(r"(?:image|video)/|application/pdf$")
 MARKUP_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
 # A backslash escape of LaTeX (\_, \&, \%) or Markdown (\_, \*, \#): a backslash before ASCII punctuation or a space.
 BACKSLASH_ESCAPE = re.compile(r"\\([ !-/:-@\[-`{-~])")
+# A LaTeX tie, the "~" in "x~=~y", which LaTeX prints as a space. Only a tilde between two characters other
+# than whitespace counts, so that Python's "x = ~mask" does not read as "x = mask". An escaped "\~" does not count.
+LATEX_TIE = re.compile(r"(?<=[^\s\\])~+(?=\S)")
 # The line number before each source line in an IPython traceback ("      4 ", "----> 5 ") or a numbered listing.
 LINE_NUMBER_GUTTER = re.compile(r"\s*(?:-*>\s*)?\d+ ")
 # A data URI (RFC 2397) up to its comma: the content type, then parameters such as ";charset=utf-8" and ";base64".
@@ -453,6 +457,9 @@ def _line_findings(line: str, secrets: dict[str, Secret], markers_anywhere: bool
         # split runs of a word, and a space in its place keeps apart the words of table cells.
         readings.append(normalize(html.unescape(MARKUP_TAG.sub("", line))))
         readings.append(normalize(html.unescape(MARKUP_TAG.sub(" ", line))))
+    if "~" in line:
+        # What LaTeX shows: a tie "~" is a space that does not break, as in "return~x~*~x".
+        readings.extend([normalize(LATEX_TIE.sub(" ", reading)) for reading in readings])
     if "\\" in line:
         # What LaTeX or Markdown shows: "dL\_dz2" is "dL_dz2". The escapes are removed from every
         # reading, and the readings with them stay, because a solution line may contain a backslash.
