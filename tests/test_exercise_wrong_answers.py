@@ -47,6 +47,8 @@ HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
 FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 and 0\.5.*Use the argument learning_rate"
 FIXED_LEARNING_RATE = r"learning rates 0\.1 and 0\.5.*Use self\.learning_rate"
+# The name that the check of backward_pass gives a gradient in its random case with two outputs.
+BACKWARD_TWO_OUTPUTS = r"backward_pass\(\.\.\.\)\['{}'\] for a random batch of 2 samples and 2 outputs"
 # (?!.*float32) rejects a message that names float32, which these mistakes have nothing to do with.
 NOT_FLOAT32 = r"^(?!.*float32)"
 
@@ -67,6 +69,19 @@ WRONG_ANSWERS = [
     WrongAnswer(N02, "backward_pass returning a list last", "backward_pass", "db1 = dL_dz1.sum(axis=0)",
                 "db1 = dL_dz1.sum(axis=0).tolist()", "check_backward_pass",
                 r"backward_pass\(\.\.\.\)\['db1'\] returned a list, expected a numpy array"),
+    # Right for the network of the notebook, which has one output, and wrong for two or more.
+    WrongAnswer(N02, "backward_pass dividing by N only", "backward_pass", "dL_dy_hat = 2 * (y_hat - y) / y_hat.size",
+                "dL_dy_hat = 2 * (y_hat - y) / len(y_hat)", "check_backward_pass",
+                rf"{BACKWARD_TWO_OUTPUTS.format('dL_dy_hat')}.* returned a wrong value"),
+    WrongAnswer(N02, "backward_pass with dW2 element-wise", "backward_pass", "dW2 = a1.T @ dL_dz2",
+                "dW2 = (a1 * dL_dz2).sum(axis=0)[:, np.newaxis]", "check_backward_pass",
+                rf"{BACKWARD_TWO_OUTPUTS.format('dW2')} returned an array of shape \(2, 1\), expected shape \(2, 2\)"),
+    WrongAnswer(N02, "backward_pass summing db2 over all outputs", "backward_pass", "db2 = dL_dz2.sum(axis=0)",
+                "db2 = np.array([dL_dz2.sum()])", "check_backward_pass",
+                rf"{BACKWARD_TWO_OUTPUTS.format('db2')} returned an array of shape \(1,\), expected shape \(2,\)"),
+    WrongAnswer(N02, "backward_pass with dL_da1 element-wise", "backward_pass", "dL_da1 = dL_dz2 @ W2.T",
+                "dL_da1 = dL_dz2 * W2.T", "check_backward_pass",
+                rf"{BACKWARD_TWO_OUTPUTS.format('dL_da1')}.* returned a wrong value"),
     WrongAnswer(N02, "mse_loss through float32", "mse_loss", "return float(np.mean((y_hat - y) ** 2))",
                 "return float(np.float32(np.mean((y_hat - y) ** 2)))", "check_mse_loss", r"mse_loss.*float32"),
     WrongAnswer(N03, "MyTanh.forward through float32", "my_tanh", "Y = np.tanh(X)\n",
