@@ -10,6 +10,7 @@ update rules, for a parameter p with gradient g and learning rate lr:
 """
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,18 @@ def _has_batch_axis(value):
         return np.ndim(value) > 0
     except ValueError:  # a ragged list, which has a first axis; the loss names the problem
         return True
+
+
+class _UpdateSetting(NamedTuple):
+    """A number that ``update_parameter`` converts to the parameter's dtype, such as the learning rate."""
+
+    name: str  # how a message names the number
+    value: float
+    # The message's consequence and fix for a number that becomes inf in the dtype.
+    advice: str
+    # The same for a number that becomes 0, given only for a divisor such as ADAM's eps. None where a 0
+    # only leaves the parameters as they are, which step() warns about after the first update.
+    zero_advice: str | None = None
 
 
 class Optimizer:
@@ -66,7 +79,9 @@ class Optimizer:
         With ``forward_only=True`` the model runs in evaluation mode and
         nothing is updated: use it for validation and test data. The first
         step warns if its update left a parameter with a nonzero gradient as
-        it was (see ``_warn_if_nothing_changed``).
+        it was (see ``_warn_if_nothing_changed``). Before the forward pass, every step raises
+        ValueError if a setting becomes inf, or ADAM's eps becomes 0, in a parameter's dtype (see
+        ``_check_settings_fit_parameters``).
         """
         # Checked by its attributes, so that this module does not import network.py.
         if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
@@ -93,6 +108,8 @@ class Optimizer:
             )
         if forward_only:
             return self._evaluate(model, X, y)
+        # Before every update, because a learning-rate schedule may change a setting between steps.
+        self._check_settings_fit_parameters(model)
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
         loss = self._checked_loss(self.loss_func.forward(output, y))
@@ -115,6 +132,40 @@ class Optimizer:
         if before_first_update is not None:
             self._warn_if_nothing_changed(model, before_first_update)
         return loss * len(X), metrics
+
+    def _update_settings(self):
+        """Return an ``_UpdateSetting`` for each number that ``update_parameter`` converts to the parameter's dtype."""
+        advice = "the update would make the parameters inf or NaN, so lower learning_rate; typical values lie between 1e-4 and 0.1"
+        return [_UpdateSetting("learning_rate", self.learning_rate, advice)]
+
+    def _check_settings_fit_parameters(self, model):
+        """Raise ValueError if a setting becomes inf, or a divisor's setting 0, in the dtype of a float parameter.
+
+        numpy computes ``param -= learning_rate * grad`` in the parameter's dtype, so a learning
+        rate beyond float32's maximum becomes inf there and makes every float32 parameter inf or NaN.
+        """
+        checked_dtypes = set()
+        for index, layer in enumerate(model.layers):
+            for name, param in layer.params.items():
+                dtype = np.asarray(param).dtype
+                if dtype.kind != "f" or dtype in checked_dtypes:
+                    continue
+                checked_dtypes.add(dtype)
+                for setting in self._update_settings():
+                    with np.errstate(over="ignore", under="ignore"):
+                        in_dtype = dtype.type(setting.value)
+                    if np.isinf(in_dtype):
+                        problem, advice = f"beyond {np.finfo(dtype).max:g}, the maximum of {dtype.name}", setting.advice
+                    elif in_dtype == 0 and setting.value != 0 and setting.zero_advice is not None:
+                        smallest = np.finfo(dtype).smallest_subnormal
+                        problem = f"which rounds to 0 in {dtype.name}, whose smallest positive value is {smallest:g}"
+                        advice = setting.zero_advice
+                    else:
+                        continue
+                    raise ValueError(
+                        f"{type(self).__name__}.step: {setting.name} is {setting.value!r}, {problem}. '{name}' of "
+                        f"layer {index} ({layer!r}) has dtype {dtype.name}; {advice}"
+                    )
 
     @staticmethod
     def _parameter_copies(model):
@@ -265,6 +316,23 @@ class OptimizerADAM(Optimizer):
                 raise range_error(type(self).__name__, name, value, as_float, "in [0, 1)")
         if not 0 < self.eps < np.inf:
             raise range_error(type(self).__name__, "eps", eps, self.eps, "positive and finite")
+
+    def _update_settings(self):
+        # update_parameter adds eps to sqrt(v_hat) and divides by the sum, and multiplies m by
+        # learning_rate / (1 - beta1**t), which is largest in the first step (t = 1).
+        eps = _UpdateSetting(
+            "eps",
+            self.eps,
+            "an inf eps would make every update 0, so choose a smaller eps, such as the default 1e-8",
+            zero_advice="the update would divide 0 by 0 where the gradient is 0 and make the parameters NaN there, "
+            "so choose a larger eps",
+        )
+        first_learning_rate = _UpdateSetting(
+            "learning_rate / (1 - beta1), the first step's learning rate after bias correction,",
+            self.learning_rate / (1 - self.beta1),
+            "the first update would make the parameters inf or NaN, so lower learning_rate or beta1",
+        )
+        return super()._update_settings() + [eps, first_learning_rate]
 
     def update_parameter(self, param, grad, state):
         if "m" not in state:

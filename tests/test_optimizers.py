@@ -516,3 +516,68 @@ def test_first_update_with_effect_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nl.OptimizerADAM(nl.MseLoss(), 0.01).step(model, np.ones((4, 2)), np.zeros((4, 1)))
+
+
+class HalfPrecisionIdentity(nl.Layer):
+    """An identity layer with a float16 parameter, which a student's own layer may keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.params["p"] = np.ones(3, dtype=np.float16)
+        self.grads["p"] = np.zeros(3, dtype=np.float16)
+
+    def forward(self, X):
+        return X
+
+    def backward(self, grad_output):
+        self.grads["p"] = np.array([0.0, 1.0, 2.0], dtype=np.float16)  # ADAM divides by eps alone where the gradient is 0
+        return grad_output
+
+
+BEYOND_FLOAT32 = r"is 1e\+300, beyond 3.40282e\+38, the maximum of float32. 'W' of layer 0 \(FullyConnectedLayer\(2 -> 1\)\) has dtype float32; "
+
+
+@pytest.mark.parametrize(
+    "optimizer, make_layer, message",
+    [
+        (nl.OptimizerSGD(nl.MseLoss(), 1e300), lambda: nl.FullyConnectedLayer(2, 1),
+         r"OptimizerSGD.step: learning_rate " + BEYOND_FLOAT32 + r"the update would make the parameters inf or NaN, so lower learning_rate"),
+        (nl.OptimizerMomentum(nl.MseLoss(), 1e300), lambda: nl.FullyConnectedLayer(2, 1),
+         r"OptimizerMomentum.step: learning_rate " + BEYOND_FLOAT32 + r"the update would make the parameters inf or NaN"),
+        (nl.OptimizerADAM(nl.MseLoss(), 1e300), lambda: nl.FullyConnectedLayer(2, 1),
+         r"OptimizerADAM.step: learning_rate " + BEYOND_FLOAT32 + r"the update would make the parameters inf or NaN"),
+        (nl.OptimizerADAM(nl.MseLoss(), eps=1e300), lambda: nl.FullyConnectedLayer(2, 1),
+         r"OptimizerADAM.step: eps " + BEYOND_FLOAT32 + r"an inf eps would make every update 0, so choose a smaller eps"),
+        (nl.OptimizerSGD(nl.MseLoss(), 1e5), HalfPrecisionIdentity,
+         r"learning_rate is 100000.0, beyond 65504, the maximum of float16. 'p' of layer 0 \(HalfPrecisionIdentity\(\)\) has dtype float16"),
+        (nl.OptimizerMomentum(nl.MseLoss(), 1e5), HalfPrecisionIdentity, r"learning_rate is 100000.0, beyond 65504, the maximum of float16"),
+        (nl.OptimizerADAM(nl.MseLoss()), HalfPrecisionIdentity,
+         r"eps is 1e-08, which rounds to 0 in float16, whose smallest positive value is 5.96046e-08. 'p' of layer 0 "
+         r"\(HalfPrecisionIdentity\(\)\) has dtype float16; the update would divide 0 by 0 .* so choose a larger eps$"),
+        (nl.OptimizerADAM(nl.MseLoss(), 0.001, beta1=0.99999999, eps=1e-4), HalfPrecisionIdentity,
+         r"learning_rate / \(1 - beta1\), the first step's learning rate after bias correction, is 99999.99\d+, "
+         r"beyond 65504, the maximum of float16.*so lower learning_rate or beta1$"),
+    ],
+    ids=["SGD learning rate", "Momentum learning rate", "ADAM learning rate", "ADAM eps", "SGD in float16",
+         "Momentum in float16", "ADAM eps 0 in float16", "ADAM bias correction in float16"],
+)
+def test_step_rejects_setting_beyond_dtype(optimizer, make_layer, message):
+    layer = make_layer()
+    model = nl.NeuralNetwork([layer])
+    before = {name: param.copy() for name, param in layer.params.items()}
+    X = np.ones((4, 2), dtype=np.float32)
+    y = model.forward(X)
+    with pytest.raises(ValueError, match=message):
+        optimizer.step(model, X, y)
+    for name, param in layer.params.items():
+        assert np.array_equal(param, before[name]), f"step changed '{name}' before it raised"
+
+
+def test_step_rejects_learning_rate_raised_between_steps():
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    optimizer = nl.OptimizerSGD(nl.MseLoss(), 0.1)
+    X, y = np.ones((4, 2), dtype=np.float32), np.zeros((4, 1), dtype=np.float32)
+    optimizer.step(model, X, y)
+    optimizer.learning_rate = 1e39  # as a learning-rate schedule might set it
+    with pytest.raises(ValueError, match=r"learning_rate is 1e\+39, beyond 3.40282e\+38, the maximum of float32"):
+        optimizer.step(model, X, y)
