@@ -175,7 +175,7 @@ def test_load_tiny_values(tmp_path, tiny_mnist_spec, compress):
     assert not X[:, border, 0].any()
 
 
-@pytest.mark.parametrize("pad", [0, 1, 5])
+@pytest.mark.parametrize("pad", [0, 1, 5, 28])
 def test_load_tiny_pad_and_flatten(tmp_path, tiny_mnist_spec, pad):
     write_tiny_dataset(tmp_path)
     size = 28 + 2 * pad
@@ -334,6 +334,8 @@ def _sha256_of(files):
         ({"split": "train", "fraction": 0.1, "seed": 1.5}, TypeError, "seed must be an int"),
         ({"split": "train", "pad": -1}, ValueError, "pad must be >= 0"),
         ({"split": "train", "pad": 2.0}, TypeError, "pad must be an int"),
+        ({"split": "train", "pad": 29}, ValueError, r"pad must be at most 28, the size of the 28x28 images, got 29; pad is"),
+        ({"split": "train", "pad": 10**6}, ValueError, r"pad must be at most 28, .* got 1000000; "),
         ({"split": "train", "flatten": "yes"}, TypeError, "flatten must be a bool"),
         ({"split": "train", "data_dir": 5}, TypeError, "data_dir must be a str or path"),
         ({"split": "train", "mirrors": [1, 2]}, TypeError, "mirrors must be a sequence of URL"),

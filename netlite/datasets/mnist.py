@@ -174,7 +174,8 @@ def load_mnist(
     seed : int
         Seed of the random subset; the same seed gives the same subset. Used only with ``fraction``.
     pad : int
-        Zero pixels added on each side; the default 2 gives the 32x32 input that LeNet-5 expects.
+        Zero pixels added on each side, at most the image size (28); the default 2 gives the 32x32
+        input that LeNet-5 expects.
     flatten : bool
         Return X of shape (N, (28 + 2 * pad) ** 2) instead of (N, H, W, 1).
     data_dir : str or path, optional
@@ -317,6 +318,15 @@ def _check_arguments(spec, split, num_images, fraction, seed, pad, flatten, data
         raise TypeError(f"{spec.name}: pad must be an int, got {type(pad).__name__} {pad!r}")
     if pad < 0:
         raise ValueError(f"{spec.name}: pad must be >= 0, got {pad}")
+    # With a pad larger than the image size, the image fills less than 1/9 of the padded area, which
+    # no network needs, and a pad such as 10**6 would request terabytes of memory.
+    height, width = spec.image_shape
+    max_pad = max(height, width)
+    if pad > max_pad:
+        raise ValueError(
+            f"{spec.name}: pad must be at most {max_pad}, the size of the {height}x{width} images, got {pad}; "
+            f"pad is the number of zero pixels added on each side, and the default 2 gives 32x32 images"
+        )
     if not isinstance(flatten, (bool, np.bool_)):
         raise TypeError(f"{spec.name}: flatten must be a bool, got {type(flatten).__name__}")
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
