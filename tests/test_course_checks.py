@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 
@@ -233,6 +234,27 @@ def test_check_unchanged_object_arrays():
         check_unchanged("f", {"p": ragged(np.arange(3.0), np.zeros(2))}, {"p": ragged(np.arange(3.0), np.arange(2.0))})
     with pytest.raises(AssertionError, match=r"^f changed its argument p in place"):
         check_unchanged("f", {"p": ragged(np.arange(3.0), np.arange(3.0))}, {"p": ragged(np.arange(3.0))})
+
+
+def test_check_unchanged_self_containing_list():
+    values = [np.ones(2)]
+    values.append(values)
+    check_unchanged("f", {"l": values}, {"l": values})
+    original = copy.deepcopy(values)
+    check_unchanged("f", {"l": values}, {"l": original})
+    values[0] -= 1
+    with pytest.raises(AssertionError, match=r"^f changed its argument l\[0\] in place"):
+        check_unchanged("f", {"l": values}, {"l": original})
+
+
+def test_check_unchanged_self_containing_dict():
+    params = {"W": np.ones(2)}
+    params["self"] = params
+    original = copy.deepcopy(params)
+    check_unchanged("f", {"p": params}, {"p": original})
+    params["self"]["W"] = np.zeros(2)
+    with pytest.raises(AssertionError, match=r"^f changed its argument p\['W'\] in place"):
+        check_unchanged("f", {"p": params}, {"p": original})
 
 
 def test_check_unchanged_dict_value_replaced():

@@ -323,33 +323,42 @@ class _Change:
     lengths: tuple[int, int] | None = None
 
 
-def _find_change(value, original, path="") -> _Change | None:
+def _find_change(value, original, path="", comparing=frozenset()) -> _Change | None:
     """Return None if ``value`` equals ``original``, else the first difference.
 
     Arrays are compared entry by entry, with NaN equal to NaN. Mappings, lists, tuples and arrays
     of dtype object are compared part by part, and ``path`` is the subscript of the part, such as
-    ``"['W']"``.
+    ``"['W']"``. ``comparing`` contains the ``id`` pairs of the containers that enclose this part.
+    A pair met again inside itself, as in a list that contains itself, counts as equal there,
+    because the comparison of that pair further up checks all its other parts.
     """
+    containers = (collections.abc.Mapping, list, tuple)
+    if isinstance(value, containers) or _is_object_array(value) or _is_object_array(original):
+        pair = (id(value), id(original))
+        if pair in comparing:
+            return None
+        comparing = comparing | {pair}
     if isinstance(value, collections.abc.Mapping) and isinstance(original, collections.abc.Mapping):
-        return _find_mapping_change(value, original, path)
+        return _find_mapping_change(value, original, path, comparing)
     if isinstance(value, (list, tuple)) and isinstance(original, (list, tuple)):
         if len(value) != len(original):
             return _Change(path, lengths=(len(original), len(value)))
-        return _find_first_change((value[i], original[i], f"{path}[{i}]") for i in range(len(value)))
+        parts = ((value[i], original[i], f"{path}[{i}]") for i in range(len(value)))
+        return _find_first_change(parts, comparing)
     if _is_object_array(value) or _is_object_array(original):
-        return _find_object_array_change(value, original, path)
+        return _find_object_array_change(value, original, path, comparing)
     return None if _same_array(value, original) else _Change(path)
 
 
-def _find_mapping_change(value, original, path) -> _Change | None:
+def _find_mapping_change(value, original, path, comparing) -> _Change | None:
     added_keys = [key for key in value if key not in original]
     removed_keys = [key for key in original if key not in value]
     if added_keys or removed_keys:
         return _Change(path, added_keys, removed_keys)
-    return _find_first_change((value[key], original[key], f"{path}[{key!r}]") for key in value)
+    return _find_first_change(((value[key], original[key], f"{path}[{key!r}]") for key in value), comparing)
 
 
-def _find_object_array_change(value, original, path) -> _Change | None:
+def _find_object_array_change(value, original, path, comparing) -> _Change | None:
     # An object array may hold arrays of different lengths or NaN, which == cannot compare as a whole.
     if not (isinstance(value, np.ndarray) and isinstance(original, np.ndarray)) or value.shape != original.shape:
         return _Change(path)
@@ -357,12 +366,12 @@ def _find_object_array_change(value, original, path) -> _Change | None:
     for index in np.ndindex(value.shape):
         subscript = f"[{', '.join(map(str, index))}]" if index else ""
         parts.append((value[index], original[index], path + subscript))
-    return _find_first_change(parts)
+    return _find_first_change(parts, comparing)
 
 
-def _find_first_change(parts) -> _Change | None:
+def _find_first_change(parts, comparing) -> _Change | None:
     for value, original, path in parts:
-        change = _find_change(value, original, path)
+        change = _find_change(value, original, path, comparing)
         if change is not None:
             return change
     return None
