@@ -257,6 +257,32 @@ def test_check_unchanged_self_containing_dict():
         check_unchanged("f", {"p": params}, {"p": original})
 
 
+def test_check_unchanged_names_dtype_change():
+    y = np.array([1.0, 2.0])
+    with pytest.raises(AssertionError) as raised:
+        check_unchanged("mse_loss", {"y": y.astype(np.float32)}, {"y": y})
+    assert str(raised.value).startswith(
+        "mse_loss changed the dtype of its argument y from float64 to float32; leave the arrays that the function got"
+    )
+
+
+def test_check_unchanged_names_dtype_change_in_dict():
+    params = {"W": np.ones(2), "b": np.float64(0.5)}
+    originals = {"params": {"W": params["W"].copy(), "b": params["b"]}}
+    params["b"] = np.float32(0.5)
+    with pytest.raises(AssertionError) as raised:
+        check_unchanged("sgd_update", {"params": params}, originals)
+    assert str(raised.value) == (
+        "sgd_update changed the dtype of its argument params['b'] from float64 to float32; put converted arrays "
+        "into a new dict or list, such as with a.astype(...), and do not assign to the parts of params"
+    )
+
+
+def test_check_unchanged_list_against_array():
+    # A list has no dtype, so only its values are compared.
+    check_unchanged("f", {"y": [1, 2]}, {"y": np.array([1.0, 2.0])})
+
+
 def test_check_unchanged_dict_value_replaced():
     # params[k] = params[k] - g puts a new array into the caller's dict: the advice a - b alone would not help.
     params = {"W": np.ones(2)}

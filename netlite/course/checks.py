@@ -171,7 +171,8 @@ def check_unchanged(name, passed, originals):
 
     ``passed`` maps a description of each argument, such as ``"forward['y_hat']"``, to the array
     that the function got, and ``originals`` maps the same descriptions to arrays with the values
-    from before the call. Entries that are NaN before and after count as unchanged. An argument
+    from before the call. Entries that are NaN before and after count as unchanged, and a numpy
+    array or scalar whose dtype differs counts as changed, even with equal values. An argument
     may also be a mapping, list, tuple or array of dtype object holding such values, which is
     compared part by part. The message names a key added to or removed from a mapping.
     """
@@ -183,6 +184,8 @@ def check_unchanged(name, passed, originals):
             continue
         if change.added_keys or change.removed_keys:
             raise AssertionError(_key_change_message(name, f"{argument}{change.path}", change))
+        if change.dtypes is not None:
+            raise AssertionError(_dtype_change_message(name, argument, change))
         if change.lengths is not None:
             before, after = change.lengths
             raise AssertionError(
@@ -315,12 +318,14 @@ def _key_tuple(keys) -> tuple:
 @dataclasses.dataclass
 class _Change:
     """The first difference found in an argument: where it is, which keys a mapping gained or lost there,
-    and the lengths before and after when a list or tuple there got longer or shorter."""
+    the lengths before and after when a list or tuple there got longer or shorter, and the dtypes
+    before and after when a numpy array or scalar there got another dtype."""
 
     path: str
     added_keys: list = dataclasses.field(default_factory=list)
     removed_keys: list = dataclasses.field(default_factory=list)
     lengths: tuple[int, int] | None = None
+    dtypes: tuple[np.dtype, np.dtype] | None = None
 
 
 def _find_change(value, original, path="", comparing=frozenset()) -> _Change | None:
@@ -347,6 +352,10 @@ def _find_change(value, original, path="", comparing=frozenset()) -> _Change | N
         return _find_first_change(parts, comparing)
     if _is_object_array(value) or _is_object_array(original):
         return _find_object_array_change(value, original, path, comparing)
+    # np.array_equal compares values only, so a float32 copy of float64 values would pass.
+    numpy_types = (np.ndarray, np.generic)
+    if isinstance(value, numpy_types) and isinstance(original, numpy_types) and value.dtype != original.dtype:
+        return _Change(path, dtypes=(original.dtype, value.dtype))
     return None if _same_array(value, original) else _Change(path)
 
 
@@ -386,6 +395,20 @@ def _same_array(value, original) -> bool:
         return bool(np.array_equal(value, original, equal_nan=True))
     except TypeError:  # text or objects, where NaN cannot be tested
         return bool(np.array_equal(value, original))
+
+
+def _dtype_change_message(name, argument, change) -> str:
+    before, after = change.dtypes
+    changed = f"{name} changed the dtype of its argument {argument}{change.path} from {before} to {after}"
+    if not change.path:
+        return (
+            f"{changed}; leave the arrays that the function got as they were, and convert a copy for the "
+            f"results, such as with a.astype(...), which returns a new array"
+        )
+    return (
+        f"{changed}; put converted arrays into a new dict or list, such as with a.astype(...), and do not "
+        f"assign to the parts of {argument}"
+    )
 
 
 def _key_change_message(name, argument, change) -> str:
