@@ -34,6 +34,13 @@ def _counts(n_labels, n_samples):
     return f"got {n_labels} {labels} for {n_samples} {samples}"
 
 
+# Logits written by hand, such as [[0.5, 0.5], [0.3, 0.7]], can look like probabilities by chance.
+# The limit of 16 values is a judgment call that keeps small arrays like that one quiet. The output of
+# a Softmax layer reaches it from a batch of 2 samples with 10 classes, or 8 samples with 2 classes,
+# and a smaller one gets no warning.
+_MIN_VALUES_FOR_PROBABILITY_WARNING = 16
+
+
 def _look_like_probabilities(rows):
     """Return True if the rows of the 2-D float array ``rows`` have 2 or more entries in [0, 1] that sum to 1.
 
@@ -185,13 +192,16 @@ class CrossEntropyLoss(Loss):
     subtracted so that exp() cannot overflow, and its gradient is simply
     ``softmax(z) - onehot(y)``. Computing log(softmax(z)) in two steps
     instead would give log(0) = -inf once a probability underflows.
+
+    forward() warns when the output looks like probabilities: 16 or more
+    values, with every row in [0, 1] and summing to 1.
     """
 
     takes_logits = True
 
     def forward(self, output, target):
         logits, labels = self._check_classification_pair(output, target)
-        if _look_like_probabilities(logits):
+        if logits.size >= _MIN_VALUES_FOR_PROBABILITY_WARNING and _look_like_probabilities(logits):
             warnings.warn(
                 f"{self!r}: every row of the input lies in [0, 1] and sums to 1, like the output of a Softmax "
                 f"layer, but the loss expects logits and applies the softmax itself; pass "

@@ -58,14 +58,31 @@ def test_cross_entropy_value_by_hand():
     np.testing.assert_allclose(loss.backward(), [[0.25, -0.25]])
 
 
-def test_cross_entropy_warns_about_probabilities():
+@pytest.mark.parametrize("shape", [(2, 10), (8, 2), (4, 4), (64, 10)])
+def test_cross_entropy_warns_about_probabilities(shape):
     # The slip of a network that ends in Softmax: the loss would apply softmax a second time.
-    probabilities = nl.Softmax().forward(np.array([[2.0, -1.0, 0.5], [0.0, 3.0, 1.0]]))
+    model = nl.NeuralNetwork([nl.Softmax()])
+    probabilities = model.forward(np.random.default_rng(0).standard_normal(shape))
     with pytest.warns(UserWarning, match=r"sums to 1, like the output of a Softmax layer.*logits=True"):
-        nl.CrossEntropyLoss()(probabilities, np.array([0, 1]))
+        nl.CrossEntropyLoss()(probabilities, np.zeros(shape[0], dtype=int))
 
 
-@pytest.mark.parametrize("logits", [[[0.2, 0.3, 0.1]], [[0.5, 0.5], [1.0, 0.2]], [[1.0]], [[1.5, -0.5]]])
+@pytest.mark.parametrize(
+    "logits",
+    [
+        [[0.2, 0.3, 0.1]],
+        [[0.5, 0.5], [1.0, 0.2]],
+        [[1.0]],
+        [[1.5, -0.5]],
+        # Below 16 values, logits that look like probabilities may be a coincidence.
+        [[0.5, 0.5], [0.3, 0.7]],
+        [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.0, 1.0, 0.0]],
+        nl.Softmax().forward(np.random.default_rng(1).standard_normal((7, 2))),
+        nl.Softmax().forward(np.random.default_rng(2).standard_normal((1, 10))),
+    ],
+    ids=["row not summing to 1", "second row not summing to 1", "one class", "negative logit", "two classes",
+         "three classes", "softmax of 14 values", "softmax of one sample"],
+)
 def test_cross_entropy_quiet_for_logits(logits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
