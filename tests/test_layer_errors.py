@@ -167,6 +167,19 @@ def test_dtype_classes_accepted(dtype):
 
 
 @pytest.mark.parametrize(
+    "dtype",
+    [np.dtype, np.dtypes.StrDType, np.dtypes.BytesDType, np.dtypes.VoidDType, np.dtypes.DateTime64DType,
+     np.dtypes.Float16DType],
+)
+def test_dtype_classes_rejected_by_layer(dtype):
+    name = rf"{dtype.__module__}\.{dtype.__qualname__}"
+    with pytest.raises(TypeError, match=rf"^FullyConnectedLayer: dtype must be np.float32 or np.float64, got {name}; "):
+        nl.FullyConnectedLayer(3, 2, dtype=dtype)
+    with pytest.raises(TypeError, match=rf"^BatchNorm\(3\).astype: dtype must be np.float32 or np.float64, got {name}; "):
+        nl.BatchNorm(3).astype(dtype)
+
+
+@pytest.mark.parametrize(
     "make, message",
     [
         (lambda: nl.BatchNorm(3, eps=Decimal("1e400")), r"eps must be positive and finite, got Decimal\('1E\+400'\), inf as a float$"),

@@ -151,16 +151,29 @@ def check_initialised(caller, layer):
 def parameter_dtype(owner, dtype):
     """Return ``dtype`` as np.float32 or np.float64 in native byte order, or raise TypeError naming ``owner``.
 
-    The error shows the value as given: a class by its name, anything else by its repr.
+    The error shows the value as given: a dtype class (np.dtypes.StrDType) by its module and name,
+    another class by its name, anything else by its repr.
     """
-    if isinstance(dtype, type) and issubclass(dtype, np.dtype):
-        dtype = dtype()  # a dtype class such as np.dtypes.Float32DType, which np.dtype() reads as object
+    is_dtype_class = isinstance(dtype, type) and issubclass(dtype, np.dtype)
     try:
-        resolved = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) would be float64
+        if is_dtype_class:
+            # np.dtype() reads a class such as np.dtypes.Float32DType as object, so the class makes its own
+            # instance. np.dtype and the classes that need a size or unit (strings, bytes, void, dates) raise
+            # TypeError here, and the layer's message below replaces numpy's.
+            resolved = dtype()
+        elif dtype is None:
+            resolved = None  # np.dtype(None) would be float64
+        else:
+            resolved = np.dtype(dtype)
     except Exception:  # numpy raises TypeError or ValueError for what it cannot read as a dtype
         resolved = None
     if resolved is None or resolved.type not in (np.float32, np.float64):
-        dtype_name = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "__name__", None) or repr(dtype)
+        if is_dtype_class:
+            dtype_name = f"{dtype.__module__}.{dtype.__qualname__}"
+        elif isinstance(dtype, np.dtype):
+            dtype_name = dtype
+        else:
+            dtype_name = getattr(dtype, "__name__", None) or repr(dtype)
         raise TypeError(
             f"{owner}: dtype must be np.float32 or np.float64, got {dtype_name}; parameters are floats, "
             f"float32 for training and float64 for a gradient check"
