@@ -3,7 +3,9 @@
 import dataclasses
 import gzip
 import hashlib
+import math
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +101,39 @@ def test_read_idx_extra_bytes(tmp_path):
 
     with pytest.raises(DatasetError, match="extra bytes"):
         read_idx(path)
+
+
+def _header_only(shape):
+    """Return an IDX header of uint8 elements that declares ``shape``, with no data after it."""
+    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+@pytest.mark.parametrize("shape", [(65536,) * 4, (2**32 - 1, 2**32 - 1)], ids=["product-2**64", "product-near-2**64"])
+def test_read_idx_huge_header_sizes(tmp_path, shape):
+    path = write_file(tmp_path / "images", _header_only(shape), compress=False)
+
+    with pytest.raises(DatasetError) as info:
+        read_idx(path)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert str(shape) in message
+    assert f"needs {math.prod(shape)} data bytes" in message
+    assert f"contains 0 after its {4 + 4 * len(shape)}-byte header" in message
+    assert "truncated" in message
+
+
+def test_read_idx_empty_shape_too_big_for_numpy(tmp_path):
+    shape = (0, 2**32 - 1, 2**32 - 1, 2**32 - 1)
+    path = write_file(tmp_path / "images", _header_only(shape), compress=False)
+
+    with pytest.raises(DatasetError) as info:
+        read_idx(path)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert str(shape) in message
+    assert "numpy cannot make into an array" in message
 
 
 def test_read_idx_truncated_header(tmp_path):
@@ -291,6 +326,20 @@ def test_load_tiny_truncated_file(tmp_path, tiny_mnist_spec):
     with pytest.raises(DatasetError, match="truncated") as info:
         load_mnist("test", data_dir=tmp_path)
     assert str(path) in str(info.value)
+
+
+def test_load_tiny_huge_header_sizes(tmp_path, tiny_mnist_spec):
+    write_tiny_dataset(tmp_path)
+    shape = (65536,) * 4
+    path = write_file(tmp_path / IMAGE_FILES["test"], _header_only(shape), compress=True)
+
+    with pytest.raises(DatasetError) as info:
+        load_mnist("test", data_dir=tmp_path)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert str(shape) in message
+    assert f"needs {math.prod(shape)} data bytes" in message
 
 
 def test_load_tiny_wrong_magic(tmp_path, tiny_mnist_spec):

@@ -19,6 +19,7 @@ not the file name, because browsers sometimes save a decompressed download under
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -83,7 +84,8 @@ def parse_idx(content: bytes, source: str | os.PathLike = "<bytes>") -> np.ndarr
     Raises
     ------
     DatasetError
-        If the magic number is invalid, or the data block is shorter or longer than the header declares.
+        If the magic number is invalid, the data block is shorter or longer than the header declares,
+        or numpy cannot make an array of the declared shape.
     """
     if len(content) < 4:
         raise DatasetError(
@@ -109,16 +111,27 @@ def parse_idx(content: bytes, source: str | os.PathLike = "<bytes>") -> np.ndarr
     shape = struct.unpack(f">{ndim}I", content[4:header_size])
 
     dtype = IDX_DTYPES[type_code]
-    expected_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers, because sizes of up to 2**32 - 1 can multiply to more than int64 can represent.
+    # np.prod would wrap around, to 0 for (65536,) * 4 and to a negative number for (2**32 - 1,) * 2.
+    expected_bytes = math.prod(shape) * dtype.itemsize
     actual_bytes = len(content) - header_size
     if actual_bytes != expected_bytes:
         problem = "is truncated" if actual_bytes < expected_bytes else "has extra bytes at the end"
         raise DatasetError(
             f"{source}: header declares shape {shape} of {dtype.name}, which needs {expected_bytes} "
-            f"data bytes, but the file holds {actual_bytes}; the file {problem}. {DELETE_HINT}"
+            f"data bytes, but the file contains {actual_bytes} after its {header_size}-byte header; "
+            f"the file {problem}. {DELETE_HINT}"
         )
 
-    array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
+    try:
+        array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
+    except ValueError as exc:
+        # Only an empty array gets here, such as shape (0, 2**32 - 1, 2**32 - 1, 2**32 - 1). numpy rejects
+        # a shape whose non-zero sizes multiply to more than it can index, even when another size is 0.
+        raise DatasetError(
+            f"{source}: header declares shape {shape}, which numpy cannot make into an array "
+            f"({str(exc).rstrip('.')}). {DELETE_HINT}"
+        ) from None
     if dtype.byteorder == ">":
         array = array.astype(dtype.newbyteorder("="))
         array.flags.writeable = False
