@@ -160,6 +160,56 @@ def test_layer_settings_of_wrong_type(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    "make, call, fact",
+    [
+        (lambda: nl.MaxPoolingLayer(2), "MaxPoolingLayer(2)", "Its windows are always 2x2 with stride 2."),
+        (lambda: nl.AvgPoolingLayer(2), "AvgPoolingLayer(2)", "Its windows are always 2x2 with stride 2."),
+        (lambda: nl.GlobalAvgPoolingLayer(1), "GlobalAvgPoolingLayer(1)", "averages over all pixels of each channel"),
+        (lambda: nl.ReLU(0.1), "ReLU(0.1)", "no slope for negative inputs. For one, use LeakyReLU(alpha=...)."),
+        (lambda: nl.Sigmoid(2.0), "Sigmoid(2.0)", "1 / (1 + exp(-x)), which has no settings"),
+        (lambda: nl.Tanh("x"), "Tanh('x')", "tanh(x), which has no settings"),
+        (lambda: nl.Flatten(1), "Flatten(1)", "keeps the batch axis 0 and flattens all other axes into one"),
+        (lambda: nl.Softmax(axis=1), "Softmax(axis=1)", "normalises over the classes, axis 1"),
+    ],
+    ids=["max pooling", "average pooling", "global pooling", "relu", "sigmoid", "tanh", "flatten", "softmax"],
+)
+def test_layer_without_settings_rejects_arguments(make, call, fact):
+    with pytest.raises(TypeError) as info:
+        make()
+
+    message = str(info.value)
+    name = call.split("(")[0]
+    assert message.startswith(f"{call}: {name} takes no arguments, so create it as {name}(). ")
+    assert fact in message
+
+
+def test_own_layer_without_init_rejects_arguments():
+    class Doubling(nl.Layer):
+        def forward(self, X):
+            return 2 * X
+
+    with pytest.raises(TypeError) as info:
+        Doubling(3, scale=2)
+
+    message = str(info.value)
+    assert message.startswith("Doubling(3, scale=2): Doubling takes no arguments, so create it as Doubling(), ")
+    assert "give it an __init__ that takes the settings and calls super().__init__() first" in message
+
+
+def test_own_layer_passing_arguments_to_base():
+    class Scaling(nl.Layer):
+        def __init__(self, factor):
+            super().__init__(factor)
+
+    with pytest.raises(TypeError) as info:
+        Scaling(3)
+
+    message = str(info.value)
+    assert message.startswith("Scaling: Layer.__init__ takes no arguments, got 3; ")
+    assert "call super().__init__() without arguments in Scaling.__init__" in message
+
+
 @pytest.mark.parametrize("dtype", [np.dtypes.Float32DType, np.dtypes.Float64DType])
 def test_dtype_classes_accepted(dtype):
     layer = nl.FullyConnectedLayer(3, 2, dtype=dtype)

@@ -14,6 +14,8 @@ from .base import Layer
 class ReLU(Layer):
     """Rectified linear unit, ``max(0, x)``, on inputs of any shape."""
 
+    fixed_behaviour = "It has no slope for negative inputs. For one, use LeakyReLU(alpha=...)."
+
     def forward(self, X):
         """X: any shape -> same shape. Keeps the output for backward.
 
@@ -70,6 +72,8 @@ class LeakyReLU(Layer):
 class Sigmoid(Layer):
     """The logistic function ``1 / (1 + exp(-x))``, on inputs of any shape."""
 
+    fixed_behaviour = "It computes 1 / (1 + exp(-x)), which has no settings."
+
     def forward(self, X):
         """X: any shape -> same shape in (0, 1). Keeps the output for backward.
 
@@ -93,6 +97,8 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """The hyperbolic tangent, on inputs of any shape."""
 
+    fixed_behaviour = "It computes tanh(x), which has no settings."
+
     def forward(self, X):
         """X: any shape -> same shape in (-1, 1). Keeps the output for backward."""
         X = self._check_input(X, None)
@@ -114,6 +120,8 @@ class Softmax(Layer):
     optimizer skips this layer and the loss works on the logits, which is
     more accurate and stable (see ``netlite.losses.CrossEntropyLoss``).
     """
+
+    fixed_behaviour = "It always normalises over the classes, axis 1 of its (batch, classes) input."
 
     def forward(self, X):
         """X: (N, C) logits -> (N, C) probabilities. Keeps the output for backward.

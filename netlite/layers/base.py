@@ -18,7 +18,12 @@ import numpy as np
 class Layer:
     """Base class of all layers: parameters, gradients, mode and shape checks."""
 
-    def __init__(self):
+    # What a layer without settings does instead, shown in the TypeError when it is given an argument.
+    fixed_behaviour = None
+
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:  # accepted only to name the layer in the error for a call such as ReLU(0.1)
+            raise TypeError(self._unexpected_arguments_message(args, kwargs))
         self.params = {}
         self.grads = {}
         self.buffers = {}
@@ -67,6 +72,22 @@ class Layer:
         return f"{type(self).__name__}()"
 
     # -- checks shared by the layers -----------------------------------------
+
+    def _unexpected_arguments_message(self, args, kwargs):
+        """Return the error message for arguments given to a layer that takes none, or passed to Layer.__init__."""
+        name = type(self).__name__
+        arguments = ", ".join([repr(value) for value in args] + [f"{key}={value!r}" for key, value in kwargs.items()])
+        if type(self).__init__ is not Layer.__init__:
+            return (
+                f"{name}: Layer.__init__ takes no arguments, got {arguments}; "
+                f"call super().__init__() without arguments in {name}.__init__"
+            )
+        if self.fixed_behaviour is None:
+            return (
+                f"{name}({arguments}): {name} takes no arguments, so create it as {name}(), or give it an "
+                f"__init__ that takes the settings and calls super().__init__() first"
+            )
+        return f"{name}({arguments}): {name} takes no arguments, so create it as {name}(). {self.fixed_behaviour}"
 
     def _check_input(self, X, ndim, expected_shape=None, dtype=None):
         """Check the input of forward() and return it as a float array.

@@ -13,6 +13,8 @@ from .base import Layer
 class _Pooling2x2(Layer):
     """Shared input checks and shapes of the 2x2, stride-2 pooling layers."""
 
+    fixed_behaviour = "Its windows are always 2x2 with stride 2."
+
     def _check_pooling_input(self, X):
         X = self._check_input(X, 4, "(batch, height, width, channels)")
         if X.shape[1] < 2 or X.shape[2] < 2:
@@ -98,6 +100,8 @@ class GlobalAvgPoolingLayer(Layer):
     Often replaces Flatten before the last fully connected layer, so the
     network accepts any image size.
     """
+
+    fixed_behaviour = "It always averages over all pixels of each channel."
 
     def forward(self, X):
         """Average over height and width.

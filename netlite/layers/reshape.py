@@ -8,6 +8,8 @@ from .base import Layer
 class Flatten(Layer):
     """Reshape (N, H, W, C), or any (N, ...), to (N, H * W * C)."""
 
+    fixed_behaviour = "It always keeps the batch axis 0 and flattens all other axes into one."
+
     def forward(self, X):
         """X: (N, ...) -> (N, product of the other axes). Keeps the input shape."""
         X = self._check_input(X, None)
