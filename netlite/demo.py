@@ -56,26 +56,42 @@ def run(fraction=0.1, epochs=2, batch_size=32, seed=0, data_dir=None, progress="
     return test_accuracy
 
 
+# argparse shows the message of an ArgumentTypeError after the option's name. For a ValueError it
+# writes its own message from the type function's name ("invalid _fraction value"), so the type
+# functions below raise only ArgumentTypeError.
+
+
 def _fraction(text):
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"the fraction must be in (0, 1], got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:  # nan fails the comparison too
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}, expected a number in (0, 1] (0.1 is 10 % of MNIST)")
     return value
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+def _integer_at_least(minimum):
+    """Return an argparse type that reads a whole number of at least ``minimum``."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}, expected a whole number >= {minimum}")
+        return value
+
+    return parse
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m netlite.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--fraction", type=_fraction, default=0.1, help="fraction of MNIST to use, in (0, 1] (default: 0.1)")
-    parser.add_argument("--epochs", type=_positive_int, default=2, help="passes over the training subset (default: 2)")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="images per training step (default: 32)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the subset, the weights and the batch order (default: 0)")
+    parser.add_argument("--epochs", type=_integer_at_least(1), default=2, help="passes over the training subset (default: 2)")
+    parser.add_argument("--batch-size", type=_integer_at_least(1), default=32, help="images per training step (default: 32)")
+    parser.add_argument("--seed", type=_integer_at_least(0), default=0, help="seed of the subset, the weights and the batch order (default: 0)")
     parser.add_argument("--data-dir", default=None, help="folder searched first for the MNIST files")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     arguments = parser.parse_args(argv)

@@ -82,6 +82,27 @@ def test_demo_rejects_invalid_arguments(arguments, capsys):
     assert "python -m netlite.demo: error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--fraction", "abc", "expected a number in (0, 1]"),
+        ("--fraction", "nan", "expected a number in (0, 1]"),
+        ("--epochs", "x", "expected a whole number >= 1"),
+        ("--epochs", "1.5", "expected a whole number >= 1"),
+        ("--batch-size", "x", "expected a whole number >= 1"),
+        ("--seed", "x", "expected a whole number >= 0"),
+        ("--seed", "-1", "expected a whole number >= 0"),
+    ],
+)
+def test_demo_argument_error_names_option(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as raised:
+        demo.main([option, value])
+    assert raised.value.code == 2
+
+    error = capsys.readouterr().err
+    assert f"error: argument {option}: invalid value '{value}', {expected}" in error
+
+
 def test_demo_on_real_mnist(tmp_path):
     data_dir = os.environ.get("NETLITE_DATA_DIR")
     if not data_dir or not all((Path(data_dir) / name).is_file() for name in MNIST_FILES):
