@@ -356,6 +356,52 @@ def test_missing_message_names_folder_as_file(tmp_path, tiny_mnist_spec):
     ) in message
 
 
+def test_missing_message_names_broken_link(tmp_path, tiny_mnist_spec):
+    link = tmp_path / "mnist" / f"{LABEL_FILES['train']}.gz"
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "moved-away.gz")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, download=False)
+
+    message = str(info.value)
+    assert (
+        f"\nSkipped:\n  {link} (a broken symbolic link: its target {tmp_path / 'moved-away.gz'} does not exist. "
+        f"Delete the link, or point it at the data file.)\n"
+    ) in message
+
+
+def test_missing_message_names_link_loop(tmp_path, tiny_mnist_spec):
+    link = tmp_path / "mnist" / LABEL_FILES["train"]
+    link.parent.mkdir()
+    (link.parent / "other").symlink_to(link.name)
+    link.symlink_to("other")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, download=False)
+
+    message = str(info.value)
+    assert f"\nSkipped:\n  {link} (a symbolic link in a loop: it points to other (relative to {link.parent}), " in message
+    assert "and following it never reaches a file (" in message
+    assert "Delete the link, or point it at the data file.)\n" in message
+
+
+def test_missing_message_names_link_to_folder(tmp_path, tiny_mnist_spec):
+    link = tmp_path / "mnist" / f"{LABEL_FILES['train']}.gz"
+    link.parent.mkdir()
+    (tmp_path / "unpacked").mkdir()
+    link.symlink_to(tmp_path / "unpacked")
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("train", data_dir=tmp_path, download=False)
+
+    message = str(info.value)
+    assert (
+        f"\nSkipped:\n  {link} (a symbolic link to {tmp_path / 'unpacked'}, which is a folder. "
+        f"Delete the link, or point it at the data file.)\n"
+    ) in message
+
+
 def test_load_reports_folder_in_download_folder(tmp_path, server, tiny_mnist_spec):
     folder = tmp_path / "mnist" / f"{IMAGE_FILES['test']}.gz"
     folder.mkdir(parents=True)

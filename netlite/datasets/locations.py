@@ -23,6 +23,7 @@ of the user cache instead, which is searched too.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "download_folder",
     "write_denied",
     "folder_named_like_file_advice",
+    "non_file_problem",
 ]
 
 DATA_DIR_ENV = "NETLITE_DATA_DIR"
@@ -158,3 +160,37 @@ def folder_named_like_file_advice(folder: Path) -> str:
         f"If it contains the data file, rename the folder, move the file into {folder.parent} and delete "
         f"the folder. Otherwise delete or rename the folder."
     )
+
+
+def non_file_problem(path: Path) -> str | None:
+    """Return what is at ``path`` in place of a data file and what to do about it, or None if nothing is there.
+
+    Call it when ``path.is_file()`` is False, which includes a symbolic link that leads to no file.
+    """
+    if path.is_symlink():
+        return _link_problem(path)
+    if path.is_dir():
+        return f"a folder, not a file. {folder_named_like_file_advice(path)}"
+    return None
+
+
+def _link_problem(link: Path) -> str:
+    """Describe the symbolic link ``link``, which leads to no file, and what to do about it."""
+    target = os.readlink(link)
+    shown_target = target if os.path.isabs(target) else f"{target} (relative to {link.parent})"
+    try:
+        link.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            problem = (
+                f"a symbolic link in a loop: it points to {shown_target}, and following it never reaches a "
+                f"file ({error.strerror})"
+            )
+        elif error.errno in (errno.ENOENT, errno.ENOTDIR):
+            problem = f"a broken symbolic link: its target {shown_target} does not exist"
+        else:
+            problem = f"a symbolic link to {shown_target}, which cannot be followed ({error.strerror})"
+    else:
+        kind = "a folder" if link.is_dir() else "not a regular file"
+        problem = f"a symbolic link to {shown_target}, which is {kind}"
+    return f"{problem}. Delete the link, or point it at the data file."

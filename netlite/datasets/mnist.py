@@ -354,7 +354,7 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     """Return the verified uint8 images (N, 28, 28) and uint8 labels (N,) of one split."""
     file_names = spec.files[split]
     folders = locations.search_folders(spec.subfolder, data_dir, spec.dedicated_dirs)
-    skipped = {name: [] for name in file_names}  # unreadable files, and files of the other data set, under these names
+    skipped = {name: [] for name in file_names}  # what was passed over under these names, see _find_verified
     found = {name: _find_verified(spec, name, folders, skipped[name]) for name in file_names}
     arrays = {name: None if copy is None else copy[0] for name, copy in found.items()}
 
@@ -440,18 +440,19 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
     A copy that contains another file of the same data set (renamed or swapped by hand), or a
     file of the other data set in this one's own folder, is skipped. If no folder has a good
     copy, the first such copy is reported instead of downloading, so that the user learns why
-    the file did not count. Files of the other data set in a shared folder, files that this
-    user may not read, and folders with the file's name are appended to ``skipped``, for the message
-    if the file is missing in the end.
+    the file did not count. Other copies that do not count are appended to ``skipped``, for the
+    message if the file is missing in the end. These are files of the other data set in a shared
+    folder, files that this user may not read, and folders or symbolic links under the file's name
+    that lead to no file.
     """
     misplaced = None
     for folder in folders:
         for path in (folder.path / file_name, folder.path / f"{file_name}.gz"):
             try:
                 if not path.is_file():
-                    if path.is_dir():
-                        advice = locations.folder_named_like_file_advice(path)
-                        skipped.append(f"{path} (a folder, not a file. {advice})")
+                    problem = locations.non_file_problem(path)  # a folder or a link where the file belongs
+                    if problem is not None:
+                        skipped.append(f"{path} ({problem})")
                     continue
             except PermissionError:  # a folder this user may not open, such as one made under umask 077
                 skipped.append(f"{folder.path} (this user may not open the folder; its owner can allow that with chmod a+rx)")
