@@ -272,11 +272,23 @@ ORDINARY_COMMENTS = [
     "# Check hidden pre-activations", "# Check the hidden error term", "# Check W_hidden", "# Test with n_hidden=3",
     "# End to end check", "# END-TO-END test", "# Grading: 2 points", "# Instructor note: use seed 0",
     "# For the grader: float64 only",
+    # Negations count only in short comments or right before a visibility word.
+    "# A second backward must not see a changed cache, so this check calls it twice.",
+    "# Check that gradients are not shown as NaN", "# Students should not need to change this check",
+    "# This test is never shown as failed for float32",
+    # Hidden as a name in code.
+    "# Test num_hidden 5", "# Test with hidden = 5",
+    # Grading and marking count only as a purpose.
+    "# Test marking of the largest class", "# Tests for the grading helpers",
+    # Prompts for the student's work, long sentences about an answer, and long mentions of correct code.
+    "# Write your answer below", "# Your solution here", "# Check your answer below",
+    "# The answer depends on the batch size", "# Compute the correct answer for the batch",
+    "# Correct code for the gradient",
 ]
 # Comments that name a solution or an answer: ordinary outside solution cells, where a near miss would leak.
 SOLUTION_WORD_COMMENTS = [
     "# Second solution: with loops", "# Starter solution", "# Post solution", "# and then the solution",
-    "# Check your answer below", "# The answer is below", "# Start from the solution of exercise 2",
+    "# The answer is below", "# Start from the solution of exercise 2",
     "# Closed-form solution end", "# answer: 42", "# Solution of the quadratic",
 ]
 
@@ -359,11 +371,24 @@ def test_ordinary_comment_not_near_miss(comment, cell_kind):
         ("# Private check: shapes", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# Secret starts here", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# End of visible tests", "check", course_build.END_HIDDEN_TESTS),
+        ("# Withheld checks", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("### GRADING TESTS", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# hidden_tests", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Not for students", "check", course_build.BEGIN_HIDDEN_TESTS),
+        ("# Your solution begins here", "solution", course_build.BEGIN_SOLUTION),
         ("### Hidden tests below", None, None),
     ],
 )
 def test_near_miss_by_cell_kind(comment, cell_kind, meant):
     assert course_build._near_miss_marker(comment, cell_kind) == meant
+
+
+def test_ordinary_comments_build_in_graded_cells(tmp_path):
+    notebook = tiny_solution_notebook()
+    comments = "".join(comment + "\n" for comment in ORDINARY_COMMENTS)
+    cell_by_grade_id(notebook, "cube_check")["source"] = comments + cell_by_grade_id(notebook, "cube_check")["source"]
+    cell_by_grade_id(notebook, "square")["source"] = comments + cell_by_grade_id(notebook, "square")["source"]
+    course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
 def test_reworded_marker_in_ordinary_cell_builds(tmp_path):

@@ -36,8 +36,14 @@ NEAR_MISS_FILLERS = {"of", "the", "here", "a", "an", "now"}
 NEAR_MISS_CLOSING_WORDS = ("end", "stop", "done", "finish", "close", "above", "until")
 # The readers of hidden tests. With a test word they mark a fence ("### INSTRUCTOR TESTS", "# Tests for grading only").
 AUDIENCE_WORDS = ("instructor", "autograder", "grader", "grading", "marking")
+# The audience words that name an activity: they count only where they name a purpose ("for grading").
+GRADING_ACTIVITY_WORDS = ("grading", "marking")
 # Words for being seen. After a negation they mark tests as hidden: "# More tests (not visible)".
 VISIBILITY_WORDS = ("visible", "shown", "show", "see", "seen")
+NEGATION_WORDS = ("not", "never", "without")
+STUDENT_WORDS = ("student", "learner")
+# Words that place a fence even after "your", which otherwise makes a prompt ("# Begin your solution").
+FENCE_WORDS = ("begin", "beginning", "start", "end", "stop")
 # A model solution by another name: "# Reference implementation", "# Instructor's version".
 MODEL_WORDS = ("reference", "sample", "official", "complete", "correct", "instructor", "model", "solved")
 MODEL_NOUNS = ("implementation", "version", "code", "answer", "solution")
@@ -210,29 +216,9 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
       its neighbour (``### BESIN SOLUTION``, ``### EDN HIDEN TESTS``), or its words written
       together are nearly a marker's (``### BEGINSOLUTION``).
 
-    Where the build cuts, in solution and check cells, a near miss leaks, so looser rules apply:
-
-    - a comment written like a marker (after ``###``, or in capitals) whose first word is BEGIN,
-      START, END or STOP, whatever follows (``### BEGIN CODE``, ``### END TESTS``);
-    - in a solution cell, a comment that names a solution or an answer, when it is written like a
-      marker or has at most five words apart from fillers (of, the, here): ``# Solution``,
-      ``# --- answer ---``, ``# The solution is below``, ``### Solution code below, removed``;
-      and a short comment that names a model solution otherwise (``# Reference implementation``,
-      ``# Instructor's version``);
-    - in a check cell, a comment with HIDDEN, SECRET, PRIVATE, WITHHELD and the like, when it has
-      at most five words apart from fillers (``### HIDDEN``, ``# withheld tests``), or such a word
-      within two words of TEST, CHECK, ASSERT or GRADING at any length (``# test cases hidden``).
-      HIDDEN followed by layer, unit, state, bias, W1, tanh and the like, or after a one-letter
-      name (``W_hidden``), is a network's word and does not count (``# hidden state check``).
-      PRIVATE alone counts only when written like a marker, because ``# Private helpers`` is a
-      common comment;
-    - in a check cell, INSTRUCTOR, GRADER, GRADING or MARKING together with a test word
-      (``### INSTRUCTOR TESTS``, ``# Tests for grading only``), students or learners together with
-      NOT, NEVER or WITHOUT (``# Tests the students do not see``), and a test word with such a
-      negation and VISIBLE, SHOWN or SEE (``# More tests (not visible)``);
-    - in a check cell, a comment of at most five words that starts with BEGIN or END and names
-      tests (``# end tests``), unless BEGIN or END starts a sentence (``# Begin by checking the
-      shape``, ``# End to end test``).
+    Where the build cuts, in solution and check cells, a near miss leaks, so looser rules apply.
+    They are the functions in ``_SOLUTION_CELL_RULES`` and ``_CHECK_CELL_RULES``, each described
+    in its docstring, and docs/course-format.md lists them for instructors.
 
     A comment with a closing word (END, STOP, DONE, FINISH, CLOSE, ABOVE, UNTIL) is taken for the
     closing marker.
@@ -240,63 +226,217 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
         return None
-    # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
-    raw_words = [word.strip(":") for word in re.sub(r"[^a-z\s_:-]", "", stripped.lower()).replace("_", " ").replace("-", " ").split()]
-    raw_words = [word for word in raw_words if word]
-    words = [_singular(word) for word in raw_words]
+    comment = _read_comment(stripped)
+    texts = [word.text for word in comment.words]
 
     for marker in MARKERS:
         marker_words = [_singular(word) for word in marker.lower().lstrip("# ").split()]
-        if words[: len(marker_words)] == marker_words or _like("".join(words), ["".join(marker_words)], 0.93):
+        if texts[: len(marker_words)] == marker_words or _like("".join(texts), ["".join(marker_words)], 0.93):
             return marker
-        if len(words) == len(marker_words) and all(map(_one_edit_apart, words, marker_words)):
+        if len(texts) == len(marker_words) and all(map(_one_edit_apart, texts, marker_words)):
             return marker
-    if cell_kind is None or not words:
+    if cell_kind is None or not comment.words:
         return None
 
-    begin, end = (BEGIN_SOLUTION, END_SOLUTION) if cell_kind == "solution" else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
-    meant = end if any(_like(word, NEAR_MISS_CLOSING_WORDS, 1.0) for word in words) else begin
-    first = raw_words[0]  # unchanged, so that ENDS is not taken for END
-    starts_fence = _like(first, ("begin", "beginning"), 0.85) or _like(first, ("end",), 1.0)
-    styled = stripped.startswith("###") or stripped.isupper()
-    if styled and (starts_fence or _like(first, ("start", "stop"), 1.0)):
-        return meant
-    content = [word for word in words if word not in NEAR_MISS_FILLERS]
-    if cell_kind == "solution":
-        # "# Solution", "# Here begins the answer", "# --- answer ---", "### Solution code below, removed"
-        if any(map(_is_solution_word, words)) and (styled or len(content) <= 5):
-            return meant
-        # "# Reference implementation", "# Instructor's version", "# Complete implementation, removed for students"
-        pairs = zip(words, words[1:])
-        if any(first in MODEL_WORDS and second in MODEL_NOUNS for first, second in pairs) and len(content) <= 6:
-            return meant
+    rules = _SOLUTION_CELL_RULES if cell_kind == "solution" else _CHECK_CELL_RULES
+    if not any(rule(comment) for rule in rules):
         return None
+    begin, end = (BEGIN_SOLUTION, END_SOLUTION) if cell_kind == "solution" else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+    closing = any(_like(text, NEAR_MISS_CLOSING_WORDS, 1.0) for text in texts)
+    return end if closing else begin
+
+
+@dataclass(frozen=True)
+class _Word:
+    """A word of a comment line, as the near-miss rules compare it."""
+
+    text: str  # lower case, letters only, one plural s dropped by _singular
+    raw: str  # lower case and letters only, with its plural s, so that ENDS is not taken for END
+    in_name: bool  # joined by "_" to the part before it, as hidden in num_hidden
+    assigned: bool  # followed by "=", as hidden in "hidden = 5"
+
+
+@dataclass(frozen=True)
+class _Comment:
+    """A comment line split into words for the near-miss rules."""
+
+    words: list[_Word]
+    content: list[_Word]  # the words that are not fillers (of, the, here ...)
+    styled: bool  # written like a marker: after ### or in capitals
+
+
+def _read_comment(stripped: str) -> _Comment:
+    """Split a comment line into words at spaces, hyphens and underscores."""
+    words = []
+    for part in re.finditer(r"[^\s_-]+", stripped):
+        # Letters only, so that a look-alike letter from another alphabet drops out instead of splitting the word.
+        raw = re.sub(r"[^a-z:]", "", part.group().lower()).strip(":")
+        if not raw:
+            continue
+        in_name = part.start() > 0 and stripped[part.start() - 1] == "_"
+        assigned = re.match(r"\w*\s*=", stripped[part.start() :]) is not None
+        words.append(_Word(_singular(raw), raw, in_name, assigned))
+    content = [word for word in words if word.text not in NEAR_MISS_FILLERS]
+    return _Comment(words, content, styled=stripped.startswith("###") or stripped.isupper())
+
+
+def _styled_fence_words(comment: _Comment) -> list[_Word]:
+    """Match a comment written like a marker whose first word is BEGIN, START, END or STOP: ``### BEGIN CODE``."""
+    first = comment.words[0]
+    if comment.styled and (_starts_fence(first) or _like(first.raw, ("start", "stop"), 1.0)):
+        return [first]
+    return []
+
+
+def _solution_name_words(comment: _Comment) -> list[_Word]:
+    """Match a comment that names a solution or an answer, written like a marker or in at most four words.
+
+    Fillers (of, the, here) do not count: ``# Solution``, ``# The answer starts here``. After "your"
+    the word is a prompt for the student's work (``# Write your answer below``), unless a fence
+    word places a fence as well: ``# Begin your solution``.
+    """
+    if not (comment.styled or len(comment.content) <= 4):
+        return []
+    fence_words = [word for word in comment.words if word.text in FENCE_WORDS]
+    found = []
+    for index, word in enumerate(comment.words):
+        if not _is_solution_word(word.text):
+            continue
+        if index > 0 and comment.words[index - 1].text == "your":
+            if not fence_words:
+                continue
+            found.extend(fence_words)
+        found.append(word)
+    return found
+
+
+def _model_solution_words(comment: _Comment) -> list[_Word]:
+    """Match a model solution by another name, in at most three words or with students named.
+
+    ``# Reference implementation``, ``# Instructor's version``, ``# Complete implementation,
+    removed for students``, but not ``# Correct code for the gradient``.
+    """
+    students = [word for word in comment.words if word.text in STUDENT_WORDS]
+    if len(comment.content) > 3 and not students:
+        return []
+    found = []
+    for first, second in zip(comment.words, comment.words[1:]):
+        if first.text in MODEL_WORDS and second.text in MODEL_NOUNS:
+            found.extend([first, second])
+    return found + students if found else []
+
+
+def _hiding_words(comment: _Comment) -> list[_Word]:
+    """Match HIDDEN, SECRET, WITHHELD and the like in a short comment or near a test word.
+
+    A comment counts when it has at most five words apart from fillers (``### HIDDEN``, ``# withheld
+    tests``) or has such a word within two words of a test word at any length (``# test cases
+    hidden``). PRIVATE alone counts only when written like a marker, because ``# Private helpers``
+    is a common comment. The readers of hidden tests (instructor, autograder, grader) count with a
+    test word anywhere (``### INSTRUCTOR TESTS``). GRADING and MARKING count only where they name
+    a purpose, after "for" or before "only" or a test word (``# Tests for grading only``, not
+    ``# Test marking of the largest class``).
+    """
+    found = []
+    for index, word in enumerate(comment.words):
+        if not _is_hiding_word(word.text) or _names_network_part(comment.words, index):
+            continue
+        if word.text in AUDIENCE_WORDS:
+            if word.text in GRADING_ACTIVITY_WORDS and not _names_purpose(comment.words, index):
+                continue
+            tests = [other for other in comment.content if other is not word and _is_test_word(other.text)]
+            found.extend([word] + tests if tests else [])
+            continue
+        near = comment.words[max(index - 2, 0) : index] + comment.words[index + 1 : index + 3]
+        near_tests = [other for other in near if _is_test_word(other.text)]
+        short = len(comment.content) <= 5 and (comment.styled or not _like(word.text, ("private",), 0.9))
+        if short or near_tests:
+            found.extend([word] + near_tests)
+    return found
+
+
+def _names_network_part(words: list[_Word], index: int) -> bool:
+    """Return True if the hiding word at ``index`` names a part of a network, not hidden tests.
+
+    Such a word comes before a network word (``# hidden state check``, but not ``# hidden unit
+    tests``), after a one-letter name (``# W hidden``), or is part of a name in code
+    (``num_hidden``, ``hidden = 5``).
+    """
+    word = words[index]
+    after = [other.text for other in words[index + 1 : index + 3]]
+    before_network_word = bool(after) and after[0] in HIDDEN_LAYER_WORDS and after != ["unit", "test"]
+    after_one_letter = index > 0 and len(words[index - 1].text) == 1
+    return before_network_word or after_one_letter or word.in_name or word.assigned
+
+
+def _names_purpose(words: list[_Word], index: int) -> bool:
+    """Return True if GRADING or MARKING at ``index`` follows "for" or comes before "only" or a test word."""
+    after_for = index > 0 and words[index - 1].text == "for"
+    following = words[index + 1].text if index + 1 < len(words) else ""
+    return after_for or following == "only" or _is_test_word(following)
+
+
+def _student_negation_words(comment: _Comment) -> list[_Word]:
+    """Match students or learners named with NOT, NEVER or WITHOUT: ``# Tests the students do not see``.
+
+    The comment must have at most five words apart from fillers, or the negation must come at most
+    two words before VISIBLE, SHOWN or SEE, so ``# Students should not need to change this check``
+    does not count.
+    """
+    students = [word for word in comment.words if word.text in STUDENT_WORDS]
+    negations = [word for word in comment.words if word.text in NEGATION_WORDS]
+    unseen = _negated_visibility_words(comment.words)
+    if not (students and negations) or (len(comment.content) > 5 and not unseen):
+        return []
+    return students + negations + unseen
+
+
+def _unseen_test_words(comment: _Comment) -> list[_Word]:
+    """Match a test word with a negation at most two words before VISIBLE, SHOWN or SEE, in at most five words.
+
+    ``# More tests (not visible)`` counts, ``# Check that gradients are not shown as NaN`` does not.
+    """
+    unseen = _negated_visibility_words(comment.words)
+    tests = [word for word in comment.words if _is_test_word(word.text)]
+    if unseen and tests and len(comment.content) <= 5:
+        return tests + unseen
+    return []
+
+
+def _negated_visibility_words(words: list[_Word]) -> list[_Word]:
+    """Return each negation with the visibility words at most two words after it: "not shown", "do not see"."""
+    found = []
     for index, word in enumerate(words):
-        if not _is_hiding_word(word):
+        if word.text not in NEGATION_WORDS:
             continue
-        after = words[index + 1 : index + 3]
-        # "hidden units tested", "hidden state check" and "W_hidden" are about a network; "hidden unit tests" is not.
-        network_word = bool(after) and after[0] in HIDDEN_LAYER_WORDS and after[:2] != ["unit", "test"]
-        if network_word or (index > 0 and len(words[index - 1]) == 1):
-            continue
-        near = words[max(index - 2, 0) : index] + after
-        if word in AUDIENCE_WORDS:  # "### INSTRUCTOR TESTS" hides tests; "# Grading: 2 points" does not
-            if any(_is_test_word(other) for other in content if other != word):
-                return meant
-            continue
-        # "private" is common in comments about code ("# Private helpers"), so alone it counts only styled.
-        short = len(content) <= 5 and (styled or not _like(word, ("private",), 0.9))
-        if short or any(map(_is_test_word, near)):  # "### PRIVATE", "# secret", "# Tests hidden below the fold"
-            return meant
-    negated = any(word in ("not", "never", "without") for word in words)
-    if negated and any(word in ("student", "learner") for word in words):
-        return meant  # "# Tests the students do not see"
-    if negated and any(map(_is_test_word, words)) and any(word in VISIBILITY_WORDS for word in words):
-        return meant  # "# More tests (not visible)", "# Tests not shown in the exercise"
-    begins_sentence = raw_words[1:2] in (["by"], ["with"], ["to"])  # "# Begin by checking the shape", "# End to end test"
-    if starts_fence and not begins_sentence and len(content) <= 5 and any(map(_is_test_word, content)):
-        return meant
-    return None
+        seen = [other for other in words[index + 1 : index + 3] if other.text in VISIBILITY_WORDS]
+        found.extend([word] + seen if seen else [])
+    return found
+
+
+def _fence_test_words(comment: _Comment) -> list[_Word]:
+    """Match a comment of at most five words that starts with BEGIN or END and names tests: ``# end tests``.
+
+    BEGIN or END that starts a sentence does not count: ``# Begin by checking the shape``,
+    ``# End to end test``.
+    """
+    first = comment.words[0]
+    begins_sentence = [word.raw for word in comment.words[1:2]] in (["by"], ["with"], ["to"])
+    tests = [word for word in comment.content if _is_test_word(word.text)]
+    if _starts_fence(first) and not begins_sentence and len(comment.content) <= 5 and tests:
+        return [first] + tests
+    return []
+
+
+def _starts_fence(word: _Word) -> bool:
+    """Return True for BEGIN, BEGINNING or END, the first word of a fence (ENDS is not END)."""
+    return _like(word.raw, ("begin", "beginning"), 0.85) or _like(word.raw, ("end",), 1.0)
+
+
+# The looser rules of the cells where the build cuts. Each returns the words that make a comment
+# look like a marker, or [] when it does not apply.
+_SOLUTION_CELL_RULES = (_styled_fence_words, _solution_name_words, _model_solution_words)
+_CHECK_CELL_RULES = (_styled_fence_words, _hiding_words, _student_negation_words, _unseen_test_words, _fence_test_words)
 
 
 def _marker_like_words(line: str) -> list[str]:
