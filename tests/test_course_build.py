@@ -414,6 +414,27 @@ def test_near_miss_message_names_words(tmp_path):
         course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
 
 
+# The message names the words of the rules that matched, not every word that some rule looks for.
+@pytest.mark.parametrize(
+    "grade_id, comment, named",
+    [
+        ("square", "### Beginning of code", "'Beginning'"),
+        ("square", "# Answer: see the lecture notes", "'Answer'"),
+        ("square", "# Complete implementation, removed for students", "'Complete', 'implementation', 'students'"),
+        ("cube_check", "# Hidden checks, do not edit", "'Hidden', 'checks'"),
+        ("cube_check", "# More tests (not visible)", "'tests', 'not', 'visible'"),
+        ("cube_check", "### BEGIN HIDDEN TESTS  # graded only", "'BEGIN', 'HIDDEN', 'TESTS'"),
+    ],
+)
+def test_near_miss_message_names_rule_words(tmp_path, grade_id, comment, named):
+    notebook = tiny_solution_notebook()
+    cell = cell_by_grade_id(notebook, grade_id)
+    cell["source"] = comment + "\n" + cell["source"]
+    with pytest.raises(course_build.CourseFormatError) as raised:
+        course_build.build(make_course(tmp_path, notebook=notebook), log=lambda message: None)
+    assert f"reword the comment without {named} if" in str(raised.value)
+
+
 def test_near_miss_inside_fence_builds(tmp_path):
     # The build removes the lines inside an exact fence, whatever they contain.
     notebook = tiny_solution_notebook()

@@ -20,6 +20,7 @@ import difflib
 import json
 import os
 import re
+import string
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,8 +204,22 @@ def _marker_on_line(line: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _NearMiss:
+    """A comment line that looks like a marker, and the words, as written, that make it look so."""
+
+    marker: str
+    words: list[str]
+
+
 def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
-    """Return the marker that a comment line was meant to be, else None.
+    """Return the marker that a comment line was meant to be, else None (see ``_near_miss``)."""
+    near_miss = _near_miss(line, cell_kind)
+    return near_miss.marker if near_miss else None
+
+
+def _near_miss(line: str, cell_kind: str | None = None) -> _NearMiss | None:
+    """Return the marker that a comment line was meant to be, with the words that matched, else None.
 
     The build removes only exact markers, so a near miss would pass the solution or the hidden tests
     on to the students. ``cell_kind`` is ``"solution"``, ``"check"`` or None for another code cell.
@@ -221,7 +236,8 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
     in its docstring, and docs/course-format.md lists them for instructors.
 
     A comment with a closing word (END, STOP, DONE, FINISH, CLOSE, ABOVE, UNTIL) is taken for the
-    closing marker.
+    closing marker. The words returned are those of the strict rule that matched, or else of every
+    looser rule that matched, so that the message can name them all at once.
     """
     stripped = line.strip()
     if not stripped.startswith("#") or stripped in MARKERS or stripped.startswith(HINT_PREFIX):
@@ -231,19 +247,24 @@ def _near_miss_marker(line: str, cell_kind: str | None = None) -> str | None:
 
     for marker in MARKERS:
         marker_words = [_singular(word) for word in marker.lower().lstrip("# ").split()]
-        if texts[: len(marker_words)] == marker_words or _like("".join(texts), ["".join(marker_words)], 0.93):
-            return marker
+        if texts[: len(marker_words)] == marker_words:
+            return _NearMiss(marker, _written(comment.words[: len(marker_words)]))
+        if _like("".join(texts), ["".join(marker_words)], 0.93):
+            return _NearMiss(marker, _written(comment.words))
         if len(texts) == len(marker_words) and all(map(_one_edit_apart, texts, marker_words)):
-            return marker
+            return _NearMiss(marker, _written(comment.words))
     if cell_kind is None or not comment.words:
         return None
 
     rules = _SOLUTION_CELL_RULES if cell_kind == "solution" else _CHECK_CELL_RULES
-    if not any(rule(comment) for rule in rules):
+    matched = [word for rule in rules for word in rule(comment)]
+    if not matched:
         return None
     begin, end = (BEGIN_SOLUTION, END_SOLUTION) if cell_kind == "solution" else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
     closing = any(_like(text, NEAR_MISS_CLOSING_WORDS, 1.0) for text in texts)
-    return end if closing else begin
+    # In the order of the line, because a rule lists its words in the order it looks for them.
+    in_line_order = [word for word in comment.words if any(word is other for other in matched)]
+    return _NearMiss(end if closing else begin, _written(in_line_order))
 
 
 @dataclass(frozen=True)
@@ -254,6 +275,7 @@ class _Word:
     raw: str  # lower case and letters only, with its plural s, so that ENDS is not taken for END
     in_name: bool  # joined by "_" to the part before it, as hidden in num_hidden
     assigned: bool  # followed by "=", as hidden in "hidden = 5"
+    written: str  # as in the line, without punctuation around it, for the build's message
 
 
 @dataclass(frozen=True)
@@ -275,9 +297,15 @@ def _read_comment(stripped: str) -> _Comment:
             continue
         in_name = part.start() > 0 and stripped[part.start() - 1] == "_"
         assigned = re.match(r"\w*\s*=", stripped[part.start() :]) is not None
-        words.append(_Word(_singular(raw), raw, in_name, assigned))
+        written = part.group().strip(string.punctuation)
+        words.append(_Word(_singular(raw), raw, in_name, assigned, written))
     content = [word for word in words if word.text not in NEAR_MISS_FILLERS]
     return _Comment(words, content, styled=stripped.startswith("###") or stripped.isupper())
+
+
+def _written(words: list[_Word]) -> list[str]:
+    """Return the words as written in the line, each once."""
+    return list(dict.fromkeys(word.written for word in words))
 
 
 def _styled_fence_words(comment: _Comment) -> list[_Word]:
@@ -437,23 +465,6 @@ def _starts_fence(word: _Word) -> bool:
 # look like a marker, or [] when it does not apply.
 _SOLUTION_CELL_RULES = (_styled_fence_words, _solution_name_words, _model_solution_words)
 _CHECK_CELL_RULES = (_styled_fence_words, _hiding_words, _student_negation_words, _unseen_test_words, _fence_test_words)
-
-
-def _marker_like_words(line: str) -> list[str]:
-    """Return the words of a comment line that the near-miss rules look for, as written, for the build's message."""
-    marker_words = {"begin", "end", "start", "stop", "solution", "hidden", "test"}
-    found = []
-    for word in re.findall(r"[A-Za-z']+", line):
-        lowered = _singular(word.lower().replace("'", ""))
-        if (
-            lowered in marker_words
-            or _is_solution_word(lowered)
-            or _is_hiding_word(lowered)
-            or _is_test_word(lowered)
-            or lowered in MODEL_WORDS + VISIBILITY_WORDS + ("student", "learner", "not", "never", "without")
-        ) and word not in found:
-            found.append(word)
-    return found
 
 
 def _is_solution_word(word: str) -> bool:
@@ -745,12 +756,12 @@ def validate_solution(notebook, path: Path) -> None:
         fence = (BEGIN_SOLUTION, END_SOLUTION) if solution else (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
         inside = _fenced_line_numbers(lines, fence, where) if cell_kind else set()
         for number, line in enumerate(lines if cell.get("cell_type") == "code" else []):
-            meant = None if number in inside else _near_miss_marker(line, cell_kind)
-            if meant is not None:
-                words = ", ".join(repr(word) for word in _marker_like_words(line))
+            near_miss = None if number in inside else _near_miss(line, cell_kind)
+            if near_miss is not None:
+                words = ", ".join(repr(word) for word in near_miss.words)
                 reword = f"reword the comment without {words}" if words else "reword the comment"
                 raise CourseFormatError(
-                    f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {meant!r}; "
+                    f"{where}: line {number + 1} reads {line.strip()!r}, which looks like the marker {near_miss.marker!r}; "
                     f"write the marker exactly so, because the build removes only exact markers, or {reword} "
                     f"if it is not meant as a marker (docs/course-format.md lists the rules)"
                 )
