@@ -156,6 +156,9 @@ WRONG_ANSWERS = [
                 r"^(?!.*eps is added).*first 6 digits, so part of the update was probably computed in float32"),
     WrongAnswer(N05, "MyADAM with eps inside the square root", "my_adam", "(np.sqrt(v_hat) + self.eps)",
                 "np.sqrt(v_hat + self.eps)", "check_adam", NOT_FLOAT32 + r".*eps is added after the square root"),
+    # The update is right, but the checks that leave eps at its default then fail as if eps were misplaced.
+    WrongAnswer(N05, "MyADAM with Keras's 1e-7 as the default eps", "my_adam", "eps=1e-8):", "eps=1e-7):",
+                "check_adam", r"^(?!.*eps is added)MyADAM\.__init__ has eps=1e-07, expected eps=1e-08"),
 ]
 
 
