@@ -159,6 +159,14 @@ WRONG_ANSWERS = [
     # The update is right, but the checks that leave eps at its default then fail as if eps were misplaced.
     WrongAnswer(N05, "MyADAM with Keras's 1e-7 as the default eps", "my_adam", "eps=1e-8):", "eps=1e-7):",
                 "check_adam", r"^(?!.*eps is added)MyADAM\.__init__ has eps=1e-07, expected eps=1e-08"),
+    # np.float32(0.999) changes 1 - beta2 by about 1e-5 of its size, too much to look like float32 rounding.
+    WrongAnswer(N05, "MyADAM with a float32 beta2", "my_adam",
+                'state["v"] = self.beta2 * state["v"] + (1 - self.beta2) * grad**2',
+                'state["v"] = np.float32(self.beta2) * state["v"] + (1 - np.float32(self.beta2)) * grad**2',
+                "check_adam", r"^(?!.*eps is added).*betas were probably rounded to float32"),
+    WrongAnswer(N05, "MyMomentum with a float32 beta", "my_momentum", "self.beta * state",
+                "np.float32(self.beta) * state", "check_momentum",
+                r"^(?!.*velocity and the learning rate).*beta was probably rounded to float32"),
 ]
 
 
