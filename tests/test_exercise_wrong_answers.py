@@ -167,6 +167,8 @@ WRONG_ANSWERS = [
     WrongAnswer(N05, "MyMomentum with a float32 beta", "my_momentum", "self.beta * state",
                 "np.float32(self.beta) * state", "check_momentum",
                 r"^(?!.*velocity and the learning rate).*beta was probably rounded to float32"),
+    WrongAnswer(N05, "MyADAM without eps", "my_adam", "(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat)",
+                "check_adam", r"^(?!.*fixed number).*without eps.*Add self\.eps"),
 ]
 
 
