@@ -1008,3 +1008,19 @@ def test_links_leading_nowhere_in_copy_noted(tmp_path):
     assert "absolute" not in note
     assert f"  - note: {note}" in (tmp_path / "graded" / "summary.md").read_text()
     assert f"note: a_links/{NOTEBOOK}: {note}" in messages
+
+
+@pytest.mark.parametrize("out", ["submissions", "submissions/alice", "submissions/new/graded"])
+def test_output_folder_inside_submissions_rejected(tmp_path, out):
+    # Inside the submissions, the output would pass for a student's folder or land in one, hidden tests included.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions = tmp_path / "submissions"
+    write_notebook(submissions / "alice" / NOTEBOOK, solved(exercise))
+    before = sorted(path.relative_to(submissions) for path in submissions.rglob("*"))
+
+    with pytest.raises(ValueError, match="is inside the submissions folder .*; choose a folder outside it"):
+        course_grade.grade(root, submissions, out=tmp_path / out, log=lambda message: None)
+
+    assert sorted(path.relative_to(submissions) for path in submissions.rglob("*")) == before

@@ -940,6 +940,12 @@ def grade(
     if not submissions.is_dir():
         raise FileNotFoundError(f"grade: submissions folder {submissions} not found")
     out = Path(out).resolve() if out is not None else submissions.with_name(submissions.name + "-graded")
+    if out.is_relative_to(submissions):
+        # The output would pass for a student's folder or land in one, with the hidden tests in .grading/.
+        raise ValueError(
+            f"grade: the output folder {out} is inside the submissions folder {submissions}; choose a folder "
+            f"outside it, such as the default {submissions.name}-graded beside it"
+        )
     temporary_root = Path(tempfile.gettempdir()).resolve()
     for name, folder in (("submissions", submissions), ("output", out)):
         if temporary_root.is_relative_to(folder):
@@ -963,9 +969,7 @@ def grade(
             f"since is not found in them, and one whose visible part changed is graded in the new form; if the "
             f"change is meant for the students, run 'python -m netlite.course build' and hand out the new exercises"
         )
-    students = sorted(
-        path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith(".") and path != out
-    )
+    students = sorted(path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith("."))
 
     # Import before forking, so every child process reuses the loaded modules.
     import nbclient  # noqa: F401
