@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import os
 import shutil
@@ -199,6 +200,28 @@ def test_gradebook_csv(graded):
         assert float(row["01_tiny:square_check"]) == square
         assert float(row["01_tiny:cube_check"]) == cube
         assert float(row["total"]) == square + cube
+
+
+@pytest.mark.parametrize(
+    "student, written",
+    [
+        ("=1+1", "'=1+1"),
+        ("+SUM(A1)", "'+SUM(A1)"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("'quoted", "''quoted"),
+        ("alice", "alice"),
+        ("o'brien", "o'brien"),
+    ],
+)
+def test_gradebook_names_not_formulas(student, written):
+    solutions = {NOTEBOOK: tiny_solution_notebook()}
+    rows = list(csv.reader(io.StringIO(course_grade.gradebook_csv([student], solutions, []), newline="")))
+    assert len(rows) == 2
+    assert rows[1][0] == written
+    assert rows[1][1:] == ["0", "0", "0"]
 
 
 def test_wrong_solution_fails_hidden_test(graded):

@@ -107,6 +107,9 @@ COPY_SUFFIX = re.compile(
 )
 # The start of Google Colab's copies: "Copy of 03_own_activation.ipynb".
 COPY_PREFIX = re.compile(r"^copy_of_")
+# First characters that make Excel, LibreOffice Calc or Google Sheets read a CSV cell as a formula. The
+# apostrophe is there too, so that removing one leading apostrophe always restores a cell's text.
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 @dataclass
@@ -1082,12 +1085,24 @@ def gradebook_csv(students, solutions, results) -> str:
         (result.student, result.notebook, check.grade_id): check.points for result in results for check in result.checks
     }
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student"] + [f"{Path(name).stem}:{grade_id}" for name, grade_id in columns] + ["total"])
+    # Rows end in CRLF, as RFC 4180 has it, because csv quotes a cell with a carriage return only when the
+    # line terminator contains one, and a spreadsheet starts a new row at an unquoted carriage return.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    header = ["student"] + [f"{Path(name).stem}:{grade_id}" for name, grade_id in columns] + ["total"]
+    writer.writerow([_spreadsheet_text(name) for name in header])
     for student in students:
         row = [points.get((student, name, grade_id), 0.0) for name, grade_id in columns]
-        writer.writerow([student] + [_format_points(value) for value in row] + [_format_points(sum(row))])
+        writer.writerow([_spreadsheet_text(student)] + [_format_points(value) for value in row] + [_format_points(sum(row))])
     return buffer.getvalue()
+
+
+def _spreadsheet_text(text: str) -> str:
+    """Return ``text`` with an apostrophe before it when it starts like a spreadsheet formula.
+
+    A student's folder named ``=HYPERLINK(...)`` would otherwise run as a formula when the instructor
+    opens the gradebook. Spreadsheets read a cell that starts with an apostrophe as text.
+    """
+    return "'" + text if text.startswith(SPREADSHEET_FORMULA_START) else text
 
 
 def _markdown_cell(text: str) -> str:
