@@ -8,7 +8,9 @@ import gzip
 import io
 import json
 import lzma
+import os
 import re
+import stat
 import subprocess
 import sys
 import tarfile
@@ -1115,3 +1117,59 @@ def test_many_unread_data_uris_listed_as_one():
     text = "title\n" + "\n".join(f"<img src='{_picture_uri(index)}'>" for index in range(50))
     findings = release_scan._data_uri_findings(text, "grid.html", "output 1", {})
     assert [(leak.line_number, leak.description) for leak in findings] == [(2, "50 picture data URIs")]
+
+
+@pytest.fixture
+def umask_022():
+    old_umask = os.umask(0o022)
+    yield
+    os.umask(old_umask)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask 022", "umask 027"])
+def test_release_modes_follow_umask(tmp_path, umask):
+    # A course checked out readable by its owner only must still give a release that others can read.
+    root = built_course(tmp_path)
+    (root / "netlite" / "layers.py").chmod(0o600)
+    (root / "netlite" / "run.sh").write_text("#!/bin/sh\necho run\n")
+    (root / "netlite" / "run.sh").chmod(0o700)
+    destination = tmp_path / "release"
+    old_umask = os.umask(umask)
+    try:
+        course_release.release(root, destination, **QUIET)
+    finally:
+        os.umask(old_umask)
+
+    assert stat.S_IMODE(destination.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((destination / "netlite").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((destination / "netlite" / "layers.py").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((destination / "netlite" / "run.sh").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((destination / "README.md").stat().st_mode) == 0o666 & ~umask
+    released_time = (destination / "netlite" / "layers.py").stat().st_mtime_ns
+    assert released_time == (root / "netlite" / "layers.py").stat().st_mtime_ns
+
+
+def test_release_keeps_setgid_of_parent(tmp_path, umask_022):
+    root = built_course(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o2775)
+
+    course_release.release(root, shared / "release", **QUIET)
+
+    assert stat.S_IMODE((shared / "release").stat().st_mode) == 0o2755
+
+
+def test_release_keeps_mode_of_empty_destination(tmp_path, umask_022):
+    root = built_course(tmp_path)
+    destination = tmp_path / "release"
+    destination.mkdir()
+    destination.chmod(0o2775)
+    inode = destination.stat().st_ino
+
+    course_release.release(root, destination, **QUIET)
+
+    assert stat.S_IMODE(destination.stat().st_mode) == 0o2775
+    assert destination.stat().st_ino == inode
+    assert (destination / "exercises" / "01_tiny.ipynb").is_file()
+    assert not list(tmp_path.glob(".release.*.part"))

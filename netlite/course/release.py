@@ -15,9 +15,11 @@ one exception, wherever else the release contains them. They are reported as a w
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -60,6 +62,45 @@ def is_library_overlap(leak: Leak) -> bool:
     return leak.kind == "solution" and leak.path.startswith(f"{LIBRARY_DIR}/")
 
 
+def _current_umask() -> int:
+    # os.umask returns the mask only when it sets a new one. For that moment the mask is 077, so that a
+    # file that another thread creates meanwhile is private to its owner.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _copy_file(source: Path, destination: Path) -> None:
+    """Copy a file with its times, giving it the mode that a new file gets from the umask.
+
+    shutil.copy2 would copy the source's mode, so a course checked out readable by its owner only
+    would make a release that the students cannot read. An executable file stays executable.
+    """
+    shutil.copyfile(source, destination)  # creates the file, so its mode is 0666 minus the umask
+    status = source.stat()
+    if status.st_mode & 0o111:
+        destination.chmod(0o777 & ~_current_umask())
+    os.utime(destination, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def _move_into_place(staging: Path, destination: Path) -> None:
+    """Move the scanned release from ``staging`` to ``destination``, which is missing or an empty folder.
+
+    mkdtemp made ``staging`` readable by its owner only, so that no other user reads the release
+    before the scan passes. A new destination gets the mode that mkdir gives from the umask, and
+    keeps the setgid bit that a parent folder passed on. An existing destination is kept as it is,
+    with its mode, owner and group, and the staged files are moved into it.
+    """
+    if not destination.exists():
+        inherited = staging.stat().st_mode & stat.S_ISGID
+        staging.chmod((0o777 & ~_current_umask()) | inherited)
+        staging.rename(destination)
+        return
+    for entry in sorted(staging.iterdir()):
+        entry.rename(destination / entry.name)
+    staging.rmdir()
+
+
 def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, unshown: set[Path]) -> None:
     for path in sorted(source.rglob("*")):
         relative_parts = path.relative_to(source).parts
@@ -72,7 +113,7 @@ def _copy_tree(source: Path, target: Path, skipped: list[str], root: Path, unsho
             skipped.append(path.relative_to(root).as_posix())
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
+            _copy_file(path, destination)
 
 
 def stage_release(root: Path, staging: Path, pictures: PictureUse | None = None) -> list[str]:
@@ -92,7 +133,7 @@ def stage_release(root: Path, staging: Path, pictures: PictureUse | None = None)
         if name == "README.md" and (root / STUDENT_README).is_file():
             source = root / STUDENT_README
         if source.is_file():
-            shutil.copy2(source, staging / name)
+            _copy_file(source, staging / name)
     if (staging / "pyproject.toml").is_file():
         _fit_pyproject(staging / "pyproject.toml", root, staging)
     return skipped
@@ -223,9 +264,7 @@ def release(root: Path, destination: Path, strict: bool = False, log=print) -> l
                 f"{listed}{more}\nremove these lines from the released files, or change the solution if a "
                 f"released file must contain it"
             )
-        if destination.exists():
-            destination.rmdir()
-        staging.rename(destination)
+        _move_into_place(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
