@@ -1047,3 +1047,38 @@ def test_output_folder_inside_submissions_rejected(tmp_path, out):
         course_grade.grade(root, submissions, out=tmp_path / out, log=lambda message: None)
 
     assert sorted(path.relative_to(submissions) for path in submissions.rglob("*")) == before
+
+
+def test_linked_notebooks_and_folders_not_graded(tmp_path):
+    # A link leads to someone else's work: another student's notebook or folder, or the solutions.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    write_notebook(submissions / "alice" / NOTEBOOK, solved(exercise))
+    (submissions / "copycat").mkdir()
+    os.symlink(f"../alice/{NOTEBOOK}", submissions / "copycat" / NOTEBOOK)
+    (submissions / "solver").mkdir()
+    os.symlink(root / "solutions" / NOTEBOOK, submissions / "solver" / NOTEBOOK)
+    os.symlink("alice", submissions / "alice_again")
+    # The feedback that an earlier grading wrote from the linked solution must not stay.
+    write_notebook(out / "executed" / "solver" / NOTEBOOK, solved(exercise))
+    messages = []
+
+    results = grade_quietly(root, submissions, out, messages)
+
+    assert points_of(results, "alice")[0] == (SQUARE_POINTS, CUBE_POINTS)
+    for student, target in (("copycat", f"../alice/{NOTEBOOK}"), ("solver", os.fspath(root / "solutions" / NOTEBOOK))):
+        points, result = points_of(results, student)
+        assert points == (0, 0)
+        assert result.problem == (
+            f"{NOTEBOOK} in the student's folder is a symbolic link (to {target!r}), so it was not run; "
+            f"submit the .ipynb file itself"
+        )
+        assert not (out / "executed" / student / NOTEBOOK).exists()
+    assert sorted({result.student for result in results}) == ["alice", "copycat", "solver"]
+    with open(out / "gradebook.csv", newline="") as file:
+        assert [row["student"] for row in csv.DictReader(file)] == ["alice", "copycat", "solver"]
+    note = "alice_again was not graded, because it is a link to 'alice'"
+    assert f"## Folders not graded\n\n- {note}" in (out / "summary.md").read_text()
+    assert any(message.startswith(f"note: {note}") for message in messages)

@@ -972,7 +972,9 @@ def grade(
             f"since is not found in them, and one whose visible part changed is graded in the new form; if the "
             f"change is meant for the students, run 'python -m netlite.course build' and hand out the new exercises"
         )
-    students = sorted(path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith("."))
+    students, skipped_folders = _student_folders(submissions)
+    for note in skipped_folders:
+        log(f"note: {note}")
 
     # Import before forking, so every child process reuses the loaded modules.
     import nbclient  # noqa: F401
@@ -986,9 +988,19 @@ def grade(
             path = student / name
             folder, work = out / "executed" / student.name, out / GRADING_DIR / student.name
             folder.mkdir(parents=True, exist_ok=True)
+            # A feedback notebook from an earlier grading into this folder must not pass for this one's.
+            (folder / name).unlink(missing_ok=True)
             _make_work_folder(work)
-            if (path.exists() or path.is_symlink()) and not path.is_file():
-                # A folder, a named pipe or a broken link under the notebook's name: submitted, but not as a file.
+            if path.is_symlink():
+                # A link may lead to another student's notebook or to the solutions, and the feedback would show it.
+                problem = (
+                    f"{name} in the student's folder is a symbolic link (to {os.readlink(path)!r}), so it was not run; "
+                    f"submit the .ipynb file itself"
+                )
+                results.append(_zero_result(student.name, name, solution, problem))
+                continue
+            if path.exists() and not path.is_file():
+                # A folder or a named pipe under the notebook's name: submitted, but not as a file.
                 problem = f"{name} in the student's folder is not a notebook file; submit the .ipynb file itself"
                 results.append(_zero_result(student.name, name, solution, problem))
                 continue
@@ -1062,9 +1074,29 @@ def grade(
         (student, name) for student in students for name in solutions
     )}
     results.sort(key=lambda result: order[(result.student, result.notebook)])
-    write_reports(out, [student.name for student in students], solutions, results)
+    write_reports(out, [student.name for student in students], solutions, results, skipped_folders)
     log(f"wrote {out / 'gradebook.csv'} and {out / 'summary.md'}")
     return results
+
+
+def _student_folders(submissions: Path) -> tuple[list[Path], list[str]]:
+    """Return the student folders in ``submissions``, sorted, and a note on each link to a folder there.
+
+    Hidden folders and files are ignored. A link to a folder is not graded, because it may lead to
+    another student's folder, which would then be graded twice, or to the solutions.
+    """
+    students, skipped = [], []
+    for path in sorted(submissions.iterdir()):
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        if path.is_symlink():
+            skipped.append(
+                f"{path.name} was not graded, because it is a link to {os.readlink(path)!r}; a student's "
+                f"submission must be a folder of its own, so replace the link by a copy of the folder it leads to"
+            )
+        else:
+            students.append(path)
+    return students, skipped
 
 
 # -- reports -----------------------------------------------------------------
@@ -1109,8 +1141,12 @@ def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(students, solutions, results) -> str:
-    """Return a readable report: a table of totals, then each student's failed checks with their first error line."""
+def summary_markdown(students, solutions, results, skipped_folders=()) -> str:
+    """Return a readable report: a table of totals, the folders not graded, then each student's failed checks.
+
+    Each failed check is shown with the first line of its error. ``skipped_folders`` contains a
+    note on each folder of the submissions that was not graded.
+    """
     maximum = sum(check.points for solution in solutions.values() for check in course_build.check_cells(solution))
     by_student = {student: [result for result in results if result.student == student] for student in students}
     stems = [Path(name).stem for name in solutions]
@@ -1126,6 +1162,9 @@ def summary_markdown(students, solutions, results) -> str:
         cells = [f"{_format_points(result.points)} / {_format_points(result.max_points)}" for result in student_results]
         total = sum(result.points for result in student_results)
         lines.append(f"| {_markdown_cell(student)} | " + " | ".join(cells) + f" | {_format_points(total)} |")
+    if skipped_folders:
+        lines.extend(["", "## Folders not graded", ""])
+        lines.extend(f"- {_markdown_cell(note)}" for note in skipped_folders)
     for student, student_results in by_student.items():
         lines.extend(["", f"## {student}", ""])
         for result in student_results:
@@ -1142,7 +1181,8 @@ def summary_markdown(students, solutions, results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(out: Path, students, solutions, results) -> None:
+def write_reports(out: Path, students, solutions, results, skipped_folders=()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     course_build.write_text_atomically(out / "gradebook.csv", gradebook_csv(students, solutions, results))
-    course_build.write_text_atomically(out / "summary.md", summary_markdown(students, solutions, results))
+    summary = summary_markdown(students, solutions, results, skipped_folders)
+    course_build.write_text_atomically(out / "summary.md", summary)
