@@ -1082,3 +1082,51 @@ def test_linked_notebooks_and_folders_not_graded(tmp_path):
     note = "alice_again was not graded, because it is a link to 'alice'"
     assert f"## Folders not graded\n\n- {note}" in (out / "summary.md").read_text()
     assert any(message.startswith(f"note: {note}") for message in messages)
+
+
+def test_link_notes_name_true_reason(tmp_path):
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    (tmp_path / "x.csv").write_text("1,2\n")
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    folder = submissions / "a_links"
+    write_notebook(folder / NOTEBOOK, solved(exercise))
+    os.mkfifo(folder / "pipe")
+    os.symlink("pipe", folder / "to_pipe")  # inside the folder, to a file the copy leaves out
+    os.symlink("../../x.csv", folder / "new\nline")  # out of the folder, to a file that exists
+    os.symlink(tmp_path / "missing", folder / "gone\rname")  # broken in the submission already
+    messages = []
+
+    results = grade_quietly(root, submissions, out, messages)
+
+    points, result = points_of(results, "a_links")
+    assert points == (SQUARE_POINTS, CUBE_POINTS), result.problem
+    assert result.notes == [
+        "the working copy leaves out these files of the student's folder: pipe (a named pipe)",
+        "these links lead to files that the working copy leaves out: to_pipe -> pipe",
+        "these links lead nowhere in the working copy, where a relative link cannot leave the student's folder: "
+        "'new\\nline' -> ../../x.csv",
+        f"these links lead nowhere in the student's folder: 'gone\\rname' -> {tmp_path / 'missing'}",
+    ]
+    summary = (out / "summary.md").read_text()
+    for note in result.notes:
+        assert f"\n  - note: {note}\n" in summary
+    assert "\r" not in summary
+    for note in result.notes:
+        assert f"note: a_links/{NOTEBOOK}: {note}" in messages
+
+
+def test_summary_escapes_line_breaks():
+    solutions = {NOTEBOOK: tiny_solution_notebook()}
+    result = course_grade._zero_result("new\nstudent", NOTEBOOK, solutions[NOTEBOOK], "could not\rread | it")
+    result.notes = ["a note\u2028with a line separator"]
+
+    summary = course_grade.summary_markdown(["new\nstudent"], solutions, [result], ["folder\x85skipped"])
+
+    assert "| 'new\\nstudent' | 0 / 5 | 0 |\n" in summary
+    assert "\n## 'new\\nstudent'\n" in summary
+    assert f"\n- {NOTEBOOK}: 0 of 5 points (could not\\rread \\| it)\n" in summary
+    assert "\n  - note: a note\\u2028with a line separator\n" in summary
+    assert "\n- folder\\x85skipped\n" in summary
+    assert summary.splitlines() == summary.split("\n")[:-1]  # no line ends but the newlines

@@ -803,33 +803,44 @@ def _copy_submission(submission: Path, temporary: Path) -> tuple[Path, list[str]
                 continue  # copytree reports the error when it copies the file
             if kind is not None:
                 special.append(name)
-                left_out.append(f"{os.path.relpath(path, submission)} (a {kind})")
+                left_out.append(f"{shown_name(os.path.relpath(path, submission))} (a {kind})")
         return special
 
     try:
         shutil.copytree(submission, copy_path, symlinks=True, ignore=special_files)
     except shutil.Error as error:  # raised after copying everything else, with one entry per failed file
         for source, _, reason in error.args[0]:
-            left_out.append(f"{os.path.relpath(source, submission)} ({reason})")
-    leading_nowhere, broken = [], []  # links that only the copy breaks, and links broken in the submission too
+            left_out.append(f"{shown_name(os.path.relpath(source, submission))} ({reason})")
+    # The links that lead nowhere in the copy: to a file left out of it, out of the student's folder by
+    # a relative path, or nowhere in the student's folder already.
+    to_left_out, leading_out, broken = [], [], []
     for directory, folders, files in os.walk(copy_path):
         mode = os.stat(directory).st_mode
         os.chmod(directory, mode | stat.S_IRWXU)
         # os.walk lists a link to a folder among the folders and a broken link among the files.
         for name in sorted(folders + files):
             path = os.path.join(directory, name)
-            if os.path.islink(path) and not os.path.exists(path):
-                relative = os.path.relpath(path, copy_path)
-                in_submission = os.path.exists(os.path.join(submission, relative))
-                (leading_nowhere if in_submission else broken).append(f"{relative} -> {os.readlink(path)}")
+            if not os.path.islink(path) or os.path.exists(path):
+                continue
+            relative = os.path.relpath(path, copy_path)
+            link = f"{shown_name(relative)} -> {shown_name(os.readlink(path))}"
+            original = os.path.join(submission, relative)
+            if not os.path.exists(original):
+                broken.append(link)
+            elif Path(os.path.realpath(original)).is_relative_to(os.path.realpath(submission)):
+                to_left_out.append(link)
+            else:
+                leading_out.append(link)
 
     notes = []
     if left_out:
         notes.append(f"the working copy leaves out these files of the student's folder: {_listed(left_out)}")
-    if leading_nowhere:
+    if to_left_out:
+        notes.append(f"these links lead to files that the working copy leaves out: {_listed(to_left_out)}")
+    if leading_out:
         notes.append(
             f"these links lead nowhere in the working copy, where a relative link cannot leave the "
-            f"student's folder: {_listed(leading_nowhere)}"
+            f"student's folder: {_listed(leading_out)}"
         )
     if broken:
         notes.append(f"these links lead nowhere in the student's folder: {_listed(broken)}")
@@ -847,6 +858,14 @@ def _special_file_kind(mode: int) -> str | None:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "device file"
     return "special file"
+
+
+def shown_name(name: str) -> str:
+    """Return a file name for the summary and the log, as a Python string literal if it has unprintable characters.
+
+    A line break or carriage return in a name would otherwise break the lines of both.
+    """
+    return name if name.isprintable() else repr(name)
 
 
 def _listed(items: list[str]) -> str:
@@ -1091,8 +1110,9 @@ def _student_folders(submissions: Path) -> tuple[list[Path], list[str]]:
             continue
         if path.is_symlink():
             skipped.append(
-                f"{path.name} was not graded, because it is a link to {os.readlink(path)!r}; a student's "
-                f"submission must be a folder of its own, so replace the link by a copy of the folder it leads to"
+                f"{shown_name(path.name)} was not graded, because it is a link to {os.readlink(path)!r}; a "
+                f"student's submission must be a folder of its own, so replace the link by a copy of the folder it "
+                f"leads to"
             )
         else:
             students.append(path)
@@ -1138,7 +1158,9 @@ def _spreadsheet_text(text: str) -> str:
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Return ``text`` for one line of a Markdown table or list, with ``|`` and unprintable characters escaped."""
+    printable = [char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text]
+    return "".join(printable).replace("|", "\\|")
 
 
 def summary_markdown(students, solutions, results, skipped_folders=()) -> str:
@@ -1161,16 +1183,17 @@ def summary_markdown(students, solutions, results, skipped_folders=()) -> str:
     for student, student_results in by_student.items():
         cells = [f"{_format_points(result.points)} / {_format_points(result.max_points)}" for result in student_results]
         total = sum(result.points for result in student_results)
-        lines.append(f"| {_markdown_cell(student)} | " + " | ".join(cells) + f" | {_format_points(total)} |")
+        name = _markdown_cell(shown_name(student))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_format_points(total)} |")
     if skipped_folders:
         lines.extend(["", "## Folders not graded", ""])
         lines.extend(f"- {_markdown_cell(note)}" for note in skipped_folders)
     for student, student_results in by_student.items():
-        lines.extend(["", f"## {student}", ""])
+        lines.extend(["", f"## {_markdown_cell(shown_name(student))}", ""])
         for result in student_results:
             lines.append(
                 f"- {result.notebook}: {_format_points(result.points)} of {_format_points(result.max_points)} points"
-                + (f" ({result.problem})" if result.problem else "")
+                + (f" ({_markdown_cell(result.problem)})" if result.problem else "")
             )
             lines.extend(f"  - note: {_markdown_cell(note)}" for note in result.notes)
             for check in result.checks:
