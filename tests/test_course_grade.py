@@ -1130,3 +1130,66 @@ def test_summary_escapes_line_breaks():
     assert "\n  - note: a note\\u2028with a line separator\n" in summary
     assert "\n- folder\\x85skipped\n" in summary
     assert summary.splitlines() == summary.split("\n")[:-1]  # no line ends but the newlines
+
+
+def test_feedback_written_after_time_limit(tmp_path, monkeypatch):
+    # Both notebooks run to the end in time, and writing their feedback goes past the notebook time
+    # limit: one ends within EXIT_GRACE_SECONDS and keeps its feedback, the other never ends.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    notebook_timeout = 20.0
+    started = time.monotonic()
+    feedback_done = {"a_slow_feedback": started + notebook_timeout + 5, "b_stuck_feedback": started + 600}
+    for student, done in feedback_done.items():
+        notebook = solved(exercise)
+        notebook.cells.append(new_code_cell(f"# feedback done at {done!r}"))
+        write_notebook(submissions / student / NOTEBOOK, notebook)
+    make_feedback = course_grade.make_feedback
+
+    # Runs in the child process, which fork gave this module as patched here.
+    def slow_make_feedback(notebook, *arguments):
+        time.sleep(max(0.0, float(notebook.cells[-1].source.split()[-1]) - time.monotonic()))
+        make_feedback(notebook, *arguments)
+
+    monkeypatch.setattr(course_grade, "make_feedback", slow_make_feedback)
+    messages = []
+
+    results = course_grade.grade(
+        root, submissions, out=out, cell_timeout=CELL_TIMEOUT, notebook_timeout=notebook_timeout, jobs=2,
+        log=messages.append,
+    )
+
+    points, result = points_of(results, "a_slow_feedback")
+    assert points == (SQUARE_POINTS, CUBE_POINTS)
+    assert result.problem is None
+    assert (out / "executed" / "a_slow_feedback" / NOTEBOOK).is_file()
+    points, result = points_of(results, "b_stuck_feedback")
+    assert points == (SQUARE_POINTS, CUBE_POINTS)
+    problem = (
+        f"the grading process was killed because it had not written the feedback notebook "
+        f"{course_grade.EXIT_GRACE_SECONDS:g} s after the notebook time limit of {notebook_timeout:g} s, so there "
+        f"is no feedback notebook; the checks that ran keep their score"
+    )
+    assert result.problem == problem
+    assert not (out / "executed" / "b_stuck_feedback" / NOTEBOOK).exists()
+    assert f"- {NOTEBOOK}: 5 of 5 points ({problem})" in (out / "summary.md").read_text()
+    assert f"warning: b_stuck_feedback/{NOTEBOOK}: no feedback notebook was written: {problem}" in messages
+    assert not [message for message in messages if "feedback notebooks are missing" in message]
+
+
+def test_problem_keeps_reason_run_stopped():
+    # A run that stopped early and was then killed while it wrote the feedback needs both reasons.
+    job = course_grade._Job(
+        "a_student", NOTEBOOK, tiny_solution_notebook(), {"square_check": 4, "cube_check": 6},
+        Path("executed"), Path("work"), Path("submission"),
+    )
+    job.records = [{"index": 4, "status": "ok"}, {"stopped": "a cell timed out"}]
+    job.problem = "the grading process was killed"
+
+    result = course_grade.score(job)
+
+    assert result.problem == "a cell timed out; then the grading process was killed"
+    assert [check.points for check in result.checks] == [SQUARE_POINTS, 0]
+    assert result.checks[1].error == "not run: a cell timed out; then the grading process was killed"

@@ -15,7 +15,9 @@ For every student folder in the submissions folder and every solution notebook w
    the interrupt and goes on (``nl.train`` stops its epochs and returns) is interrupted again every
    second. A cell still running after a second time limit (capped at INTERRUPT_GRACE_SECONDS) ends
    the run. A notebook that runs longer than the notebook time limit is stopped by killing the
-   child process and its kernel. The checks that ran before the run ended keep their score.
+   child process and its kernel. A child process whose notebook ended in time gets
+   EXIT_GRACE_SECONDS more to write the feedback notebook before it is killed. The checks that ran
+   before the run ended keep their score.
 3. Each check cell scores its points when it ran without error, else 0.
 
 Outputs in the output folder: ``gradebook.csv``, ``summary.md``, ``executed/<student>/`` with each
@@ -80,7 +82,8 @@ DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
 # The maximum time the kernel gets to stop a cell after its time limit, before the run ends.
 INTERRUPT_GRACE_SECONDS = 60.0
-# Time a child process gets after its notebook finished to write the executed notebook and exit.
+# Time a child process gets beyond the notebook time limit to write the feedback notebook and exit,
+# when its notebook has run to the end or stopped early before the limit.
 EXIT_GRACE_SECONDS = 10.0
 # Longer outputs, and the outputs of a cell beyond this in all, are cut in the feedback notebooks, so
 # that a student's huge print does not make the feedback file too large to open. The notebooks in
@@ -608,10 +611,12 @@ class _Job:
     temporary: Path | None = None  # contains the copy of the student's folder that the notebook runs in
     process: object = None
     deadline: float = 0.0
+    in_exit_grace: bool = False  # the deadline passed after the run ended, and EXIT_GRACE_SECONDS were added
     problem: str | None = None
     notes: list = field(default_factory=list)  # on the working copy, for the summary
     records: list = field(default_factory=list)
     key: bytes = b""  # signs the child's records; made when the job starts
+    wrote_feedback: bool = False  # the feedback notebook was there when the child process ended
 
     @property
     def results_path(self) -> Path:
@@ -638,7 +643,7 @@ def score(job: _Job) -> NotebookResult:
     by_index = {record["index"]: record for record in job.records if "index" in record}
     stopped = [record["stopped"] for record in job.records if "stopped" in record]
     finished = any(record.get("finished") for record in job.records)
-    problem = job.problem or (stopped[0] if stopped else None)
+    problem = "; then ".join(reason for reason in (stopped[0] if stopped else None, job.problem) if reason) or None
     if problem is None and not finished:
         problem = f"the notebook stopped without reporting why (see its log in {GRADING_DIR}/)"
 
@@ -932,11 +937,20 @@ def _finish(job: _Job, log) -> NotebookResult:
         )
     if changed:
         log(f"warning: {job.student}/{job.notebook}: {changed}")
-    if job.problem and any(record.get("finished") for record in job.records):
-        job.problem = None
     job.problem = changed or job.problem
     _remove_temporary(job)
-    return score(job)
+    result = score(job)
+    job.wrote_feedback = (job.folder / job.notebook).is_file()
+    if not job.wrote_feedback:
+        reason = result.problem or "the grading process did not write it"
+        log(f"warning: {job.student}/{job.notebook}: no feedback notebook was written: {reason}")
+    return result
+
+
+def _run_ended(job: _Job) -> bool:
+    """Return True when the child's records show that its notebook ran to the end or stopped early."""
+    records, _ = _read_results(job.results_path, job.key)
+    return any(record.get("finished") or "stopped" in record for record in records)
 
 
 def grade(
@@ -1070,10 +1084,21 @@ def grade(
                     if job.process.exitcode != 0:
                         job.problem = f"the grading process ended with exit code {job.process.exitcode}"
                         _kill_kernel(_read_results(job.results_path, job.key)[0])
-                elif time.monotonic() >= job.deadline:
-                    _stop(job, f"stopped after the notebook time limit of {notebook_timeout:g} s")
-                else:
+                elif time.monotonic() < job.deadline:
                     continue
+                elif job.in_exit_grace:
+                    _stop(job, (
+                        f"the grading process was killed because it had not written the feedback notebook "
+                        f"{EXIT_GRACE_SECONDS:g} s after the notebook time limit of {notebook_timeout:g} s, so there is "
+                        f"no feedback notebook; the checks that ran keep their score"
+                    ))
+                elif _run_ended(job):
+                    # The kernel has ended, and the child process is writing the feedback notebook.
+                    job.in_exit_grace = True
+                    job.deadline = time.monotonic() + EXIT_GRACE_SECONDS
+                    continue
+                else:
+                    _stop(job, f"stopped after the notebook time limit of {notebook_timeout:g} s")
                 results.append(_finish(job, log))
                 running.remove(job)
                 finished.append(job)
@@ -1082,11 +1107,15 @@ def grade(
             _stop(job, "grading was interrupted")
 
     # A notebook that deletes the output folder by its absolute path also deletes the feedback of the notebooks before it.
-    lost = [f"{job.student}/{job.notebook}" for job in finished if not (job.folder / job.notebook).is_file()]
+    lost = [
+        f"{job.student}/{job.notebook}"
+        for job in finished
+        if job.wrote_feedback and not (job.folder / job.notebook).is_file()
+    ]
     if lost:
         log(
-            f"warning: these feedback notebooks are missing from {out / 'executed'}, because a run failed or a "
-            f"notebook graded later deleted them; grade these students again to write them: {', '.join(lost)}"
+            f"warning: these feedback notebooks are missing from {out / 'executed'}, because a notebook graded "
+            f"later deleted them; grade these students again to write them: {', '.join(lost)}"
         )
 
     order = {(student.name, name): number for number, (student, name) in enumerate(
