@@ -1193,3 +1193,66 @@ def test_problem_keeps_reason_run_stopped():
     assert result.problem == "a cell timed out; then the grading process was killed"
     assert [check.points for check in result.checks] == [SQUARE_POINTS, 0]
     assert result.checks[1].error == "not run: a cell timed out; then the grading process was killed"
+
+
+def stream_message(text, msg_type="stream"):
+    """Return an IOPub message as the kernel sends it to nbclient."""
+    content = {"name": "stdout", "text": text}
+    if msg_type == "error":
+        content = {"ename": "KeyboardInterrupt", "evalue": "", "traceback": ["KeyboardInterrupt"]}
+    return {"msg_type": msg_type, "header": {"msg_type": msg_type}, "parent_header": {"msg_id": "cell"}, "content": content}
+
+
+def test_output_recorder_drops_after_limit():
+    client = course_grade.notebook_client(nbformat.v4.new_notebook())
+    client.clear_before_next_output = False  # as nbclient sets it when it sends a cell to the kernel
+    recorder = course_grade._OutputRecorder(client)
+    chunk = "y" * (course_grade.MAX_FEEDBACK_OUTPUT_CHARS // 2 + 1)
+    outs, other_cell_outs = [], []
+
+    for _ in range(4):
+        client.output(outs, stream_message(chunk), None, 0)
+    client.output(outs, stream_message("", msg_type="error"), None, 0)
+    client.output(other_cell_outs, stream_message("ok\n"), None, 1)
+
+    assert [output["output_type"] for output in outs] == ["stream", "stream", "error"]
+    assert recorder.dropped == {0: (2, 2 * len(chunk))}
+    assert [output["text"] for output in other_cell_outs] == ["ok\n"]
+    # After clear_output(wait=True) the next output replaces the recorded ones.
+    client.clear_before_next_output = True
+    client.output(outs, stream_message("after clearing\n"), None, 0)
+    assert [output["text"] for output in outs] == ["after clearing\n"]
+    client.output(outs, stream_message("more\n"), None, 0)
+    assert len(outs) == 2
+
+
+def test_feedback_note_counts_dropped_outputs():
+    printed = nbformat.v4.new_output("stream", name="stdout", text="ok\n")
+    error = nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=["KeyboardInterrupt"])
+
+    feedback_outputs = course_grade.limited([printed, error], dropped=(3, 250_000))
+
+    assert feedback_outputs[0] == printed
+    assert feedback_outputs[1]["text"].startswith("The grader removed the rest of this cell's output (3 outputs with 250,000 characters)")
+    assert feedback_outputs[2] == error
+
+
+def test_hidden_test_search_reads_shown_part():
+    # A flood's output: the feedback shows its start, so only a hidden-test line near the start counts.
+    limit = course_grade.MAX_FEEDBACK_OUTPUT_CHARS
+    far = "a" * (20 * limit) + SQUARE_HIDDEN_LINE + "\n"
+    at_cut = "a" * (limit - 10) + SQUARE_HIDDEN_LINE + "\n"
+    notebook = tiny_solution_notebook()
+    cells = [new_code_cell("flood()") for _ in range(3)]
+    cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text=far)]
+    cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=at_cut)]
+    cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text=["a" * 2 * limit, "b\n"])]
+    notebook.cells.extend(cells)
+
+    course_grade.make_feedback(notebook, statuses={})
+
+    far_feedback = cells[0].outputs[0]["text"]
+    assert far_feedback.startswith("a" * limit + "\n[The grader cut this output here")
+    assert f"it had {len(far):,} characters" in far_feedback
+    assert cells[1].outputs[0]["text"].startswith("The grader removed this output because it contained a hidden test")
+    assert f"it had {2 * limit + 2:,} characters" in cells[2].outputs[0]["text"]

@@ -86,8 +86,9 @@ INTERRUPT_GRACE_SECONDS = 60.0
 # when its notebook has run to the end or stopped early before the limit.
 EXIT_GRACE_SECONDS = 10.0
 # Longer outputs, and the outputs of a cell beyond this in all, are cut in the feedback notebooks, so
-# that a student's huge print does not make the feedback file too large to open. The notebooks in
-# .grading/ keep them whole.
+# that a student's huge print does not make the feedback file too large to open. While a notebook
+# runs, the grader keeps no more of a cell's outputs than this (errors excepted, see _OutputRecorder),
+# so that a cell printing in an endless loop does not fill the grader's memory.
 MAX_FEEDBACK_OUTPUT_CHARS = 100_000
 MAX_ERROR_MESSAGE_CHARS = 2_000  # the maximum length of an error's message, or of a traceback line, in an error cut short
 # Shown in the feedback notebooks where a check cell's hidden tests were.
@@ -302,12 +303,19 @@ def _output_strings(value):
             yield from _output_strings(item)
 
 
+def _stream_text(output) -> str:
+    """Return a stream output's text, which nbformat stores as a string or as a list of lines."""
+    text = output.get("text", "")
+    # "".join of a string would make a list of its characters first: seconds and gigabytes for a flood's output.
+    return text if isinstance(text, str) else "".join(text)
+
+
 def shortened(output):
     """Return the output, or a copy cut to MAX_FEEDBACK_OUTPUT_CHARS characters with a note saying so."""
     import nbformat
 
     if output.get("output_type") == "stream":
-        text = "".join(output.get("text", ""))
+        text = _stream_text(output)
         if len(text) <= MAX_FEEDBACK_OUTPUT_CHARS:
             return output
         note = f"\n[The grader cut this output here: it had {len(text):,} characters.]\n"
@@ -351,16 +359,18 @@ def _shortened_error(output):
 def _output_size(output) -> int:
     """Return the characters of an output: a stream's text, or every string of another output."""
     if output.get("output_type") == "stream":
-        return len("".join(output.get("text", "")))
+        return len(_stream_text(output))
     return sum(len(text) for text in _output_strings(output))
 
 
-def limited(outputs: list) -> list:
+def limited(outputs: list, dropped: tuple[int, int] = (0, 0)) -> list:
     """Return a cell's outputs, each shortened, with at most MAX_FEEDBACK_OUTPUT_CHARS characters in all.
 
     A print in a loop makes one output per flush, so each output alone may stay within the limit
     while the cell's outputs together pass it. The outputs past the limit become one note, except
-    errors, which stay: they tell the student why the cell failed.
+    errors, which stay: they tell the student why the cell failed. ``dropped`` is the number of
+    outputs, and of their characters, that the run did not record (see _OutputRecorder). The note
+    counts them too.
     """
     import nbformat
 
@@ -379,6 +389,14 @@ def limited(outputs: list) -> list:
             note_position = len(feedback_outputs)
         removed += 1
         removed_size += _output_size(output)
+    dropped_outputs, dropped_size = dropped
+    if dropped_outputs and note_position is None:
+        # The dropped outputs came after the recorded ones, except errors, which are always recorded.
+        note_position = len(feedback_outputs)
+        while note_position > 0 and feedback_outputs[note_position - 1].get("output_type") == "error":
+            note_position -= 1
+    removed += dropped_outputs
+    removed_size += dropped_size
     if note_position is not None:
         note = (
             f"The grader removed the rest of this cell's output ({removed:,} outputs with {removed_size:,} "
@@ -388,7 +406,28 @@ def limited(outputs: list) -> list:
     return feedback_outputs
 
 
-def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped: str | None = None) -> None:
+def _checked_part(output):
+    """Return the part of an output that the hidden-test check of ``make_feedback`` must search.
+
+    The search makes several copies of the text, which for a flood's output of hundreds of megabytes
+    take seconds and gigabytes of memory, but the feedback shows only the first
+    MAX_FEEDBACK_OUTPUT_CHARS characters of a stream (see ``shortened``). The part searched is
+    twice as long, so that a hidden-test line that starts in the part shown is found whole unless
+    the student's code pads it with that much whitespace. Other outputs that long are not shown at all.
+    """
+    if _output_size(output) <= 2 * MAX_FEEDBACK_OUTPUT_CHARS or output.get("output_type") == "error":
+        return output
+    if output.get("output_type") == "stream":
+        return {"text": _stream_text(output)[: 2 * MAX_FEEDBACK_OUTPUT_CHARS]}
+    return {}
+
+
+def make_feedback(
+    notebook,
+    statuses: dict[int, tuple[str, str | None]],
+    stopped: str | None = None,
+    dropped: dict[int, tuple[int, int]] | None = None,
+) -> None:
     """Turn an executed notebook into the students' feedback copy, in place.
 
     Check cells keep their visible source and their printed text, and their other outputs
@@ -396,13 +435,14 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
     test's input and expected value. Any output that contains a hidden-test line, for example
     of a student's ``print(In)``, is replaced by a note. ``statuses`` maps a cell index to
     (status, error name) as executed; ``stopped`` is the reason the run ended early, if it did.
+    ``dropped`` maps a cell index to the outputs and characters that the run did not record.
     """
     import nbformat
 
     hidden = hidden_test_lines(notebook)
 
     def shows_hidden_test(output) -> bool:
-        text = ANSI_ESCAPE.sub("", "\n".join(_output_strings(output)))
+        text = ANSI_ESCAPE.sub("", "\n".join(_output_strings(_checked_part(output))))
         text = html.unescape(MARKUP_TAG.sub("", text)) + "\n" + text  # what an HTML output shows, and its source
         text = " ".join(text.split())
         return any(line in text for line in hidden)
@@ -416,7 +456,8 @@ def make_feedback(notebook, statuses: dict[int, tuple[str, str | None]], stopped
         outputs = cell.outputs
         if course_build.is_check_cell(cell):
             outputs = [output for output in outputs if output.get("output_type") == "stream"]
-        outputs = limited([copy.deepcopy(removed) if shows_hidden_test(output) else output for output in outputs])
+        outputs = [copy.deepcopy(removed) if shows_hidden_test(output) else output for output in outputs]
+        outputs = limited(outputs, (dropped or {}).get(index, (0, 0)))
         if course_build.is_check_cell(cell):
             grade_id = course_build.nbgrader_metadata(cell).get("grade_id")
             status, ename = statuses.get(index, ("not run", None))
@@ -491,6 +532,7 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
 
         client.on_notebook_start = on_notebook_start
         client.on_cell_executed = on_cell_executed
+        recorder = _OutputRecorder(client)
         stopped = None
         try:
             client.execute()
@@ -508,11 +550,55 @@ def execute_notebook(input_path, results_path, key, executed_path, log_path, wor
             results.record(stopped=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         else:
             results.record(finished=True)
-        make_feedback(notebook, statuses, stopped)
+        make_feedback(notebook, statuses, stopped, recorder.dropped)
         # The kernel has ended, so no student code can delete the folder again after this.
         Path(executed_path).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, executed_path)
     log.close()
+
+
+class _OutputRecorder:
+    """Record a cell's outputs in the notebook until they pass MAX_FEEDBACK_OUTPUT_CHARS, then only count them.
+
+    ``limited`` removes every output after that point from the feedback, except errors, so recording
+    them would only fill the memory: a cell that prints in an endless loop until its time limit
+    sends gigabytes. Errors are always recorded, and so is an output that comes after the cell
+    cleared its outputs.
+
+    NOTE: jupyter_client still reads each message from the kernel whole. The kernel can send
+    hundreds of megabytes of a flood in one message, which is recorded whole when the cell's
+    outputs before it are within the limit.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.record = client.output
+        self.sizes: dict[int, tuple[int, int]] = {}  # cell index: (number of outputs, their characters) when counted
+        self.dropped: dict[int, tuple[int, int]] = {}  # cell index: (outputs, characters) not recorded
+        client.output = self.output
+
+    def output(self, outs, msg, display_id, cell_index):
+        import nbformat
+
+        count, size = self.sizes.get(cell_index, (0, 0))
+        if count != len(outs):  # cleared since counted
+            count, size = len(outs), sum(_output_size(output) for output in outs)
+        clearing = getattr(self.client, "clear_before_next_output", False)
+        if size > MAX_FEEDBACK_OUTPUT_CHARS and msg["msg_type"] != "error" and not clearing:
+            try:
+                message_size = _output_size(nbformat.v4.output_from_msg(msg))
+            except ValueError:  # not an output; nbclient logs it
+                return self.record(outs, msg, display_id, cell_index)
+            outputs, characters = self.dropped.get(cell_index, (0, 0))
+            self.dropped[cell_index] = (outputs + 1, characters + message_size)
+            return None
+        out = self.record(outs, msg, display_id, cell_index)
+        if out is not None and len(outs) == count + 1 and not clearing:
+            size += _output_size(out)
+        else:
+            size = sum(_output_size(output) for output in outs)
+        self.sizes[cell_index] = (len(outs), size)
+        return out
 
 
 class _CellNotStopped(Exception):
