@@ -283,7 +283,7 @@ ORDINARY_COMMENTS = [
     # Prompts for the student's work, long sentences about an answer, and long mentions of correct code.
     "# Write your answer below", "# Your solution here", "# Check your answer below",
     "# The answer depends on the batch size", "# Compute the correct answer for the batch",
-    "# Correct code for the gradient",
+    "# Correct code for the gradient", "# character reference code to 0xFFFD", "# With full version",
 ]
 # Comments that name a solution or an answer: ordinary outside solution cells, where a near miss would leak.
 SOLUTION_WORD_COMMENTS = [
@@ -376,6 +376,16 @@ def test_ordinary_comment_not_near_miss(comment, cell_kind):
         ("# hidden_tests", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# Not for students", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("# Your solution begins here", "solution", course_build.BEGIN_SOLUTION),
+        # A solution named with its audience or its removal, and strong model pairs, at any length.
+        ("# Solution below (removed for students)", "solution", course_build.BEGIN_SOLUTION),
+        ("# Solution, not shown to students", "solution", course_build.BEGIN_SOLUTION),
+        ("# Worked solution for the instructor only", "solution", course_build.BEGIN_SOLUTION),
+        ("# answer below, removed by the build", "solution", course_build.BEGIN_SOLUTION),
+        ("# Instructor's solution code follows below", "solution", course_build.BEGIN_SOLUTION),
+        ("# TODO(student): remove - this is the solution", "solution", course_build.BEGIN_SOLUTION),
+        ("# Full reference implementation of the layer", "solution", course_build.BEGIN_SOLUTION),
+        ("# The complete solution code for this exercise", "solution", course_build.BEGIN_SOLUTION),
+        ("# Tests used only when marking", "check", course_build.BEGIN_HIDDEN_TESTS),
         ("### Hidden tests below", None, None),
     ],
 )

@@ -46,8 +46,15 @@ STUDENT_WORDS = ("student", "learner")
 # Words that place a fence even after "your", which otherwise makes a prompt ("# Begin your solution").
 FENCE_WORDS = ("begin", "beginning", "start", "end", "stop")
 # A model solution by another name: "# Reference implementation", "# Instructor's version".
-MODEL_WORDS = ("reference", "sample", "official", "complete", "correct", "instructor", "model", "solved")
+MODEL_WORDS = ("reference", "sample", "official", "complete", "worked", "correct", "instructor", "model", "solved")
 MODEL_NOUNS = ("implementation", "version", "code", "answer", "solution")
+# Pairs of a model word and a noun that seldom describe ordinary code, so that they count in longer
+# comments too: "# Full reference implementation of the layer", but not "# Correct code for the gradient"
+# or "# character reference code".
+STRONG_MODEL_WORDS = ("reference", "official", "complete", "worked", "instructor", "solved")
+STRONG_MODEL_NOUNS = ("implementation", "answer", "solution")
+# Words that name who may see a solution, or its removal: "# Solution below (removed for students)".
+SOLUTION_AUDIENCE_WORDS = ("student", "learner", "instructor", "teacher", "grader", "autograder", "remove", "removed")
 # Words after "hidden" in a network's sense, not a course's: "# hidden layer", "# HIDDEN UNITS", "# hidden b1".
 HIDDEN_LAYER_WORDS = {
     "layer", "unit", "neuron", "size", "state", "dimension", "dim", "feature", "activation", "node", "weight",
@@ -338,18 +345,36 @@ def _solution_name_words(comment: _Comment) -> list[_Word]:
     return found
 
 
-def _model_solution_words(comment: _Comment) -> list[_Word]:
-    """Match a model solution by another name, in at most three words or with students named.
+def _solution_audience_words(comment: _Comment) -> list[_Word]:
+    """Match a solution or an answer named with its audience or its removal, at any length.
 
-    ``# Reference implementation``, ``# Instructor's version``, ``# Complete implementation,
-    removed for students``, but not ``# Correct code for the gradient``.
+    ``# Solution, not shown to students``, ``# Worked solution for the instructor only``, ``# answer
+    below, removed by the build``. After "your" the word is a prompt, as in ``_solution_name_words``.
+    """
+    audience = [word for word in comment.words if word.text in SOLUTION_AUDIENCE_WORDS]
+    solutions = [
+        word
+        for index, word in enumerate(comment.words)
+        if _is_solution_word(word.text) and not (index > 0 and comment.words[index - 1].text == "your")
+    ]
+    return solutions + audience if solutions and audience else []
+
+
+def _model_solution_words(comment: _Comment) -> list[_Word]:
+    """Match a model solution by another name: in at most three words, six with a strong model word, or with students named.
+
+    ``# Reference implementation``, ``# Instructor's version``, ``# Full reference implementation of
+    the layer``, ``# Complete implementation, removed for students``, but not ``# Correct code for the
+    gradient``.
     """
     students = [word for word in comment.words if word.text in STUDENT_WORDS]
-    if len(comment.content) > 3 and not students:
-        return []
     found = []
     for first, second in zip(comment.words, comment.words[1:]):
-        if first.text in MODEL_WORDS and second.text in MODEL_NOUNS:
+        if first.text not in MODEL_WORDS or second.text not in MODEL_NOUNS:
+            continue
+        strong = first.text in STRONG_MODEL_WORDS and second.text in STRONG_MODEL_NOUNS
+        word_limit = 6 if strong else 3
+        if len(comment.content) <= word_limit or students:
             found.extend([first, second])
     return found + students if found else []
 
@@ -362,7 +387,7 @@ def _hiding_words(comment: _Comment) -> list[_Word]:
     hidden``). PRIVATE alone counts only when written like a marker, because ``# Private helpers``
     is a common comment. The readers of hidden tests (instructor, autograder, grader) count with a
     test word anywhere (``### INSTRUCTOR TESTS``). GRADING and MARKING count only where they name
-    a purpose, after "for" or before "only" or a test word (``# Tests for grading only``, not
+    a purpose, after "for" or "when" or before "only" or a test word (``# Tests for grading only``, not
     ``# Test marking of the largest class``).
     """
     found = []
@@ -398,8 +423,8 @@ def _names_network_part(words: list[_Word], index: int) -> bool:
 
 
 def _names_purpose(words: list[_Word], index: int) -> bool:
-    """Return True if GRADING or MARKING at ``index`` follows "for" or comes before "only" or a test word."""
-    after_for = index > 0 and words[index - 1].text == "for"
+    """Return True if GRADING or MARKING at ``index`` follows "for" or "when", or comes before "only" or a test word."""
+    after_for = index > 0 and words[index - 1].text in ("for", "when")
     following = words[index + 1].text if index + 1 < len(words) else ""
     return after_for or following == "only" or _is_test_word(following)
 
@@ -463,7 +488,7 @@ def _starts_fence(word: _Word) -> bool:
 
 # The looser rules of the cells where the build cuts. Each returns the words that make a comment
 # look like a marker, or [] when it does not apply.
-_SOLUTION_CELL_RULES = (_styled_fence_words, _solution_name_words, _model_solution_words)
+_SOLUTION_CELL_RULES = (_styled_fence_words, _solution_name_words, _solution_audience_words, _model_solution_words)
 _CHECK_CELL_RULES = (_styled_fence_words, _hiding_words, _student_negation_words, _unseen_test_words, _fence_test_words)
 
 
