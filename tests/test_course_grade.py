@@ -637,6 +637,24 @@ def test_make_feedback_removes_disguised_hidden_tests():
     assert result.endswith(": failed\n")
 
 
+def test_make_feedback_removes_widget_state():
+    # An ipywidgets.Output keeps what it captured, such as a print(In), in the widget state.
+    notebook = tiny_solution_notebook()
+    captured = {"output_type": "stream", "name": "stdout", "text": f"['x', '{SQUARE_HIDDEN_LINE}']\n"}
+    notebook.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": {"model-1": {"model_name": "OutputModel", "state": {"outputs": [captured]}}},
+            "version_major": 2,
+            "version_minor": 0,
+        }
+    }
+
+    course_grade.make_feedback(notebook, statuses={})
+
+    assert "widgets" not in notebook.metadata
+    assert SQUARE_HIDDEN_LINE not in nbformat.writes(notebook)
+
+
 def test_grading_folder_private(graded):
     assert (graded["out"] / ".grading").stat().st_mode & 0o777 == 0o700
 

@@ -436,9 +436,12 @@ def make_feedback(
     of a student's ``print(In)``, is replaced by a note. ``statuses`` maps a cell index to
     (status, error name) as executed; ``stopped`` is the reason the run ended early, if it did.
     ``dropped`` maps a cell index to the outputs and characters that the run did not record.
+    The ipywidgets state in the notebook's metadata is removed: it contains everything that an
+    ``ipywidgets.Output`` captured, which neither the hidden-test check nor the output limits cover.
     """
     import nbformat
 
+    notebook.metadata.pop("widgets", None)
     hidden = hidden_test_lines(notebook)
 
     def shows_hidden_test(output) -> bool:
