@@ -1135,6 +1135,25 @@ def test_link_notes_name_true_reason(tmp_path):
         assert f"note: a_links/{NOTEBOOK}: {note}" in messages
 
 
+def test_reports_escape_names_not_utf8(tmp_path):
+    # Zip files often store names in a legacy encoding, here Latin-1, which Python reads as surrogates.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    student = os.fsdecode(b"Jos\xe9")
+    write_notebook(submissions / student / NOTEBOOK, solved(exercise))
+
+    grade_quietly(root, submissions, out)
+
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    # The literal starts with an apostrophe, so it gets the one that keeps a spreadsheet from reading a formula.
+    assert [row["student"] for row in rows] == ["''Jos\\udce9'"]
+    assert float(rows[0]["total"]) == SQUARE_POINTS + CUBE_POINTS
+    assert "\n## 'Jos\\udce9'\n" in (out / "summary.md").read_text(encoding="utf-8")
+
+
 def test_summary_escapes_line_breaks():
     solutions = {NOTEBOOK: tiny_solution_notebook()}
     result = course_grade._zero_result("new\nstudent", NOTEBOOK, solutions[NOTEBOOK], "could not\rread | it")

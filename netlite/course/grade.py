@@ -1262,8 +1262,22 @@ def gradebook_csv(students, solutions, results) -> str:
     writer.writerow([_spreadsheet_text(name) for name in header])
     for student in students:
         row = [points.get((student, name, grade_id), 0.0) for name, grade_id in columns]
-        writer.writerow([_spreadsheet_text(student)] + [_format_points(value) for value in row] + [_format_points(sum(row))])
+        name = _spreadsheet_text(_utf8_name(student))
+        writer.writerow([name] + [_format_points(value) for value in row] + [_format_points(sum(row))])
     return buffer.getvalue()
+
+
+def _utf8_name(name: str) -> str:
+    """Return a folder name as it is, or as a Python string literal when it is not valid UTF-8.
+
+    Python keeps the bytes of such a name (from a zip file, say: ``b"Jos\\xe9"``) as surrogates
+    (``'Jos\\udce9'``), which cannot be written to a UTF-8 file. The summary shows the same literal.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return repr(name)
+    return name
 
 
 def _spreadsheet_text(text: str) -> str:
