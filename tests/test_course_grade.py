@@ -1067,6 +1067,22 @@ def test_output_folder_inside_submissions_rejected(tmp_path, out):
     assert sorted(path.relative_to(submissions) for path in submissions.rglob("*")) == before
 
 
+@pytest.mark.parametrize("submissions_path", ["graded/executed", "graded/new/submissions"])
+def test_submissions_inside_output_folder_rejected(tmp_path, submissions_path):
+    # Grading graded/executed into graded deleted the submitted notebooks before it ran them.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions = tmp_path / submissions_path
+    write_notebook(submissions / "alice" / NOTEBOOK, solved(exercise))
+    before = sorted(path.relative_to(tmp_path) for path in (tmp_path / "graded").rglob("*"))
+
+    with pytest.raises(ValueError, match="is inside the output folder .*; choose an output folder that does not"):
+        course_grade.grade(root, submissions, out=tmp_path / "graded", log=lambda message: None)
+
+    assert sorted(path.relative_to(tmp_path) for path in (tmp_path / "graded").rglob("*")) == before
+
+
 def test_linked_notebooks_and_folders_not_graded(tmp_path):
     # A link leads to someone else's work: another student's notebook or folder, or the solutions.
     root = make_course(tmp_path / "course")

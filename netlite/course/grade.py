@@ -1071,6 +1071,12 @@ def grade(
             f"grade: the output folder {out} is inside the submissions folder {submissions}; choose a folder "
             f"outside it, such as the default {submissions.name}-graded beside it"
         )
+    if submissions.is_relative_to(out):
+        # The grader writes and deletes files in the output folder, the students' notebooks among them.
+        raise ValueError(
+            f"grade: the submissions folder {submissions} is inside the output folder {out}; choose an output "
+            f"folder that does not contain it, such as the default {submissions.name}-graded beside it"
+        )
     temporary_root = Path(tempfile.gettempdir()).resolve()
     for name, folder in (("submissions", submissions), ("output", out)):
         if temporary_root.is_relative_to(folder):
