@@ -1095,6 +1095,9 @@ def test_linked_notebooks_and_folders_not_graded(tmp_path):
     (submissions / "solver").mkdir()
     os.symlink(root / "solutions" / NOTEBOOK, submissions / "solver" / NOTEBOOK)
     os.symlink("alice", submissions / "alice_again")
+    os.symlink("bob", submissions / "bob_gone")  # broken, as when a zip file kept the link but not bob
+    (submissions / "readme.txt").write_text("not a student\n")
+    os.symlink("readme.txt", submissions / "readme_link.txt")
     # The feedback that an earlier grading wrote from the linked solution must not stay.
     write_notebook(out / "executed" / "solver" / NOTEBOOK, solved(exercise))
     messages = []
@@ -1114,8 +1117,13 @@ def test_linked_notebooks_and_folders_not_graded(tmp_path):
     with open(out / "gradebook.csv", newline="") as file:
         assert [row["student"] for row in csv.DictReader(file)] == ["alice", "copycat", "solver"]
     note = "alice_again was not graded, because it is a link to 'alice'"
-    assert f"## Folders not graded\n\n- {note}" in (out / "summary.md").read_text()
+    broken_note = "bob_gone was not graded, because it is a link to 'bob', which does not exist"
+    summary = (out / "summary.md").read_text()
+    assert f"## Folders not graded\n\n- {note}" in summary
+    assert f"\n- {broken_note}" in summary
+    assert "readme" not in summary
     assert any(message.startswith(f"note: {note}") for message in messages)
+    assert any(message.startswith(f"note: {broken_note}") for message in messages)
 
 
 def test_link_notes_name_true_reason(tmp_path):

@@ -1225,14 +1225,23 @@ def grade(
 def _student_folders(submissions: Path) -> tuple[list[Path], list[str]]:
     """Return the student folders in ``submissions``, sorted, and a note on each link to a folder there.
 
-    Hidden folders and files are ignored. A link to a folder is not graded, because it may lead to
-    another student's folder, which would then be graded twice, or to the solutions.
+    Hidden folders and files are ignored, and so are links to files. A link to a folder is not
+    graded, because it may lead to another student's folder, which would then be graded twice, or
+    to the solutions. A broken link gets a note too, because it may have led to a student's folder.
     """
     students, skipped = [], []
     for path in sorted(submissions.iterdir()):
-        if path.name.startswith(".") or not path.is_dir():
+        if path.name.startswith("."):
             continue
-        if path.is_symlink():
+        if path.is_symlink() and not path.exists():
+            skipped.append(
+                f"{shown_name(path.name)} was not graded, because it is a link to {os.readlink(path)!r}, which "
+                f"does not exist; a student's submission must be a folder of its own, so replace the link by "
+                f"the student's folder"
+            )
+        elif not path.is_dir():
+            continue
+        elif path.is_symlink():
             skipped.append(
                 f"{shown_name(path.name)} was not graded, because it is a link to {os.readlink(path)!r}; a "
                 f"student's submission must be a folder of its own, so replace the link by a copy of the folder it "
