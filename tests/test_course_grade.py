@@ -1126,6 +1126,35 @@ def test_linked_notebooks_and_folders_not_graded(tmp_path):
     assert any(message.startswith(f"note: {broken_note}") for message in messages)
 
 
+def test_old_feedback_kept_until_run_starts(tmp_path):
+    # An interrupted regrade must leave the old feedback of the notebooks it did not reach.
+    root = make_course(tmp_path / "course")
+    course_build.build(root, log=lambda message: None)
+    exercise = nbformat.read(str(root / "exercises" / NOTEBOOK), as_version=4)
+    submissions, out = tmp_path / "submissions", tmp_path / "graded"
+    for student in ("alice", "bob"):
+        write_notebook(submissions / student / NOTEBOOK, solved(exercise))
+        write_notebook(out / "executed" / student / NOTEBOOK, nbformat.v4.new_notebook())
+    old_feedback_at_start = {}
+
+    def log(message):
+        for student in ("alice", "bob"):
+            if message == f"grading {student}/{NOTEBOOK}":
+                old_feedback_at_start[student] = {
+                    other: (out / "executed" / other / NOTEBOOK).is_file() for other in ("alice", "bob")
+                }
+
+    course_grade.grade(
+        root, submissions, out=out, cell_timeout=CELL_TIMEOUT * 10, notebook_timeout=NOTEBOOK_TIMEOUT * 4, log=log
+    )
+
+    assert old_feedback_at_start["alice"] == {"alice": True, "bob": True}
+    assert old_feedback_at_start["bob"]["bob"]
+    for student in ("alice", "bob"):
+        feedback = nbformat.read(str(out / "executed" / student / NOTEBOOK), as_version=4)
+        assert cell_by_grade_id(feedback, "square_check")["outputs"][-1]["text"] == "check square_check: passed\n"
+
+
 def test_link_notes_name_true_reason(tmp_path):
     root = make_course(tmp_path / "course")
     course_build.build(root, log=lambda message: None)

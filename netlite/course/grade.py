@@ -1116,8 +1116,10 @@ def grade(
             path = student / name
             folder, work = out / "executed" / student.name, out / GRADING_DIR / student.name
             folder.mkdir(parents=True, exist_ok=True)
-            # A feedback notebook from an earlier grading into this folder must not pass for this one's.
-            (folder / name).unlink(missing_ok=True)
+            # A feedback notebook from an earlier grading into this folder must not pass for this one's. It is
+            # deleted only when this notebook is graded (below, or when its run starts), so that an interrupted
+            # grading keeps the old feedback of the notebooks it did not reach.
+            old_feedback = folder / name
             _make_work_folder(work)
             if path.is_symlink():
                 # A link may lead to another student's notebook or to the solutions, and the feedback would show it.
@@ -1125,15 +1127,18 @@ def grade(
                     f"{name} in the student's folder is a symbolic link (to {os.readlink(path)!r}), so it was not run; "
                     f"submit the .ipynb file itself"
                 )
+                old_feedback.unlink(missing_ok=True)
                 results.append(_zero_result(student.name, name, solution, problem))
                 continue
             if path.exists() and not path.is_file():
                 # A folder or a named pipe under the notebook's name: submitted, but not as a file.
                 problem = f"{name} in the student's folder is not a notebook file; submit the .ipynb file itself"
+                old_feedback.unlink(missing_ok=True)
                 results.append(_zero_result(student.name, name, solution, problem))
                 continue
             if not path.is_file():
                 problem = not_submitted_problem(student, name, solutions)
+                old_feedback.unlink(missing_ok=True)
                 results.append(_zero_result(student.name, name, solution, problem, error="notebook not submitted"))
                 continue
             try:
@@ -1142,6 +1147,7 @@ def grade(
                 graded = restore_checks(submission, solution)
             except Exception as error:  # noqa: BLE001 - an unreadable notebook scores 0, the others go on
                 problem = f"notebook could not be read ({type(error).__name__}: {_first_line(error)})"
+                old_feedback.unlink(missing_ok=True)
                 results.append(_zero_result(student.name, name, solution, problem))
                 continue
             indices = {
@@ -1159,6 +1165,7 @@ def grade(
                 job, graded = pending.pop(0)
                 log(f"grading {job.student}/{job.notebook}")
                 try:
+                    (job.folder / job.notebook).unlink(missing_ok=True)
                     _start(job, graded, cell_timeout, notebook_timeout, context)
                 except OSError as error:  # the student's folder or the grader's files, maybe deleted by a notebook
                     _remove_temporary(job)
