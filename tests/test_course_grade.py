@@ -1197,8 +1197,13 @@ def test_reports_escape_names_not_utf8(tmp_path):
     student = os.fsdecode(b"Jos\xe9")
     write_notebook(submissions / student / NOTEBOOK, solved(exercise))
 
-    grade_quietly(root, submissions, out)
+    messages = []
+    grade_quietly(root, submissions, out, messages)
 
+    # A log line with the raw name would fail where standard output encodes strictly.
+    for message in messages:
+        message.encode("utf-8")
+    assert f"grading 'Jos\\udce9'/{NOTEBOOK}" in messages
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     # The literal starts with an apostrophe, so it gets the one that keeps a spreadsheet from reading a formula.

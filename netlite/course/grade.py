@@ -1025,14 +1025,14 @@ def _finish(job: _Job, log) -> NotebookResult:
             f"so no check counts; the notebook's code may have deleted them or the output folder"
         )
     if changed:
-        log(f"warning: {job.student}/{job.notebook}: {changed}")
+        log(f"warning: {shown_name(job.student)}/{job.notebook}: {changed}")
     job.problem = changed or job.problem
     _remove_temporary(job)
     result = score(job)
     job.wrote_feedback = (job.folder / job.notebook).is_file()
     if not job.wrote_feedback:
         reason = result.problem or "the grading process did not write it"
-        log(f"warning: {job.student}/{job.notebook}: no feedback notebook was written: {reason}")
+        log(f"warning: {shown_name(job.student)}/{job.notebook}: no feedback notebook was written: {reason}")
     return result
 
 
@@ -1163,18 +1163,18 @@ def grade(
         while pending or running:
             while pending and len(running) < jobs:
                 job, graded = pending.pop(0)
-                log(f"grading {job.student}/{job.notebook}")
+                log(f"grading {shown_name(job.student)}/{job.notebook}")
                 try:
                     (job.folder / job.notebook).unlink(missing_ok=True)
                     _start(job, graded, cell_timeout, notebook_timeout, context)
                 except OSError as error:  # the student's folder or the grader's files, maybe deleted by a notebook
                     _remove_temporary(job)
                     problem = f"the grader could not start this run ({type(error).__name__}: {_first_line(error)})"
-                    log(f"error: {job.student}/{job.notebook}: {problem}; the other notebooks are graded")
+                    log(f"error: {shown_name(job.student)}/{job.notebook}: {problem}; the other notebooks are graded")
                     results.append(_zero_result(job.student, job.notebook, job.solution, problem))
                     continue
                 for note in job.notes:
-                    log(f"note: {job.student}/{job.notebook}: {note}")
+                    log(f"note: {shown_name(job.student)}/{job.notebook}: {note}")
                 running.append(job)
             if not running:
                 continue
@@ -1210,7 +1210,7 @@ def grade(
 
     # A notebook that deletes the output folder by its absolute path also deletes the feedback of the notebooks before it.
     lost = [
-        f"{job.student}/{job.notebook}"
+        f"{shown_name(job.student)}/{job.notebook}"
         for job in finished
         if job.wrote_feedback and not (job.folder / job.notebook).is_file()
     ]
