@@ -56,6 +56,11 @@ class LeakyReLU(Layer):
         return np.where(positive, X, self.alpha * X).astype(X.dtype, copy=False)
 
     def backward(self, grad_output):
+        """Multiply by the derivative: 1 where the input was positive, ``alpha`` elsewhere.
+
+        NOTE: with alpha=0, an inf in grad_output where the input was not positive gives
+        inf * 0 = NaN, not 0. ReLU.backward has the same gap and keeps its product for speed.
+        """
         positive = self._require_cache()
         grad_output = self._check_grad_output(grad_output, positive.shape)
         slope = np.where(positive, 1.0, self.alpha).astype(grad_output.dtype, copy=False)
