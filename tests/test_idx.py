@@ -136,6 +136,21 @@ def test_read_idx_empty_shape_too_big_for_numpy(tmp_path):
     assert "numpy cannot make into an array" in message
 
 
+def test_read_idx_too_many_dimensions_for_numpy(tmp_path):
+    # 70 dimensions of size 1 and one data byte: the data size matches the header, but numpy 2 allows at
+    # most 64 dimensions (numpy 1 allows 32).
+    shape = (1,) * 70
+    path = write_file(tmp_path / "images", _header_only(shape) + b"\x07", compress=False)
+
+    with pytest.raises(DatasetError) as info:
+        read_idx(path)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert str(shape) in message
+    assert "numpy cannot make into an array" in message
+
+
 def test_read_idx_truncated_header(tmp_path):
     content = idx_bytes(np.zeros((2, 2, 2), dtype=np.uint8))[:9]
     path = write_file(tmp_path / "images", content, compress=False)

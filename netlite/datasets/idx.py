@@ -126,8 +126,10 @@ def parse_idx(content: bytes, source: str | os.PathLike = "<bytes>") -> np.ndarr
     try:
         array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
     except ValueError as exc:
-        # Only an empty array gets here, such as shape (0, 2**32 - 1, 2**32 - 1, 2**32 - 1). numpy rejects
-        # a shape whose non-zero sizes multiply to more than it can index, even when another size is 0.
+        # Two kinds of header get here. One declares more dimensions than numpy supports (64 in numpy 2,
+        # 32 in numpy 1), as the byte D allows up to 255. The other declares an empty array such as shape
+        # (0, 2**32 - 1, 2**32 - 1, 2**32 - 1), because numpy rejects a shape whose non-zero sizes multiply to
+        # more than it can index, even when another size is 0.
         raise DatasetError(
             f"{source}: header declares shape {shape}, which numpy cannot make into an array "
             f"({str(exc).rstrip('.')}). {DELETE_HINT}"
