@@ -10,6 +10,7 @@ update rules, for a parameter p with gradient g and learning rate lr:
 """
 
 import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +41,17 @@ class _UpdateSetting(NamedTuple):
     zero_advice: str | None = None
 
 
+class _Range(NamedTuple):
+    """The values a setting may take: what the constructor checks, and step() again before every update."""
+
+    description: str  # completes "must be ...", as in "in [0, 1)"
+    contains: Callable[[float], bool]  # False for NaN
+
+
+_POSITIVE_AND_FINITE = _Range("positive and finite", lambda x: 0 < x < np.inf)
+_FRACTION = _Range("in [0, 1)", lambda x: 0 <= x < 1)
+
+
 class Optimizer:
     """Base class: runs a training step and applies ``update_parameter`` to every parameter.
 
@@ -50,6 +62,9 @@ class Optimizer:
     copied optimizer finds the copied layers. An optimizer copied alone starts afresh.
     """
 
+    # Setting name -> the values it may take. Subclasses add their own settings.
+    _setting_ranges = {"learning_rate": _POSITIVE_AND_FINITE}
+
     def __init__(self, loss_func, learning_rate):
         if not isinstance(loss_func, Loss):
             raise TypeError(
@@ -57,11 +72,8 @@ class Optimizer:
                 f"got {type(loss_func).__name__}; did you forget the parentheses, as in nl.MseLoss()?"
             )
         check_takes_logits(loss_func, type(self).__name__)
-        as_float = real_number(type(self).__name__, "learning_rate", learning_rate)
-        if not 0 < as_float < np.inf:
-            raise range_error(type(self).__name__, "learning_rate", learning_rate, as_float, "positive and finite")
+        self.learning_rate = self._checked_setting(type(self).__name__, "learning_rate", learning_rate)
         self.loss_func = loss_func
-        self.learning_rate = as_float
         self.n_steps = 0
         # Per-parameter state (velocities, moments): state[id(layer)]["params"][name]. Each entry
         # also keeps its layer alive, so that no new layer can get that id and inherit the state.
@@ -80,8 +92,9 @@ class Optimizer:
         nothing is updated: use it for validation and test data. The first
         step warns if its update left a parameter with a nonzero gradient as
         it was (see ``_warn_if_nothing_changed``). Before the forward pass, every step raises
-        ValueError if a setting becomes inf, or ADAM's eps becomes 0, in a parameter's dtype (see
-        ``_check_settings_fit_parameters``).
+        ValueError if a setting is out of the range that the constructor accepts, such as a NaN
+        learning rate (see ``_check_settings_in_range``), or if a setting becomes inf, or ADAM's
+        eps becomes 0, in a parameter's dtype (see ``_check_settings_fit_parameters``).
         """
         # Checked by its attributes, so that this module does not import network.py.
         if not (hasattr(model, "layers") and callable(getattr(model, "forward", None))):
@@ -109,6 +122,7 @@ class Optimizer:
         if forward_only:
             return self._evaluate(model, X, y)
         # Before every update, because a learning-rate schedule may change a setting between steps.
+        self._check_settings_in_range()
         self._check_settings_fit_parameters(model)
 
         output = model.forward(X, logits=self.loss_func.takes_logits)
@@ -132,6 +146,28 @@ class Optimizer:
         if before_first_update is not None:
             self._warn_if_nothing_changed(model, before_first_update)
         return loss * len(X), metrics
+
+    def _checked_setting(self, owner, name, value):
+        """Return the setting ``name`` as a float, or raise TypeError or ValueError if it is not in its range.
+
+        ``owner`` begins the message, such as "OptimizerSGD" in the constructor.
+        """
+        as_float = real_number(owner, name, value)
+        allowed = self._setting_ranges[name]
+        if not allowed.contains(as_float):
+            raise range_error(owner, name, value, as_float, allowed.description)
+        return as_float
+
+    def _check_settings_in_range(self):
+        """Raise TypeError or ValueError if a setting was changed after the constructor to a value it rejects."""
+        for name in self._setting_ranges:
+            try:
+                self._checked_setting(f"{type(self).__name__}.step", name, getattr(self, name))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(
+                    f"{exc}. {name} was changed after the optimizer was created, for example by a learning-rate "
+                    f"schedule; set optimizer.{name} to a valid value before the next step"
+                ) from None
 
     def _update_settings(self):
         """Return an ``_UpdateSetting`` for each number that ``update_parameter`` converts to the parameter's dtype."""
@@ -276,12 +312,11 @@ class OptimizerMomentum(Optimizer):
     instead; it is the same rule with the learning rate scaled by (1 - beta).
     """
 
+    _setting_ranges = {**Optimizer._setting_ranges, "beta": _FRACTION}
+
     def __init__(self, loss_func, learning_rate, beta=0.9):
         super().__init__(loss_func, learning_rate)
-        as_float = real_number(type(self).__name__, "beta", beta)
-        if not 0 <= as_float < 1:
-            raise range_error(type(self).__name__, "beta", beta, as_float, "in [0, 1)")
-        self.beta = as_float
+        self.beta = self._checked_setting(type(self).__name__, "beta", beta)
 
     def update_parameter(self, param, grad, state):
         if "velocity" not in state:
@@ -306,16 +341,14 @@ class OptimizerADAM(Optimizer):
     stay uncorrected, as in the paper.
     """
 
+    _setting_ranges = {**Optimizer._setting_ranges, "beta1": _FRACTION, "beta2": _FRACTION, "eps": _POSITIVE_AND_FINITE}
+
     def __init__(self, loss_func, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(loss_func, learning_rate)
-        self.beta1 = real_number(type(self).__name__, "beta1", beta1)
-        self.beta2 = real_number(type(self).__name__, "beta2", beta2)
-        self.eps = real_number(type(self).__name__, "eps", eps)
-        for name, value, as_float in (("beta1", beta1, self.beta1), ("beta2", beta2, self.beta2)):
-            if not 0 <= as_float < 1:
-                raise range_error(type(self).__name__, name, value, as_float, "in [0, 1)")
-        if not 0 < self.eps < np.inf:
-            raise range_error(type(self).__name__, "eps", eps, self.eps, "positive and finite")
+        owner = type(self).__name__
+        self.beta1 = self._checked_setting(owner, "beta1", beta1)
+        self.beta2 = self._checked_setting(owner, "beta2", beta2)
+        self.eps = self._checked_setting(owner, "eps", eps)
 
     def _update_settings(self):
         # update_parameter adds eps to sqrt(v_hat) and divides by the sum, and multiplies m by

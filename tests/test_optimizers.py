@@ -3,6 +3,7 @@
 import copy
 import json
 import pickle
+import re
 import warnings
 from decimal import Decimal
 from fractions import Fraction
@@ -571,6 +572,34 @@ def test_step_rejects_setting_beyond_dtype(optimizer, make_layer, message):
         optimizer.step(model, X, y)
     for name, param in layer.params.items():
         assert np.array_equal(param, before[name]), f"step changed '{name}' before it raised"
+
+
+@pytest.mark.parametrize(
+    "optimizer, name, value, message",
+    [
+        (nl.OptimizerSGD(nl.MseLoss(), 0.1), "learning_rate", float("nan"), r"learning_rate must be positive and finite, got nan"),
+        (nl.OptimizerSGD(nl.MseLoss(), 0.1), "learning_rate", -0.1, r"learning_rate must be positive and finite, got -0.1"),
+        (nl.OptimizerMomentum(nl.MseLoss(), 0.1), "beta", float("nan"), r"beta must be in \[0, 1\), got nan"),
+        (nl.OptimizerADAM(nl.MseLoss()), "beta1", 1.0, r"beta1 must be in \[0, 1\), got 1.0"),
+        (nl.OptimizerADAM(nl.MseLoss()), "eps", float("nan"), r"eps must be positive and finite, got nan"),
+    ],
+    ids=["SGD NaN learning rate", "SGD negative learning rate", "Momentum NaN beta", "ADAM beta1 of 1", "ADAM NaN eps"],
+)
+def test_step_rejects_setting_changed_out_of_range(optimizer, name, value, message):
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)])
+    X, y = np.ones((4, 2), dtype=np.float32), np.zeros((4, 1), dtype=np.float32)
+    optimizer.step(model, X, y)
+    before = model.layers[0].params["W"].copy()
+    setattr(optimizer, name, value)  # as a learning-rate schedule might set it
+
+    with pytest.raises(ValueError) as info:
+        optimizer.step(model, X, y)
+
+    message_text = str(info.value)
+    assert message_text.startswith(f"{type(optimizer).__name__}.step: ")
+    assert re.search(message, message_text)
+    assert f"set optimizer.{name} to a valid value before the next step" in message_text
+    assert np.array_equal(model.layers[0].params["W"], before)
 
 
 def test_step_rejects_learning_rate_raised_between_steps():
