@@ -26,7 +26,7 @@ from datasets_helpers import (  # noqa: F401  (fixtures are used by name)
     write_tiny_dataset,
 )
 
-from netlite.datasets import DATA_DIR_ENV, DatasetNotFoundError, DownloadError, load_mnist
+from netlite.datasets import DATA_DIR_ENV, DatasetError, DatasetNotFoundError, DownloadError, load_mnist
 from netlite.datasets import download as download_module
 from netlite.datasets import locations
 from netlite.datasets import mnist as mnist_module
@@ -586,6 +586,68 @@ def test_download_falls_back_to_user_cache(tmp_path, monkeypatch, caplog, server
     server.requests.clear()
     load_mnist("test", data_dir=data_dir, mirrors=[mirror])
     assert server.requests == []  # the user cache is searched, so the files are found there
+
+
+def _class_folder_with_cut_file(tmp_path, monkeypatch):
+    """Write the tiny files into a class folder that this user cannot write to, with the test images cut short.
+
+    Return the class folder and the damaged file.
+    """
+    shared = tmp_path / "shared"
+    damaged = write_tiny_dataset(shared / "mnist")[IMAGE_FILES["test"]]
+    damaged.write_bytes(damaged.read_bytes()[:-10])  # as after an interrupted copy
+    monkeypatch.setenv(DATA_DIR_ENV, str(shared))
+    _deny_writing_under(monkeypatch, shared)
+    return shared, damaged
+
+
+def test_damaged_file_read_only_folder_downloads(tmp_path, monkeypatch, caplog, server, tiny_mnist_spec, isolated_search_path):
+    shared, damaged = _class_folder_with_cut_file(tmp_path, monkeypatch)
+    damaged_content = damaged.read_bytes()
+    mirror = _serve_tiny(server)
+
+    with caplog.at_level(logging.WARNING, logger="netlite.datasets"):
+        X, y = load_mnist("test", mirrors=[mirror])
+
+    cache = isolated_search_path / ".cache" / "netlite" / "mnist"
+    np.testing.assert_array_equal(y, tiny_split("test")[1])
+    assert len(X) == TINY_COUNTS["test"]
+    assert _leftovers(cache) == [f"{IMAGE_FILES['test']}.gz"]
+    assert damaged.read_bytes() == damaged_content
+    logged = [record.getMessage() for record in caplog.records if record.name == "netlite.datasets.mnist"]
+    assert len(logged) == 2  # the skipped file, then the download into the user cache
+    assert f"{damaged}: corrupt gzip stream" in logged[0]
+    assert "The folder's owner can delete the file or replace it with a good copy." in logged[0]
+    assert "Delete the file so that it is downloaded again" not in logged[0]
+    assert f"downloaded into {cache} (user cache)" in logged[1]
+
+    server.requests.clear()
+    load_mnist("test", mirrors=[mirror])
+    assert server.requests == []  # the damaged file is skipped again, and the copy in the user cache is found
+
+
+def test_damaged_file_read_only_folder_named(tmp_path, monkeypatch, tiny_mnist_spec, isolated_search_path):
+    _, damaged = _class_folder_with_cut_file(tmp_path, monkeypatch)
+
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_mnist("test", download=False)
+
+    message = str(info.value)
+    assert f"missing {IMAGE_FILES['test']}[.gz]." in message
+    assert f"\nSkipped:\n  {damaged} (damaged, in a folder this user cannot write to; its owner can replace it)" in message
+
+
+def test_damaged_file_writable_folder_raises(tmp_path, monkeypatch, server, tiny_mnist_spec, isolated_search_path):
+    shared = tmp_path / "shared"
+    damaged = write_tiny_dataset(shared / "mnist")[IMAGE_FILES["test"]]
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    mirror = _serve_tiny(server)
+
+    with pytest.raises(DatasetError, match="Delete the file so that it is downloaded again") as info:
+        load_mnist("test", data_dir=shared, mirrors=[mirror])
+
+    assert str(damaged) in str(info.value)
+    assert server.requests == []
 
 
 def test_download_neither_folder_writable(tmp_path, monkeypatch, server, tiny_mnist_spec, isolated_search_path):

@@ -198,7 +198,9 @@ def load_mnist(
     TypeError, ValueError
         For an invalid argument.
     DatasetError
-        If a file is corrupt, truncated, not an IDX file or fails its sha256 check.
+        If a file is corrupt, truncated, not an IDX file or fails its sha256 check. A damaged file
+        in a folder that this user may not write to is skipped with a warning instead, as if it
+        were missing, so that a good copy is looked for in the other folders or downloaded.
     DatasetNotFoundError
         If files are missing and could not be downloaded.
     """
@@ -442,8 +444,9 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
     copy, the first such copy is reported instead of downloading, so that the user learns why
     the file did not count. Other copies that do not count are appended to ``skipped``, for the
     message if the file is missing in the end. These are files of the other data set in a shared
-    folder, files that this user may not read, and folders or symbolic links under the file's name
-    that lead to no file.
+    folder, files that this user may not read, damaged files in a folder that this user may not write
+    to (so that a good copy can be downloaded elsewhere), and folders or symbolic links under
+    the file's name that lead to no file.
     """
     misplaced = None
     for folder in folders:
@@ -477,9 +480,25 @@ def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path]
                 misplaced = misplaced or DatasetError(
                     f"{error} Move the file to {home}, where {other.name} is looked for."
                 )
+            except DatasetError as error:  # damaged: corrupt, truncated or failing its sha256 check
+                if not locations.write_denied(folder.path):
+                    raise  # its message advises deleting the file, which this user can do
+                skipped.append(f"{path} (damaged, in a folder this user cannot write to; its owner can replace it)")
+                _warn_damaged_read_only(spec, error)
     if misplaced is not None:
         raise misplaced
     return None
+
+
+def _warn_damaged_read_only(spec, error) -> None:
+    """Log that a damaged file is skipped because this user cannot write to its folder to delete it."""
+    detail = str(error).removesuffix(f" {DELETE_HINT}")  # advice that only the folder's owner can follow
+    logger.warning(
+        "%s: skipped a damaged file in a folder that this user cannot write to, so the file is looked for in "
+        "the other folders or downloaded. The folder's owner can delete the file or replace it with a good "
+        "copy. %s",
+        spec.name, detail,
+    )  # fmt: skip
 
 
 class _OtherDatasetError(DatasetError):
