@@ -49,10 +49,16 @@ FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 
 FIXED_LEARNING_RATE = r"learning rates 0\.1 and 0\.5.*Use self\.learning_rate"
 # The name that the check of backward_pass gives a gradient in its random case with two outputs.
 BACKWARD_TWO_OUTPUTS = r"backward_pass\(\.\.\.\)\['{}'\] for a random batch of 2 samples and 2 outputs"
+FORWARD_GLOBALS = r"forward_pass\(\.\.\.\)\['z1'\] for random weights.*The function must use its arguments"
 # (?!.*float32) rejects a message that names float32, which these mistakes have nothing to do with.
 NOT_FLOAT32 = r"^(?!.*float32)"
 
 WRONG_ANSWERS = [
+    # Right for the notebook's own weights, which are the globals that the function reads.
+    WrongAnswer(N02, "forward_pass reading the global W1", "forward_pass", "z1 = X @ W1 + b1\n",
+                "z1 = X @ globals()['W1'] + b1\n", "check_forward_pass", FORWARD_GLOBALS),
+    WrongAnswer(N02, "forward_pass without the argument W1", "forward_pass", "def forward_pass(X, W1, b1, W2, b2):",
+                "def forward_pass(X, weights, b1, W2, b2):", "check_forward_pass", FORWARD_GLOBALS),
     WrongAnswer(N02, "sgd_update with a fixed learning rate", "sgd_update", SGD_STEP,
                 'value - 2.0 * grads["d" + name]', "check_sgd_update", FIXED_SGD_STEP),
     WrongAnswer(N02, "sgd_update with a fixed step of 0.5", "sgd_update", SGD_STEP,
