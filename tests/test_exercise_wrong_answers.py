@@ -43,6 +43,8 @@ N04 = "04_robust_regression.ipynb"
 N05 = "05_optimizers.ipynb"
 SGD_STEP = 'value - learning_rate * grads["d" + name]'
 TANH_DERIVATIVE = "return grad_output * (1 - Y * Y)"
+MOMENTUM_VELOCITY = 'state["velocity"] = self.beta * state["velocity"] + grad'
+MOMENTUM_UPDATE = 'param -= self.learning_rate * state["velocity"]'
 HUBER_GRADIENT = "return np.clip(error, -self.delta, self.delta) / error.size"
 
 FIXED_SGD_STEP = r"sgd_update\(\.\.\.\)\['W1'\] is the same for learning_rate 2 and 0\.5.*Use the argument learning_rate"
@@ -173,6 +175,10 @@ WRONG_ANSWERS = [
     WrongAnswer(N05, "MyMomentum with a float32 beta", "my_momentum", "self.beta * state",
                 "np.float32(self.beta) * state", "check_momentum",
                 r"^(?!.*velocity and the learning rate).*beta was probably rounded to float32"),
+    # The velocity starts at 0, so the parameter stays at 1 in step 1, as it would if it were rebound.
+    WrongAnswer(N05, "MyMomentum updating param before the velocity", "my_momentum",
+                f"{MOMENTUM_VELOCITY}\n        {MOMENTUM_UPDATE}", f"{MOMENTUM_UPDATE}\n        {MOMENTUM_VELOCITY}",
+                "check_momentum", r"^(?!.*rebinds).*Update the velocity first.*then the parameter with the new velocity"),
     WrongAnswer(N05, "MyADAM without eps", "my_adam", "(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat)",
                 "check_adam", r"^(?!.*fixed number).*without eps.*Add self\.eps"),
 ]
