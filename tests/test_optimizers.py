@@ -610,3 +610,16 @@ def test_step_rejects_learning_rate_raised_between_steps():
     optimizer.learning_rate = 1e39  # as a learning-rate schedule might set it
     with pytest.raises(ValueError, match=r"learning_rate is 1e\+39, beyond 3.40282e\+38, the maximum of float32"):
         optimizer.step(model, X, y)
+
+
+def test_step_rechecks_settings_after_astype():
+    # The checks are skipped while settings and dtypes stay as they were, so a new dtype must trigger them.
+    model = nl.NeuralNetwork([nl.FullyConnectedLayer(2, 1)]).astype(np.float64)
+    optimizer = nl.OptimizerSGD(nl.MseLoss(), 1e39)  # finite in float64, inf in float32
+    X = np.ones((4, 2))
+    y = model.forward(X)  # a zero gradient, so that the huge learning rate leaves the parameters as they are
+    optimizer.step(model, X, y)
+    model.astype(np.float32)
+
+    with pytest.raises(ValueError, match=r"learning_rate is 1e\+39, beyond 3.40282e\+38, the maximum of float32"):
+        optimizer.step(model, X.astype(np.float32), y.astype(np.float32))
