@@ -1292,7 +1292,7 @@ def gradebook_csv(students, solutions, results) -> str:
 def _utf8_name(name: str) -> str:
     """Return a folder name as it is, or as a Python string literal when it is not valid UTF-8.
 
-    Python keeps the bytes of such a name (from a zip file, say: ``b"Jos\\xe9"``) as surrogates
+    Python keeps the bytes of such a name (from a zip file, for example ``b"Jos\\xe9"``) as surrogates
     (``'Jos\\udce9'``), which cannot be written to a UTF-8 file. The summary shows the same literal.
     """
     try:

@@ -419,8 +419,8 @@ def _continued_lines(lines: list[str]):
 
     A line that ends with a backslash, as in ``x = a + \\``, continues on the next line. The first
     reading is the group joined into one line. A traceback (``      4``, ``----> 5``) or a numbered
-    listing starts every line with its number, so when all lines of the group start with one, the
-    second reading is the group joined with the numbers removed from the lines after the first.
+    listing starts every line with its number. When all lines of the group start with one, a second
+    reading joins the group with the numbers removed from the lines after the first.
     """
     plain = [ANSI_ESCAPE.sub("", line).rstrip() if "\x1b" in line else line.rstrip() for line in lines]
     index = 0
