@@ -370,9 +370,8 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
             raise locations.DatasetNotFoundError(
                 _missing_message(spec, split, missing, folders, target, found_folder, skipped, reason)
             )
-        writable_target = _writable_download_folder(spec, data_dir)
+        writable_target, reason = _writable_download_folder(spec, data_dir)
         if writable_target is None:
-            reason = _write_denied_reason(spec, data_dir)
             raise locations.DatasetNotFoundError(
                 _missing_message(spec, split, missing, folders, target, found_folder, skipped, reason)
             )
@@ -399,8 +398,8 @@ def _load_split(spec, split, data_dir, download, mirrors) -> tuple[np.ndarray, n
     return images, labels
 
 
-def _writable_download_folder(spec, data_dir) -> Path | None:
-    """Return the folder to download into, or None when this user may write to no candidate folder.
+def _writable_download_folder(spec, data_dir) -> tuple[Path | None, str | None]:
+    """Return the folder to download into and None, or None and the reason when this user may write to no candidate.
 
     The first candidate is ``locations.download_folder``. When permissions deny writing there, as in
     a class folder that only the instructor may change, the user cache is used, and a warning names
@@ -409,31 +408,21 @@ def _writable_download_folder(spec, data_dir) -> Path | None:
     base, origin = locations.base_folders(data_dir)[0]
     implied = base / spec.subfolder
     if not locations.write_denied(implied):
-        return implied
+        return implied, None
     cache = locations.user_cache_dir() / spec.subfolder
     if cache == implied or locations.write_denied(cache):
-        return None
+        denied = f"{cache} (user cache)" if cache == implied else f"{implied} ({origin}) or to {cache} (user cache)"
+        reason = (
+            f"Downloading is not possible: this user cannot write to {denied}. To download, set data_dir or "
+            f"{locations.DATA_DIR_ENV} to a folder this user can write to."
+        )
+        return None, reason
     logger.warning(
         "%s: this user cannot write to %s (%s), so the missing files are downloaded into %s (user cache) "
         "instead.",
         spec.name, implied, origin, cache,
     )  # fmt: skip
-    return cache
-
-
-def _write_denied_reason(spec, data_dir) -> str:
-    """Return the reason for the error when this user may write to neither the download folder nor the user cache."""
-    base, origin = locations.base_folders(data_dir)[0]
-    implied = base / spec.subfolder
-    cache = locations.user_cache_dir() / spec.subfolder
-    if cache == implied:
-        denied = f"{cache} (user cache)"
-    else:
-        denied = f"{implied} ({origin}) or to {cache} (user cache)"
-    return (
-        f"Downloading is not possible: this user cannot write to {denied}. To download, set data_dir or "
-        f"{locations.DATA_DIR_ENV} to a folder this user can write to."
-    )
+    return cache, None
 
 
 def _find_verified(spec, file_name, folders, skipped) -> tuple[np.ndarray, Path] | None:
